@@ -1,0 +1,5 @@
+"""`python -m migrator` runs the command-line interface."""
+
+from migrator.cli import main
+
+main()
