@@ -29,7 +29,7 @@ KIND_FIELDS: dict[str, str] = {
     "RoleBinding": "role_bindings",
     "ClusterRoleBinding": "cluster_role_bindings",
     "PodTemplate": "workloads",
-    **{kind: "workloads" for kind in WORKLOAD_KINDS},
+    **dict.fromkeys(WORKLOAD_KINDS, "workloads"),
 }
 
 

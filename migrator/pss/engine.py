@@ -86,4 +86,5 @@ def verdict_cached(
     spec: Mapping[str, Any] | None,
 ) -> tuple[Violation, ...]:
     """Like `evaluate`, answered from a cache for pods with the same security key."""
-    return _cached(level, version.__class__(version.effective_minor()), security_key(metadata, spec))
+    pinned = Version.of(version.effective_minor())
+    return _cached(level, pinned, security_key(metadata, spec))

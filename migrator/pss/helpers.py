@@ -45,7 +45,9 @@ def containers_phrase(names: list[str]) -> str:
 
 def is_windows(spec: Mapping[str, Any]) -> bool:
     os_ = spec.get("os")
-    return bool(os_) and os_.get("name") == "windows"
+    if not os_:
+        return False
+    return bool(os_.get("name") == "windows")
 
 
 def user_namespaced(spec: Mapping[str, Any]) -> bool:

@@ -24,7 +24,9 @@ def _host_process(context: Mapping[str, Any] | None) -> bool:
     if not context:
         return False
     options = context.get("windowsOptions")
-    return bool(options) and options.get("hostProcess") is True
+    if not options:
+        return False
+    return options.get("hostProcess") is True
 
 
 def windows_host_process_v1_0(pod: PodView) -> Violation | None:
