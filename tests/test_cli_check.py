@@ -1,0 +1,168 @@
+"""`migrator check` end to end: files, directories, stdin, Lists, JSON contract, bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from migrator.cli import app
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO = ROOT / "fixtures" / "demo"
+
+GOOD = """\
+apiVersion: v1
+kind: Pod
+metadata: {name: good, namespace: ns}
+spec:
+  securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
+  containers:
+  - name: app
+    image: x
+    securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
+"""
+BAD = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: bad, namespace: ns}
+spec:
+  template:
+    spec:
+      hostPID: true
+      containers:
+      - {name: app, image: x}
+"""
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_allowed_exits_zero(runner: CliRunner, tmp_path: Path) -> None:
+    path = write(tmp_path, "good.yaml", GOOD)
+    result = runner.invoke(app, ["check", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "1 object checked at restricted:latest: 1 allowed, 0 denied" in result.output
+
+
+def test_denied_exits_one_and_reads_like_a_linter(runner: CliRunner, tmp_path: Path) -> None:
+    path = write(tmp_path, "bad.yaml", BAD)
+    result = runner.invoke(app, ["check", str(path), "--level", "baseline", "--version", "v1.25"])
+    assert result.exit_code == 1
+    lines = result.output.splitlines()
+    assert lines[0] == f"{path}#0: Deployment ns/bad: denied at baseline:v1.25"
+    assert lines[1] == "  hostNamespaces: host namespaces (hostPID=true)"
+    assert lines[2] == "    fix: remove hostNetwork, hostPID and hostIPC (or set them to false)"
+
+
+def test_json_contract(runner: CliRunner, tmp_path: Path) -> None:
+    write(tmp_path, "d/a.yaml", GOOD + "---\n" + BAD)
+    result = runner.invoke(app, ["check", str(tmp_path / "d"), "--format", "json",
+                                 "--level", "baseline", "--version", "v1.30"])
+    assert result.exit_code == 1
+    payload = json.loads(result.output)
+    assert payload == {
+        "level": "baseline",
+        "version": "v1.30",
+        "results": [
+            {"source": f"{tmp_path / 'd' / 'a.yaml'}#0", "kind": "Pod", "namespace": "ns",
+             "name": "good", "allowed": True, "violations": []},
+            {"source": f"{tmp_path / 'd' / 'a.yaml'}#1", "kind": "Deployment", "namespace": "ns",
+             "name": "bad", "allowed": False,
+             "violations": [{"check": "hostNamespaces", "reason": "host namespaces",
+                             "detail": "hostPID=true"}]},
+        ],
+    }
+
+
+def test_directories_are_recursive_and_sorted(runner: CliRunner, tmp_path: Path) -> None:
+    write(tmp_path, "b/z.yml", GOOD)
+    write(tmp_path, "a/y.json", json.dumps({"kind": "Pod", "metadata": {"name": "j"},
+                                             "spec": {"containers": [{"name": "c"}]}}))
+    write(tmp_path, "a/ignored.txt", "not yaml: [")
+    result = runner.invoke(app, ["check", str(tmp_path), "-o", "json", "-l", "baseline"])
+    assert result.exit_code == 0, result.output
+    sources = [r["source"] for r in json.loads(result.output)["results"]]
+    assert sources == [f"{tmp_path}/a/y.json#0", f"{tmp_path}/b/z.yml#0"]
+
+
+def test_stdin_and_kind_list(runner: CliRunner) -> None:
+    listed = {"apiVersion": "v1", "kind": "List", "items": [
+        {"kind": "Pod", "metadata": {"name": "a"}, "spec": {"hostNetwork": True, "containers": []}},
+        {"kind": "ConfigMap", "metadata": {"name": "cm"}},
+        {"kind": "Pod", "metadata": {"name": "b"}, "spec": {"containers": []}},
+    ]}
+    result = runner.invoke(app, ["check", "-", "-l", "baseline", "-o", "json"],
+                           input=json.dumps(listed))
+    assert result.exit_code == 1
+    results = json.loads(result.output)["results"]
+    assert [(r["name"], r["allowed"]) for r in results] == [("a", False), ("b", True)]
+    assert all(r["source"] == "-#0" for r in results)
+
+
+def test_broken_file_is_named_with_its_line_and_others_still_run(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    write(tmp_path, "a-broken.yaml", GOOD + "---\nkind: Pod\nmetadata: {name: x\n  spec: [\n")
+    write(tmp_path, "b-good.yaml", GOOD)
+    result = runner.invoke(app, ["check", str(tmp_path), "-o", "json"])
+    assert result.exit_code == 2
+    stderr = result.stderr
+    assert f"error: {tmp_path}/a-broken.yaml:" in stderr
+    assert "invalid YAML" in stderr
+    assert "Traceback" not in result.output + stderr
+    names = [r["name"] for r in json.loads(result.stdout)["results"]]
+    assert names == ["good", "good"]
+
+
+def test_missing_path_and_bad_options(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["check", str(tmp_path / "nope.yaml")])
+    assert result.exit_code == 2
+    assert "no such file or directory" in result.stderr
+    result = runner.invoke(app, ["check", str(DEMO), "--level", "strict"])
+    assert result.exit_code == 2
+    assert "invalid level 'strict'" in result.output + result.stderr
+    result = runner.invoke(app, ["check", str(DEMO), "--version", "1.25"])
+    assert result.exit_code == 2
+
+
+def test_not_utf8_and_scalar_documents(runner: CliRunner, tmp_path: Path) -> None:
+    (tmp_path / "bin.yaml").write_bytes(b"\xff\xfe\x00kind")
+    write(tmp_path, "scalar.yaml", "just a string\n")
+    result = runner.invoke(app, ["check", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "bin.yaml: not UTF-8 text" in result.stderr
+    assert "scalar.yaml:1: document 0 is a str, not a Kubernetes object" in result.stderr
+
+
+def test_demo_cluster(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["check", str(DEMO), "-o", "json", "-l", "baseline"])
+    assert result.exit_code == 1
+    denied = sorted(f'{r["kind"]} {r["namespace"]}/{r["name"]}'
+                    for r in json.loads(result.output)["results"] if not r["allowed"])
+    assert denied == [
+        "CronJob batch/nightly-reconcile",
+        "DaemonSet kube-system/calico-node",
+        "DaemonSet kube-system/csi-node",
+        "DaemonSet monitoring/node-exporter",
+        "Deployment legacy/quarterly-report",
+        "Pod kube-system/calico-node-7xk2p",
+        "Pod kube-system/csi-node-q8w4d",
+        "Pod monitoring/node-exporter-5kq8n",
+    ]
+
+
+def test_version_flag(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.startswith("migrator ")
