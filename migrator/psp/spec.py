@@ -11,6 +11,7 @@ analysis built on it can overstate what the PSP enforced.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,7 +79,10 @@ class ProfilePolicy:
 
 @dataclass(frozen=True, slots=True)
 class PSPSpec:
-    """A PSP read into typed settings, with the problems found while reading it."""
+    """A PSP read into typed settings, with the problems found while reading it.
+
+    `given` holds the spec keys the object actually sets (unset ones take their defaults).
+    """
 
     name: str
     privileged: bool = False
@@ -110,18 +114,28 @@ class PSPSpec:
     seccomp: ProfilePolicy = ProfilePolicy(None, None)
     apparmor: ProfilePolicy = ProfilePolicy(None, None)
     problems: tuple[Problem, ...] = field(default=())
+    given: frozenset[str] = frozenset()
 
     @property
     def se_linux_options_dict(self) -> dict[str, str] | None:
         return None if self.se_linux_options is None else dict(self.se_linux_options)
 
     def problems_for(self, path: str) -> list[Problem]:
-        """Problems on `path`, on a field below it, or on a field above it (e.g. `spec`)."""
+        """Problems on the PSP field `path` belongs to, or on the object holding it."""
+        root = field_root(path)
         return [
             p for p in self.problems
-            if p.field == path or p.field.startswith(path + ".")
-            or p.field.startswith(path + "[") or path.startswith(p.field + ".")
+            if field_root(p.field) == root or p.field == "" or root.startswith(p.field + ".")
         ]
+
+
+def field_root(path: str) -> str:
+    """The PSP field a path is part of: `spec.runAsUser.ranges[0]` -> `spec.runAsUser`."""
+    if path.startswith("metadata.annotations["):
+        return path[: path.index("]") + 1] if "]" in path else path
+    if path.startswith("spec."):
+        return "spec." + re.split(r"[.\[]", path[len("spec."):], maxsplit=1)[0]
+    return path
 
 
 class _Reader:
@@ -446,4 +460,5 @@ def read_psp(psp: Any) -> PSPSpec:
         seccomp=_profiles(reader, annotations, SECCOMP_ALLOWED, SECCOMP_DEFAULT),
         apparmor=_profiles(reader, annotations, APPARMOR_ALLOWED, APPARMOR_DEFAULT),
         problems=tuple(sorted(reader.problems, key=lambda p: (p.field, p.message))),
+        given=frozenset(str(key) for key, value in spec.items() if value is not None),
     )
