@@ -16,7 +16,8 @@ import typer
 
 from migrator import __version__
 from migrator.checking import ObjectResult, check_object
-from migrator.errors import ManifestError
+from migrator.errors import ManifestError, MigratorError
+from migrator.inventory import Inventory
 from migrator.manifests import load_documents
 from migrator.pss.api import Level, Version
 from migrator.pss.engine import EVALUATOR
@@ -35,6 +36,29 @@ EXIT_OK, EXIT_DENIED, EXIT_ERROR = 0, 1, 2
 class OutputFormat(StrEnum):
     text = "text"
     json = "json"
+
+
+class ReportFormat(StrEnum):
+    text = "text"
+    json = "json"
+    yaml = "yaml"
+
+
+KubeconfigOpt = Annotated[
+    str | None, typer.Option("--kubeconfig", help="Path to a kubeconfig (default: $KUBECONFIG, "
+                             "~/.kube/config, then in-cluster).")
+]
+ContextOpt = Annotated[str | None, typer.Option("--context", help="kubeconfig context to use.")]
+PspFromOpt = Annotated[
+    list[str] | None,
+    typer.Option("--psp-from", help="Read PodSecurityPolicies (and their RBAC) from these files "
+                 "instead of the cluster, e.g. for clusters already past 1.24."),
+]
+PathsArg = Annotated[
+    list[str] | None,
+    typer.Argument(help="Manifests, cluster dumps or a snapshot to read instead of a live "
+                   "cluster (files, directories, - for stdin)."),
+]
 
 
 def _version_callback(value: bool) -> None:
@@ -136,6 +160,114 @@ def check(
         raise typer.Exit(EXIT_ERROR)
     if any(not r.allowed for r in results):
         raise typer.Exit(EXIT_DENIED)
+
+
+def _progress(what: str, count: int) -> None:
+    typer.echo(f"  read {count} {what}", err=True)
+
+
+def _load_inventory(
+    paths: list[str] | None,
+    kubeconfig: str | None,
+    context: str | None,
+    psp_from: list[str] | None,
+    errors: list[ManifestError],
+    quiet: bool = False,
+) -> Inventory:
+    """An Inventory from files when paths are given, else from the live cluster."""
+    if paths:
+        from migrator.sources.files import read_files
+
+        inventory = read_files(paths, errors, stdin=sys.stdin)
+        if psp_from:
+            extra = read_files(psp_from, errors)
+            for obj in extra.all_objects():
+                inventory.add(obj, extra.origins.get(
+                    (str(obj.get("kind")), str((obj.get("metadata") or {}).get("namespace") or ""),
+                     str((obj.get("metadata") or {}).get("name") or "")), "file"))
+        return inventory
+    from migrator.sources.cluster import connect, read_inventory
+
+    with connect(kubeconfig, context) as client:
+        if not quiet:
+            typer.echo(f"reading {client.describe()}", err=True)
+        return read_inventory(client, psp_from=psp_from or None,
+                              progress=None if quiet else _progress)
+
+
+def _dump(data: object, fmt: ReportFormat) -> str:
+    if fmt is ReportFormat.yaml:
+        import yaml
+
+        return yaml.safe_dump(data, sort_keys=False, default_flow_style=False,
+                              allow_unicode=True).rstrip("\n")
+    return json.dumps(data, indent=2, ensure_ascii=False)
+
+
+@app.command()
+def inventory(
+    paths: PathsArg = None,
+    kubeconfig: KubeconfigOpt = None,
+    context: ContextOpt = None,
+    psp_from: PspFromOpt = None,
+    output: Annotated[
+        ReportFormat, typer.Option("--format", "-o", help="text, json or yaml.")
+    ] = ReportFormat.text,
+) -> None:
+    """What the cluster has: PSPs mapped to levels, who may use each where, who may relabel.
+
+    Reads PATHS (manifests, `kubectl get -o yaml` dumps, a snapshot) or, without PATHS,
+    the live cluster. Never writes to the cluster.
+    """
+    from migrator.survey import render_text, survey
+
+    errors: list[ManifestError] = []
+    try:
+        inv = _load_inventory(paths, kubeconfig, context, psp_from, errors,
+                              quiet=output is not ReportFormat.text)
+    except MigratorError as exc:
+        _err(str(exc))
+        raise typer.Exit(EXIT_ERROR) from None
+    for error in errors:
+        _err(str(error))
+    data = survey(inv)
+    typer.echo(render_text(data) if output is ReportFormat.text else _dump(data, output))
+    if errors:
+        raise typer.Exit(EXIT_ERROR)
+
+
+@app.command()
+def snapshot(
+    out: Annotated[str, typer.Option("--output", "-o", help="File to write.")],
+    kubeconfig: KubeconfigOpt = None,
+    context: ContextOpt = None,
+    psp_from: PspFromOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Save what a migration needs from the live cluster to one YAML file, for offline runs.
+
+    Holds no Secrets and no ConfigMaps; pods are reduced to their security-relevant fields.
+    """
+    import os
+
+    from migrator.sources.snapshot import write_snapshot
+
+    if os.path.exists(out) and not force:
+        _err(f"{out} exists; pass --force to overwrite it")
+        raise typer.Exit(EXIT_ERROR)
+    errors: list[ManifestError] = []
+    try:
+        inv = _load_inventory(None, kubeconfig, context, psp_from, errors)
+        count = write_snapshot(inv, out)
+    except MigratorError as exc:
+        _err(str(exc))
+        raise typer.Exit(EXIT_ERROR) from None
+    except OSError as exc:
+        _err(f"{out}: {exc.strerror or exc}")
+        raise typer.Exit(EXIT_ERROR) from None
+    typer.echo(f"wrote {count} objects to {out}")
+    for item in inv.unreadable:
+        _err(f"could not read {item.what}: {item.reason}")
 
 
 def main() -> None:
