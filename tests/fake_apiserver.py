@@ -16,7 +16,7 @@ with its deprecation warning) and `v1_36()` (PSP API answers 404). `write_kubeco
 writes a kubeconfig with a token for a server URL.
 
 The recordings are read from `MIGRATOR_APISERVER_RECORDINGS` (default
-`/work/shared/apiserver`).
+`../shared/apiserver` beside the project).
 """
 
 from __future__ import annotations
@@ -40,7 +40,10 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
-RECORDINGS = Path(os.environ.get("MIGRATOR_APISERVER_RECORDINGS", "/work/shared/apiserver"))
+RECORDINGS = Path(
+    os.environ.get("MIGRATOR_APISERVER_RECORDINGS")
+    or Path(__file__).resolve().parents[2] / "shared" / "apiserver"
+)
 
 #: The exact `Warning` header value a 1.21–1.24 server sends on every PSP request
 #: (as recorded in v1.24/psp-list-page1.json).

@@ -1,7 +1,7 @@
 """What a PodSecurityPolicy injects into the pods it admits, and which pod changes it explains.
 
 Owns the PSP's defaults as observed on a 1.24 API server (see
-`/work/shared/apiserver/v1.24/pod-create-sa-mutated.json`): each is a `Default` naming the
+`../shared/apiserver/v1.24/pod-create-sa-mutated.json`): each is a `Default` naming the
 pod field, the value and when it applies. `apply_defaults` replays them on a pod or pod
 template exactly as PSP admission did (templates are never mutated by PSP; running pods
 are). `explains` compares a workload's template with one of its running pods and says

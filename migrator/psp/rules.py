@@ -7,7 +7,7 @@ tiers, loosest first: `allowedCapabilities: [NET_ADMIN, CHOWN]` is privileged be
 NET_ADMIN and, once that is closed, still baseline because of CHOWN.
 
 The rules follow what PSP admission did on a 1.24 API server
-(`/work/shared/research/psp-semantics.md`), judged against the Pod Security Standards at
+(`../shared/research/psp-semantics.md`), judged against the Pod Security Standards at
 the latest version. Controls that no PSP field governs are not tiers: Windows hostProcess
 (which PSP never admitted) and the host field of probes and lifecycle hooks (baseline from
 v1.34) belong to the workload, not to the PSP.
