@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -268,6 +268,135 @@ def snapshot(
     typer.echo(f"wrote {count} objects to {out}")
     for item in inv.unreadable:
         _err(f"could not read {item.what}: {item.reason}")
+
+
+def _render_plan(plan: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False, width=max(160, Console().width))
+    pin, target = plan["pin_version"], plan["target_version"]
+    table = Table(title=f"Pod Security plan: labels pinned to {pin}, also judged at {target}")
+    for column in ("namespace", "enforce", "audit/warn", "floor", "PSP ceiling",
+                   "after patches", "blockers", "notes"):
+        table.add_column(column, no_wrap=True)
+    for ns in plan["namespaces"]:
+        rec, floor, ceiling = ns["recommended"], ns["floor"], ns["ceiling"]
+        notes = []
+        if ns["looser_than_psp"]:
+            notes.append("[bold red]LOOSER THAN PSP[/]")
+        if ns["system"]:
+            notes.append("system")
+        if ns["exempt"]:
+            notes.append("exempt")
+        if any(m["passes_only_because_of_mutation"] for m in ns["mutation"]):
+            notes.append("[yellow]mutation-only pass[/]")
+        if ns["rejected_today"]:
+            notes.append("PSP rejects some today")
+        floors = "/".join(dict.fromkeys(floor[v] for v in (pin, target) if v in floor))
+        table.add_row(
+            ns["name"], rec["enforce"], rec["audit"], floors,
+            f"{ceiling['strict'] or '-'}/{ceiling['practical'] or '-'}", ns["after_patches"],
+            str(len(ns["blockers"])), ", ".join(notes))
+    console.print(table)
+    console.print("floor: strictest level every template and pod passes (pinned/target); "
+                  "PSP ceiling: loosest usable PSP, strict/practical")
+    for ns in plan["namespaces"]:
+        console.print(f"\n[bold]{ns['name']}[/]: enforce {ns['recommended']['enforce']}"
+                      f" ({ns['recommended']['enforce_version']})")
+        for warning in ns["warnings"]:
+            console.print(f"  [bold red]{warning}[/]")
+        for line in ns["reasoning"]:
+            console.print(f"  - {line}")
+        by_object: dict[str, list[dict[str, Any]]] = {}
+        for b in ns["blockers"]:
+            by_object.setdefault(b["object"], []).append(b)
+        templates = {ref for ref, items in by_object.items() if items[0]["template"]}
+        owners = {s["kind"] + "/" + s["name"]: s["owner"] for s in ns["subjects"]}
+        for ref, items in by_object.items():
+            if owners.get(ref) in templates:
+                continue  # its template is listed: the pods are replicas of it
+            fixable = all(b["patchable"] for b in items)
+            checks = ", ".join(b["check"] for b in items)
+            console.print(f"  blocks {items[0]['level']}: {ref}: {checks}"
+                          + (" (fixed by the generated patch)" if fixable else ""))
+    summary = plan["summary"]
+    console.print(f"\n{summary['namespaces']} namespaces: "
+                  + ", ".join(f"{n} {lv}" for lv, n in summary["by_recommended_level"].items())
+                  + f"; {summary['blockers']} blockers (details in plan.json)")
+
+
+@app.command()
+def plan(
+    paths: PathsArg = None,
+    kubeconfig: KubeconfigOpt = None,
+    context: ContextOpt = None,
+    psp_from: PspFromOpt = None,
+    out: Annotated[str, typer.Option("--out", help="Folder for plan.json and every other "
+                                     "artefact of the run.")] = "migrator-out",
+    pin: Annotated[str | None, typer.Option("--pin-version", help="Policy version to pin "
+                   "(default: the cluster's minor version, else latest).")] = None,
+    target: Annotated[str, typer.Option("--target-version", help="Policy version also "
+                      "judged, e.g. the one after the upgrade.")] = "latest",
+    admission_config: Annotated[str | None, typer.Option(
+        "--admission-config", help="The API server's PodSecurity admission configuration "
+        "(defaults and exemptions).")] = None,
+    server_dry_run: Annotated[bool, typer.Option(
+        "--server-dry-run", help="Also ask the live API server (dryRun=All, nothing is "
+        "persisted) and compare its verdicts with ours.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing plan.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No terminal summary.")] = False,
+) -> None:
+    """Decide each namespace's Pod Security level and write plan.json.
+
+    Reads PATHS (manifests, dumps, a snapshot) or, without PATHS, the live cluster.
+    """
+    import os
+
+    from migrator.admission import AdmissionConfig, parse_admission_config
+    from migrator.manifests import load_file
+    from migrator.plan import build_plan, pin_version
+
+    target_ = _parse_version(target)
+    if pin is not None:
+        _parse_version(pin)
+    plan_path = os.path.join(out, "plan.json")
+    if os.path.exists(plan_path) and not force:
+        _err(f"{plan_path} exists; pass --force to overwrite it")
+        raise typer.Exit(EXIT_ERROR)
+    if server_dry_run:
+        _err("--server-dry-run needs a live cluster (no PATHS)" if paths
+             else "--server-dry-run is not available in this version")
+        raise typer.Exit(EXIT_ERROR)
+    errors: list[ManifestError] = []
+    try:
+        config = AdmissionConfig.default()
+        if admission_config:
+            docs = list(load_file(admission_config))
+            if not docs:
+                raise ManifestError(admission_config, "no document found")
+            config = parse_admission_config(docs[0].obj, admission_config)
+        inv = _load_inventory(paths, kubeconfig, context, psp_from, errors, quiet=quiet)
+        pin_ = pin_version(inv.server_version, pin)
+        result = build_plan(inv, pin=pin_, target=target_, config=config,
+                            source="files" if paths else (context or "cluster"))
+        os.makedirs(out, exist_ok=True)
+        with open(plan_path, "w", encoding="utf-8") as handle:
+            json.dump(result, handle, indent=2, sort_keys=False, ensure_ascii=False)
+            handle.write("\n")
+    except MigratorError as exc:
+        _err(str(exc))
+        raise typer.Exit(EXIT_ERROR) from None
+    except OSError as exc:
+        _err(f"{out}: {exc.strerror or exc}")
+        raise typer.Exit(EXIT_ERROR) from None
+    for error in errors:
+        _err(str(error))
+    if not quiet:
+        _render_plan(result)
+        typer.echo(f"\nwrote {plan_path}")
+    if errors:
+        raise typer.Exit(EXIT_ERROR)
 
 
 def main() -> None:
