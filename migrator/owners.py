@@ -1,9 +1,9 @@
 """Who owns whom: controller chains from pods up to the workload that holds their template.
 
 Owns the ownership index of an inventory (Pod → ReplicaSet → Deployment, Pod → Job →
-CronJob, Pod → StatefulSet / DaemonSet / ReplicationController), the list of workloads
-whose templates decide tomorrow's pods (those with no controller above them), and the
-comparison of a pod's security-relevant fields with its template's.
+CronJob, Pod → StatefulSet / DaemonSet / ReplicationController) and the list of workloads
+whose templates decide tomorrow's pods (those with no controller above them). Comparing a
+pod with its template is `migrator.psp.explains`' job.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from migrator.inventory import Inventory, Obj, name_of, namespace_of
-from migrator.workloads import pod_template
 
 #: Kinds whose template is the source of tomorrow's pods when nothing controls them.
 TEMPLATE_OWNERS = ("CronJob", "DaemonSet", "Deployment", "Job", "ReplicaSet",
@@ -75,69 +74,3 @@ def template_sources(inventory: Inventory, index: OwnerIndex) -> Iterator[Obj]:
     for obj in inventory.workloads:
         if obj.get("kind") in TEMPLATE_OWNERS and index.parent(obj) is None:
             yield obj
-
-
-# -- template vs pod -----------------------------------------------------------------------
-
-_POD_SC_FIELDS = ("runAsUser", "runAsGroup", "runAsNonRoot", "fsGroup", "supplementalGroups",
-                  "seLinuxOptions", "seccompProfile", "appArmorProfile", "sysctls",
-                  "windowsOptions", "fsGroupChangePolicy")
-_CONTAINER_SC_FIELDS = ("runAsUser", "runAsGroup", "runAsNonRoot", "seLinuxOptions",
-                        "seccompProfile", "appArmorProfile", "capabilities", "privileged",
-                        "allowPrivilegeEscalation", "readOnlyRootFilesystem", "procMount",
-                        "windowsOptions")
-
-
-@dataclass(frozen=True, slots=True)
-class FieldChange:
-    """A security-relevant field whose value in the pod differs from the template's."""
-
-    path: str
-    template: Any
-    pod: Any
-
-
-def _security_annotations(metadata: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in (metadata.get("annotations") or {}).items()
-            if "seccomp.security" in k or "apparmor.security" in k}
-
-
-def security_changes(template: Obj, pod: Obj) -> list[FieldChange]:
-    """Every security-relevant field set differently in `pod` than in `template`'s pods."""
-    tpl = pod_template(template)
-    got = pod_template(pod)
-    if tpl is None or got is None:
-        return []
-    changes: list[FieldChange] = []
-    t_ann, p_ann = _security_annotations(tpl.metadata), _security_annotations(got.metadata)
-    for key in sorted(set(t_ann) | set(p_ann)):
-        if t_ann.get(key) != p_ann.get(key):
-            changes.append(FieldChange(f"metadata.annotations[{key}]", t_ann.get(key),
-                                       p_ann.get(key)))
-    if tpl.spec.get("runtimeClassName") != got.spec.get("runtimeClassName"):
-        changes.append(FieldChange("spec.runtimeClassName", tpl.spec.get("runtimeClassName"),
-                                   got.spec.get("runtimeClassName")))
-    t_sc = tpl.spec.get("securityContext") or {}
-    p_sc = got.spec.get("securityContext") or {}
-    for key in _POD_SC_FIELDS:
-        if t_sc.get(key) != p_sc.get(key):
-            changes.append(FieldChange(f"spec.securityContext.{key}", t_sc.get(key),
-                                       p_sc.get(key)))
-    for list_key in ("initContainers", "containers"):
-        t_containers = {c.get("name"): c for c in tpl.spec.get(list_key) or ()
-                        if isinstance(c, dict)}
-        for container in got.spec.get(list_key) or ():
-            if not isinstance(container, dict):
-                continue
-            name = container.get("name")
-            if name not in t_containers:
-                changes.append(FieldChange(f"spec.{list_key}[{name}]", None, "added"))
-                continue
-            t_csc = t_containers[name].get("securityContext") or {}
-            p_csc = container.get("securityContext") or {}
-            for key in _CONTAINER_SC_FIELDS:
-                if t_csc.get(key) != p_csc.get(key):
-                    changes.append(FieldChange(
-                        f"spec.{list_key}[{name}].securityContext.{key}", t_csc.get(key),
-                        p_csc.get(key)))
-    return changes

@@ -8,7 +8,8 @@ import pytest
 
 from migrator.inventory import Inventory
 from migrator.manifests import load_documents
-from migrator.owners import OwnerIndex, security_changes
+from migrator.owners import OwnerIndex
+from migrator.psp import explains, psp_defaults
 from migrator.pss.api import Level, LevelVersion, Version
 from migrator.simulate import simulate
 
@@ -73,19 +74,14 @@ def test_mutated_pods_pass_while_template_fails(sims: dict) -> None:
         "seccompProfile_restricted"]
 
 
-def test_security_changes_between_template_and_pod(inventory: Inventory) -> None:
+def test_mutation_is_attributed_to_the_psp(inventory: Inventory) -> None:
     index = OwnerIndex.build(inventory.workloads)
     pod = next(p for p in inventory.pods if p["metadata"]["name"] == "web-6b7f9-4xz8m")
     top = index.top(pod)
     assert top is not None and top["kind"] == "Deployment"
-    paths = {c.path: c.pod for c in security_changes(top, pod)}
-    assert paths == {
-        "metadata.annotations[container.apparmor.security.beta.kubernetes.io/web]": "runtime/default",
-        "metadata.annotations[seccomp.security.alpha.kubernetes.io/pod]": "runtime/default",
-        "spec.securityContext.fsGroup": 1,
-        "spec.securityContext.supplementalGroups": [1],
-        "spec.securityContext.seccompProfile": {"type": "RuntimeDefault"},
-        "spec.containers[web].securityContext.allowPrivilegeEscalation": False,
-        "spec.containers[web].securityContext.capabilities": {"drop": ["ALL"]},
-        "spec.containers[web].securityContext.runAsNonRoot": True,
-    }
+    psp = next(p for p in inventory.psps if p["metadata"]["name"] == "restricted-mutating")
+    differences = explains(psp_defaults(psp), top, pod).differences
+    by_cause = {d.path: d.cause for d in differences}
+    assert by_cause["spec.containers[web].securityContext.allowPrivilegeEscalation"] == "psp"
+    assert by_cause["spec.securityContext.fsGroup"] == "psp"
+    assert "other" not in by_cause.values()
