@@ -17,11 +17,11 @@ from typing import Any
 
 from migrator import __version__
 from migrator.admission import AdmissionConfig
-from migrator.inventory import Inventory, name_of, namespace_of
+from migrator.inventory import Inventory, Obj, name_of, namespace_of
 from migrator.owners import OwnerIndex
 from migrator.psp import PSPAnalysis, explains, psp_defaults
 from migrator.pss.api import LABEL_PREFIX, Level, LevelVersion, Version, policy_from_labels
-from migrator.pss.engine import EVALUATOR
+from migrator.pss.engine import EVALUATOR, security_key
 from migrator.pss.registry import Violation
 from migrator.rbac import resolve_psp_access
 from migrator.simulate import NamespaceSimulation, Subject, simulate
@@ -78,18 +78,21 @@ def _strictest(levels: Iterable[Level]) -> Level:
 
 
 def _mutations(
-    inventory: Inventory, sim: NamespaceSimulation, analyses: dict[str, PSPAnalysis],
+    sim: NamespaceSimulation,
+    pods: dict[str, Obj],
+    index: OwnerIndex,
+    defaults_of: dict[str, list[Any]],
     pin: Version,
 ) -> list[dict[str, Any]]:
-    """Workloads whose pods differ from their template in security fields, and why."""
-    index = OwnerIndex.build(inventory.workloads)
+    """Workloads whose pods differ from their template in security fields, and why.
+
+    Replicas with the same PSP and the same security-relevant fields are explained once.
+    """
     templates = {s.ref: s for s in sim.templates()}
-    pods = {name_of(p): p for p in inventory.pods if namespace_of(p) == sim.namespace}
     grouped: dict[str, list[Subject]] = defaultdict(list)
     for subject in sim.pods():
         if subject.owner and subject.owner in templates:
             grouped[subject.owner].append(subject)
-    defaults_of = {name: psp_defaults(p) for p in inventory.psps if (name := name_of(p))}
     findings = []
     for owner, subjects in sorted(grouped.items()):
         template_subject = templates[owner]
@@ -97,13 +100,19 @@ def _mutations(
         template_obj = index.by_name.get((sim.namespace, kind, name))
         if template_obj is None:
             continue
+        claims = {str((c.get("metadata") or {}).get("name"))
+                  for c in (template_obj.get("spec") or {}).get("volumeClaimTemplates") or ()
+                  if isinstance(c, dict)}
+        seen: set[tuple[str | None, str]] = set()
         for subject in subjects:
             pod = pods[subject.name]
-            psp = ((pod.get("metadata") or {}).get("annotations") or {}).get("kubernetes.io/psp")
+            metadata = pod.get("metadata") or {}
+            psp = (metadata.get("annotations") or {}).get("kubernetes.io/psp")
+            group = (psp, security_key(metadata, pod.get("spec")))
+            if group in seen:
+                continue
+            seen.add(group)
             attribution = explains(defaults_of.get(psp or "", []), template_obj, pod)
-            claims = {str((c.get("metadata") or {}).get("name"))
-                      for c in (template_obj.get("spec") or {}).get("volumeClaimTemplates") or ()
-                      if isinstance(c, dict)}
             relevant = [d for d in attribution.differences if d.cause != "apiserver"
                         and not any(d.path == f"spec.volumes[{c}]" for c in claims)]
             if not relevant:
@@ -344,12 +353,17 @@ def build_plan(
         name_of(ns): dict((ns.get("metadata") or {}).get("labels") or {})
         for ns in inventory.namespaces
     }
+    index = OwnerIndex.build(inventory.workloads)
+    defaults_of = {name: psp_defaults(p) for p in inventory.psps if (name := name_of(p))}
+    pods_by_ns: dict[str, dict[str, Obj]] = defaultdict(dict)
+    for pod in inventory.pods:
+        pods_by_ns[namespace_of(pod)][name_of(pod)] = pod
     namespaces = []
     for ns, sim in sims.items():
         ns_access = access.by_namespace.get(ns)
         usable = set(ns_access.usable) if ns_access else set(access.cluster_wide)
         ceiling = {name: analyses.get(name) for name in sorted(usable)}
-        mutations = _mutations(inventory, sim, analyses, pin)
+        mutations = _mutations(sim, pods_by_ns[ns], index, defaults_of, pin)
         namespaces.append(plan_namespace(
             ns, labels_of.get(ns, {}), sim, pin, target, ceiling, inventory.psp_api,
             mutations, config))

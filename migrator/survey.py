@@ -15,17 +15,14 @@ from typing import Any
 from migrator.inventory import Inventory, Obj, name_of, namespace_of
 from migrator.owners import OwnerIndex, template_sources
 from migrator.psp import PSPAnalysis, analyze_psp
+from migrator.pss.engine import security_key
 from migrator.rbac import Grant, admitted_by, namespace_editors, resolve_psp_access
+from migrator.workloads import pod_template
 
 
 def _service_account(obj: Obj) -> str:
-    spec = (obj.get("spec") or {})
-    kind = obj.get("kind")
-    if kind != "Pod":
-        from migrator.workloads import pod_template
-
-        template = pod_template(obj)
-        spec = template.spec if template else {}
+    template = pod_template(obj)
+    spec = template.spec if template else {}
     return str(spec.get("serviceAccountName") or spec.get("serviceAccount") or "default")
 
 
@@ -35,6 +32,8 @@ def analyze_psps(inventory: Inventory) -> dict[str, PSPAnalysis]:
     A pod counts for the PSP its `kubernetes.io/psp` annotation names; a template (and a
     pod without the annotation) counts for every PSP its service account may use in its
     namespace, which is the conservative choice: a loophole it might use stays open.
+    Objects with identical security-relevant fields (a workload's replicas) are analysed
+    once, so `used_by` counts distinct pod shapes, not replicas.
     """
     access = resolve_psp_access(inventory)
     covered: dict[str, list[Obj]] = defaultdict(list)
@@ -46,14 +45,23 @@ def analyze_psps(inventory: Inventory) -> dict[str, PSPAnalysis]:
         by_sa = ns_access.by_service_account.get(_service_account(obj))
         return set(by_sa or ()) | set(ns_access.cluster_wide)
 
+    seen: set[tuple[str, str]] = set()
+
+    def cover(name: str, obj: Obj) -> None:
+        template = pod_template(obj)
+        key = security_key(template.metadata, template.spec) if template else ""
+        if (name, key) not in seen:
+            seen.add((name, key))
+            covered[name].append(obj)
+
     for pod in inventory.pods:
         psp = ((pod.get("metadata") or {}).get("annotations") or {}).get("kubernetes.io/psp")
         for name in ([psp] if psp else sorted(usable(pod))):
-            covered[name].append(pod)
+            cover(name, pod)
     index = OwnerIndex.build(inventory.workloads)
     for obj in template_sources(inventory, index):
         for name in sorted(usable(obj)):
-            covered[name].append(obj)
+            cover(name, obj)
     return {
         name_of(psp): analyze_psp(psp, covered.get(name_of(psp), ()))
         for psp in sorted(inventory.psps, key=name_of)
