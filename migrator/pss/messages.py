@@ -55,36 +55,33 @@ def namespace_warnings(
 ) -> list[str]:
     """The warnings of a namespace dry-run that sets enforce to `policy`.
 
-    Pods with the same reason list are folded under the first one seen, in the order
-    given. `checked`/`total` add the truncation notice when fewer pods were checked.
+    Pods with the same reason list are folded under the lexically first of their names, and
+    the folded lines are sorted, as the API server does. `checked`/`total` add the
+    truncation notice when fewer pods were checked.
     """
-    order: list[str] = []
     groups: dict[str, list[str]] = {}
     for pod in pods:
         if not pod.violations:
             continue
-        reason = forbidden_reason(pod.violations)
-        if reason not in groups:
-            groups[reason] = []
-            order.append(reason)
-        groups[reason].append(pod.name)
+        groups.setdefault(forbidden_reason(pod.violations), []).append(pod.name)
     warnings: list[str] = []
     if checked is not None and total is not None and checked < total:
         warnings.append(
             "new PodSecurity enforce level only checked against the first "
             f"{checked} of {total} existing pods"
         )
-    if order:
+    if groups:
         warnings.append(
             f'existing pods in namespace "{namespace}" violate the new PodSecurity enforce '
             f'level "{policy}"'
         )
-    for reason in order:
-        names = groups[reason]
+    lines = []
+    for reason, names in groups.items():
+        first = min(names)
         if len(names) == 1:
-            warnings.append(f"{names[0]}: {reason}")
+            lines.append(f"{first}: {reason}")
         elif len(names) == 2:
-            warnings.append(f"{names[0]} (and 1 other pod): {reason}")
+            lines.append(f"{first} (and 1 other pod): {reason}")
         else:
-            warnings.append(f"{names[0]} (and {len(names) - 1} other pods): {reason}")
-    return warnings
+            lines.append(f"{first} (and {len(names) - 1} other pods): {reason}")
+    return warnings + sorted(lines)

@@ -62,6 +62,14 @@ def test_truncation_notice_comes_first(shared: Path) -> None:
     assert namespace_warnings("big", RESTRICTED_LATEST, pods, checked=3000, total=3200) == expected
 
 
+def test_first_name_and_sorted_lines() -> None:
+    agent_spec = {"hostPID": True, "containers": [{"name": "a", "image": "x"}]}
+    agent = PodVerdict("zz-agent", evaluate(Level.RESTRICTED, Version.latest(), {}, agent_spec))
+    pods = [_restricted_pod("web-b"), agent, _restricted_pod("web-a")]
+    lines = namespace_warnings("ns", RESTRICTED_LATEST, pods)[1:]
+    assert [line.split(":")[0] for line in lines] == ["web-a (and 1 other pod)", "zz-agent"]
+
+
 def test_one_other_pod_is_singular() -> None:
     pods = [_restricted_pod("a"), _restricted_pod("b")]
     assert namespace_warnings("ns", RESTRICTED_LATEST, pods)[1].startswith("a (and 1 other pod): ")
