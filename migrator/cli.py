@@ -364,9 +364,8 @@ def plan(
     if os.path.exists(plan_path) and not force:
         _err(f"{plan_path} exists; pass --force to overwrite it")
         raise typer.Exit(EXIT_ERROR)
-    if server_dry_run:
-        _err("--server-dry-run needs a live cluster (no PATHS)" if paths
-             else "--server-dry-run is not available in this version")
+    if server_dry_run and paths:
+        _err("--server-dry-run needs a live cluster (no PATHS)")
         raise typer.Exit(EXIT_ERROR)
     errors: list[ManifestError] = []
     try:
@@ -380,6 +379,11 @@ def plan(
         pin_ = pin_version(inv.server_version, pin)
         result = build_plan(inv, pin=pin_, target=target_, config=config,
                             source="files" if paths else (context or "cluster"))
+        if server_dry_run:
+            from migrator.cli_apply import attach_server_dry_run
+
+            attach_server_dry_run(result, kubeconfig, context,
+                                  (lambda _line: None) if quiet else typer.echo, _err_line)
         os.makedirs(out, exist_ok=True)
         with open(plan_path, "w", encoding="utf-8") as handle:
             json.dump(result, handle, indent=2, sort_keys=False, ensure_ascii=False)
@@ -397,6 +401,53 @@ def plan(
         typer.echo(f"\nwrote {plan_path}")
     if errors:
         raise typer.Exit(EXIT_ERROR)
+
+
+def _err_line(line: str) -> None:
+    typer.echo(line, err=True)
+
+
+@app.command()
+def apply(
+    plan_path: Annotated[str, typer.Option("--plan", help="plan.json (or its folder).")] = (
+        "migrator-out/plan.json"),
+    phase: Annotated[str, typer.Option("--phase", help="audit (audit and warn labels only) "
+                                       "or enforce (all labels).")] = "audit",
+    namespace: Annotated[list[str] | None, typer.Option(
+        "--namespace", "-n", help="Only these namespaces (repeatable).")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Really change the cluster. Without it, "
+                                      "print the changes and run a server dry-run.")] = False,
+    rollback_file: Annotated[str | None, typer.Option(
+        "--rollback-file", help="Where to save the labels being replaced (default: beside "
+        "the plan).")] = None,
+    kubeconfig: KubeconfigOpt = None,
+    context: ContextOpt = None,
+) -> None:
+    """Set the planned Pod Security labels on the cluster's namespaces.
+
+    Without --yes nothing is persisted. With --yes a rollback file is written first, then
+    the labels are set by server-side apply (field manager `migrator`). Idempotent.
+    """
+    from migrator.cli_apply import cmd_apply
+
+    if phase not in ("audit", "enforce"):
+        _err("--phase must be audit or enforce")
+        raise typer.Exit(EXIT_ERROR)
+    raise typer.Exit(cmd_apply(plan_path, phase, namespace or None, yes, kubeconfig, context,
+                               rollback_file, typer.echo, _err_line))
+
+
+@app.command()
+def rollback(
+    file: Annotated[str, typer.Argument(help="A rollback file written by `migrator apply`.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Really restore the labels.")] = False,
+    kubeconfig: KubeconfigOpt = None,
+    context: ContextOpt = None,
+) -> None:
+    """Restore the namespace labels recorded in a rollback file."""
+    from migrator.cli_apply import cmd_rollback
+
+    raise typer.Exit(cmd_rollback(file, kubeconfig, context, yes, typer.echo, _err_line))
 
 
 def main() -> None:

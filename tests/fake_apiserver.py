@@ -3,13 +3,16 @@
 Owns `FakeApiServer`: an HTTP/1.1 server on 127.0.0.1 (port 0) serving `/version`,
 discovery (`/api`, `/apis`, groups, group versions), list endpoints for every resource a
 migration reads (all-namespace and per-namespace paths, `limit`/`continue` pagination with
-`remainingItemCount` and real-shaped continue tokens, simple `labelSelector`s), single
+`remainingItemCount` and real-shaped continue tokens, simple `labelSelector`s and
+`fieldSelector`s such as `type=helm.sh/release.v1`), single
 objects, and the error answers of a real server: `Status` bodies for 404 (unserved group or
 missing object), 403 (configured RBAC denials), 401 (wrong token), 410 `Expired` (injected
 once mid-list), 400 (malformed continue token), 5xx/429 (injected), and the PSP deprecation
 `Warning` header. Every request is recorded (method, path, query, headers, body) so tests
 can assert that nothing but GET was sent. Hooks answer anything else, e.g. the namespace
-dry-run PATCHes of later features (`on`, `respond`, `serve_recording`).
+dry-run PATCHes of later features (`on`, `respond`, `serve_recording`);
+`serve_namespace_patches` answers namespace label writes for real (JSON merge patch and
+server-side apply with field managers, conflicts, `dryRun`, preconditions, 403/404/422).
 
 Presets: `v1_24()` (PSPs and their RBAC loaded from the v1.24 recordings, PSP API served
 with its deprecation warning) and `v1_36()` (PSP API answers 404). `write_kubeconfig`
@@ -420,6 +423,9 @@ class FakeApiServer:
         self._stopping = threading.Event()
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
+        self._ns_owners: dict[str, dict[str, set[tuple[str, str]]]] = {}
+        self._ns_evaluate: NamespaceEvaluator | None = None
+        self._ns_initial_manager = "kubectl-label"
 
     # -- objects --------------------------------------------------------------------
 
@@ -547,6 +553,166 @@ class FakeApiServer:
             self._stopping.wait(seconds)
             return None
         return self.on(method, path, wait)
+
+    # -- namespace writes -----------------------------------------------------------
+
+    def serve_namespace_patches(
+        self,
+        evaluate: NamespaceEvaluator | None = None,
+        *,
+        initial_manager: str = "kubectl-label",
+    ) -> FakeApiServer:
+        """Answer `PATCH /api/v1/namespaces/NAME` as a real server does, storing the result
+        unless `dryRun=All`.
+
+        JSON merge patches (`null` removes a label; an Update by `fieldManager`) and
+        server-side apply (`application/apply-patch+yaml`: `fieldManager` required; a label
+        another manager owns and the apply changes is a 409 `FieldManagerConflict` unless
+        `force=true`; labels the manager applied before and now omits are removed), with
+        `metadata.resourceVersion` as a precondition (409), 403 from `forbid("namespaces")`,
+        404 for a missing namespace and 422 for an invalid Pod Security label value. Labels
+        present before the first write are owned by `initial_manager`; answers carry
+        `managedFields`. `evaluate(name, old_labels, new_labels)` returns the `Warning`
+        texts (PodSecurity's check of existing pods), sent quoted as a real server does.
+        """
+        with self._lock:
+            source = self._sources.get(("", "namespaces"))
+            if isinstance(source, StoredItems):
+                for index in range(len(source)):
+                    obj = json.loads(json.dumps(source.obj(index)))
+                    obj["metadata"].setdefault("resourceVersion", str(self.resource_version))
+                    source.put(obj)
+        self._ns_evaluate = evaluate
+        self._ns_initial_manager = initial_manager
+        return self.on("PATCH", _NAMESPACE_PATH, self._patch_namespace)
+
+    def namespace_labels(self, name: str) -> dict[str, str]:
+        """The stored labels of namespace `name` ({} when it does not exist)."""
+        with self._lock:
+            found = self._stored_namespace(name)
+        return dict((found or {}).get("metadata", {}).get("labels") or {})
+
+    def _stored_namespace(self, name: str) -> Obj | None:
+        source = self._sources.get(("", "namespaces"))
+        if not isinstance(source, StoredItems):
+            return None
+        index = source.find("", name)
+        return json.loads(json.dumps(source.obj(index))) if index is not None else None
+
+    def _patch_namespace(self, request: Request) -> Reply:
+        match = _NAMESPACE_PATH.fullmatch(request.path)
+        assert match is not None  # the hook's path
+        name = match.group(1)
+        rtype = _BY_PLURAL[("", "namespaces")]
+        denied = self._denied(rtype, "", name, "patch")
+        if denied is not None:
+            return denied
+        content_type = (request.header("Content-Type") or "").split(";")[0].strip()
+        dry_run = request.query.get("dryRun") == "All"
+        manager = request.query.get("fieldManager") or ""
+        with self._lock:
+            stored = self._stored_namespace(name)
+            if stored is None:
+                return Reply.status_error(404, "NotFound", f'namespaces "{name}" not found',
+                                          {"name": name, "kind": "namespaces"})
+            metadata = stored["metadata"]
+            old = dict(metadata.get("labels") or {})
+            owners = {k: set(v) for k, v in self._ns_owners.get(name, {}).items()}
+            for key in old:
+                owners.setdefault(key, {(self._ns_initial_manager, "Update")})
+            try:
+                body = request.json() if content_type != APPLY_PATCH else _load_apply(request)
+            except ValueError as exc:
+                return Reply.status_error(400, "BadRequest", f"error decoding patch: {exc}")
+            if not isinstance(body, dict):
+                return Reply.status_error(400, "BadRequest", "the patch is not an object")
+            patch_meta = body.get("metadata") or {}
+            wanted_rv = patch_meta.get("resourceVersion")
+            if wanted_rv and metadata.get("resourceVersion") and \
+                    wanted_rv != metadata["resourceVersion"]:
+                return Reply.status_error(
+                    409, "Conflict",
+                    f'Operation cannot be fulfilled on namespaces "{name}": the object has been '
+                    "modified; please apply your changes to the latest version and try again",
+                    {"name": name, "kind": "namespaces"})
+            new = dict(old)
+            if content_type == MERGE_PATCH:
+                updater = (manager or "unknown", "Update")
+                for key, value in (patch_meta.get("labels") or {}).items():
+                    if value is None:
+                        new.pop(key, None)
+                        owners.pop(key, None)
+                    elif old.get(key) != value:
+                        new[key] = str(value)
+                        owners[key] = {updater}
+            elif content_type == APPLY_PATCH:
+                if not manager:
+                    return Reply.status_error(
+                        400, "BadRequest",
+                        f"PATCH {request.path}: fieldManager is required for apply requests")
+                if body.get("apiVersion") != "v1" or body.get("kind") != "Namespace" or \
+                        patch_meta.get("name") != name:
+                    return Reply.status_error(
+                        400, "BadRequest", "the applied object is not this Namespace")
+                applier = (manager, "Apply")
+                applied = {k: str(v) for k, v in (patch_meta.get("labels") or {}).items()}
+                conflicts = [
+                    (key, other) for key, value in sorted(applied.items())
+                    if key in old and old[key] != value
+                    for other in sorted(owners.get(key, set()) - {applier})
+                ]
+                if conflicts and request.query.get("force") != "true":
+                    causes = [{"reason": "FieldManagerConflict",
+                               "message": f'conflict with "{m}"'
+                               + (" using v1" if op == "Update" else ""),
+                               "field": f".metadata.labels.{key}"}
+                              for key, (m, op) in conflicts]
+                    lines = "\n".join(f"- {c['message']}: {c['field']}" for c in causes)
+                    return Reply.status_error(
+                        409, "Conflict",
+                        f"Apply failed with {len(causes)} conflict"
+                        f"{'s' if len(causes) != 1 else ''}: {lines}",
+                        {"causes": causes})
+                for key, value in applied.items():
+                    if old.get(key) != value:
+                        new[key] = value
+                        owners[key] = {applier}
+                    else:
+                        owners.setdefault(key, set()).add(applier)
+                for key in sorted(owners):
+                    if applier in owners[key] and key not in applied:
+                        owners[key].discard(applier)
+                        if not owners[key]:
+                            del owners[key]
+                            new.pop(key, None)
+            else:
+                return Reply.status_error(
+                    415, "UnsupportedMediaType",
+                    f"the body of the request was in an unknown format - accepted media types "
+                    f"include: {MERGE_PATCH}, {APPLY_PATCH}")
+            for key, value in sorted(new.items()):
+                problem = _pod_security_label_problem(key, value) if old.get(key) != value \
+                    else None
+                if problem:
+                    return Reply.status_error(
+                        422, "Invalid",
+                        f'Namespace "{name}" is invalid: metadata.labels[{key}]: Invalid value: '
+                        f'"{value}": {problem}',
+                        {"name": name, "kind": "Namespace", "causes": [
+                            {"reason": "FieldValueInvalid",
+                             "message": f'Invalid value: "{value}": {problem}',
+                             "field": f"metadata.labels[{key}]"}]})
+            metadata["labels"] = new
+            metadata["managedFields"] = _managed_fields(owners)
+            if not dry_run and new != old:
+                self.resource_version += 1
+                metadata["resourceVersion"] = str(self.resource_version)
+                self._ns_owners[name] = owners
+                self.add(stored)
+            elif not dry_run:
+                self._ns_owners[name] = owners
+        texts = self._ns_evaluate(name, old, new) if self._ns_evaluate else []
+        return Reply(200, stored, warnings=[_quote_warning(t) for t in texts])
 
     # -- recorded requests ----------------------------------------------------------
 
@@ -784,6 +950,7 @@ class FakeApiServer:
               request: Request) -> Reply:
         query = request.query
         selector = _parse_selector(query.get("labelSelector", ""))
+        fields = _parse_selector(query.get("fieldSelector", ""))
         token = query.get("continue", "")
         try:
             limit = int(query.get("limit") or 0)
@@ -797,13 +964,14 @@ class FakeApiServer:
             labels_of = getattr(source, "labels", None)
             if source is None:
                 view = []
-            elif not namespace and not selector:
+            elif not namespace and not selector and not fields:
                 view = range(count)
             else:
                 view = [
                     i for i in range(count)
                     if (not namespace or source.key(i)[0] == namespace)
                     and (not selector or _matches(selector, labels_of(i) if labels_of else {}))
+                    and (not fields or _fields_match(fields, source, i))
                 ]
 
             def view_key(i: int) -> str:
@@ -836,13 +1004,66 @@ class FakeApiServer:
             metadata: Obj = {"resourceVersion": str(rv)}
             if end < len(view):
                 metadata["continue"] = encode_continue(view_key(view[end - 1]), rv)
-                if not selector:
+                if not selector and not fields:
                     metadata["remainingItemCount"] = len(view) - end
         api_version = f"{rtype.group}/{version}" if rtype.group else version
         head = json.dumps({"kind": f"{rtype.kind}List", "apiVersion": api_version,
                            "metadata": metadata}, separators=(",", ":")).encode()
         body = head[:-1] + b',"items":[' + b",".join(items) + b"]}"
         return Reply(200, body)
+
+
+MERGE_PATCH = "application/merge-patch+json"
+APPLY_PATCH = "application/apply-patch+yaml"
+_NAMESPACE_PATH = re.compile(r"/api/v1/namespaces/([^/]+)")
+_PSA_LEVELS = ("privileged", "baseline", "restricted")
+_PSA_VERSION = re.compile(r"^(latest|v1\.(0|[1-9][0-9]*))$")
+
+#: `evaluate(name, old_labels, new_labels)` → Warning texts of a namespace write.
+NamespaceEvaluator = Callable[[str, dict[str, str], dict[str, str]], list[str]]
+
+
+def _load_apply(request: Request) -> Any:
+    """An apply body: JSON, or YAML (JSON is YAML)."""
+    text = request.body.decode("utf-8")
+    try:
+        return json.loads(text)
+    except ValueError:
+        import yaml
+
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ValueError(str(exc)) from None
+
+
+def _pod_security_label_problem(key: str, value: str) -> str | None:
+    """Why PodSecurity admission rejects a `pod-security.kubernetes.io/*` value, or None."""
+    if not key.startswith("pod-security.kubernetes.io/"):
+        return None
+    if key.endswith("-version"):
+        return None if _PSA_VERSION.match(value) else \
+            "must be 'latest' or 'v1.x'"
+    return None if value in _PSA_LEVELS else "must be one of " + ", ".join(_PSA_LEVELS)
+
+
+def _managed_fields(owners: dict[str, set[tuple[str, str]]]) -> list[Obj]:
+    """`managedFields` entries for label ownership, one per manager and operation."""
+    by_manager: dict[tuple[str, str], list[str]] = {}
+    for key, managers in sorted(owners.items()):
+        for manager in managers:
+            by_manager.setdefault(manager, []).append(key)
+    return [
+        {"manager": manager, "operation": operation, "apiVersion": "v1", "time": "<time>",
+         "fieldsType": "FieldsV1",
+         "fieldsV1": {"f:metadata": {"f:labels": {f"f:{k}": {} for k in keys}}}}
+        for (manager, operation), keys in sorted(by_manager.items())
+    ]
+
+
+def _quote_warning(text: str) -> str:
+    """A `Warning` header value as a real server writes it: `299 - "text"`."""
+    return '299 - "' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _parse_selector(text: str) -> list[tuple[str, str, str | None]]:
@@ -860,6 +1081,23 @@ def _parse_selector(text: str) -> list[tuple[str, str, str | None]]:
         else:
             terms.append(("exists", raw, None))
     return terms
+
+
+def _fields_match(selector: list[tuple[str, str, str | None]], source: ItemSource,
+                  index: int) -> bool:
+    """Field selectors (`type=helm.sh/release.v1`, `metadata.name!=x`) on stored objects."""
+    obj_of = getattr(source, "obj", None)
+    if obj_of is None:
+        return False
+    value: Any = obj_of(index)
+    fields: dict[str, str] = {}
+    for _op, key, _value in selector:
+        found: Any = value
+        for part in key.split("."):
+            found = found.get(part) if isinstance(found, dict) else None
+        if found is not None:
+            fields[key] = str(found)
+    return _matches(selector, fields)
 
 
 def _matches(selector: list[tuple[str, str, str | None]], labels: dict[str, str]) -> bool:
