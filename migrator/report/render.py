@@ -1,0 +1,66 @@
+"""Rendering a readiness report (or a fleet summary) as HTML, Markdown or JSON.
+
+Owns the three output formats of `migrator report`, each a function from the view model of
+`migrator.report.model` (or `migrator.report.fleet`) to a string: the HTML page
+(`templates/report.html.j2`, autoescaped, with inline CSS and the inline SVG charts of
+`migrator.report.charts`: it loads nothing from anywhere), the Markdown report for tickets
+and pull requests (`templates/report.md.j2`, every name passed through `md`), the JSON of the
+view model, and the fleet page (`templates/fleet.html.j2`). Returns text; writing files is
+the caller's job.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from migrator.render import render
+from migrator.report.charts import LEVEL_COLOURS, all_charts
+
+# Markdown punctuation to escape; `_` only where it could open or close emphasis.
+_MD_SPECIAL = re.compile(r"([\\`*\[\]|~]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])|^#)")
+
+
+def md(value: Any) -> str:
+    """Text safe inside Markdown prose and table cells.
+
+    HTML-significant characters become entities (GitHub and GitLab render raw HTML
+    otherwise), Markdown punctuation is backslash-escaped, and line breaks become spaces.
+    """
+    text = "" if value is None else str(value)
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = _MD_SPECIAL.sub(r"\\\1", text)
+    return " ".join(text.splitlines())
+
+
+def md_code(value: Any) -> str:
+    """Inline code: backticks enough to hold the text, HTML characters left to the span."""
+    text = " ".join(("" if value is None else str(value)).splitlines())
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
+def render_html(report: Mapping[str, Any]) -> str:
+    """The self-contained HTML page of one cluster's report."""
+    return render("report.html.j2", report=report, charts=all_charts(report["charts"]),
+                  colours=LEVEL_COLOURS)
+
+
+def render_markdown(report: Mapping[str, Any]) -> str:
+    """The Markdown report (ticket and pull-request bodies)."""
+    text = render("report.md.j2", report=report, md=md, code=md_code)
+    return re.sub(r"\n{3,}", "\n\n", text)
+
+
+def render_json(data: Mapping[str, Any]) -> str:
+    """The view model as indented JSON, with a final newline."""
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def render_fleet(fleet: Mapping[str, Any]) -> str:
+    """The fleet summary page linking each cluster's report."""
+    return render("fleet.html.j2", fleet=fleet, colours=LEVEL_COLOURS)
