@@ -1,0 +1,115 @@
+"""Namespace manifests that set the Pod Security labels a plan recommends, in two phases.
+
+Owns the Namespace files of `namespaces/`: phase 1 (`phase1-audit/`) sets only the audit
+and warn labels with their versions, so violations are logged and shown but nothing is
+rejected; phase 2 (`phase2-enforce/`) adds enforce with its pinned version. Each phase has a
+kustomization listing its files. The files hold only `metadata.name` and the labels, so
+applying them merges the labels onto the existing namespaces and changes nothing else.
+
+Pure: a plan in, `{relative path: text}` out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from migrator.generate.patches import comment, dump_yaml
+from migrator.pss.api import LABEL_PREFIX
+
+PHASE1 = "phase1-audit"
+PHASE2 = "phase2-enforce"
+_WATCH = ("audit", "audit-version", "warn", "warn-version")
+_ALL = ("audit", "audit-version", "enforce", "enforce-version", "warn", "warn-version")
+
+
+def _labels(ns: Mapping[str, Any], keys: Sequence[str]) -> dict[str, str]:
+    labels = ns["labels"]
+    return {LABEL_PREFIX + k: str(labels[LABEL_PREFIX + k]) for k in keys
+            if LABEL_PREFIX + k in labels}
+
+
+def _manifest(name: str, labels: Mapping[str, str]) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": name, "labels": dict(labels)}}
+
+
+def _notes(ns: Mapping[str, Any]) -> list[str]:
+    rec = ns["recommended"]
+    notes: list[str] = []
+    if ns["after_patches"] != rec["enforce"]:
+        notes.append(f"After the generated securityContext patches are rolled out, "
+                     f"{ns['after_patches']} can be enforced here.")
+    notes.extend(ns.get("warnings") or ())
+    if ns.get("suggestion"):
+        notes.append(str(ns["suggestion"]))
+    if ns.get("exempt"):
+        notes.append("Exempt in the admission configuration: these labels are informational.")
+    return notes
+
+
+def _watching(rec: Mapping[str, Any]) -> str:
+    audit = f"{rec['audit']}:{rec['audit_version']}"
+    warn = f"{rec['warn']}:{rec['warn_version']}"
+    return audit if audit == warn else f"{audit} (audit) and {warn} (warn)"
+
+
+def _enforcing(rec: Mapping[str, Any]) -> str:
+    if rec["enforce"] == "privileged":
+        return "enforce privileged, which rejects nothing"
+    return (f"new pods that fail {rec['enforce']}:{rec['enforce_version']} are rejected; "
+            "running pods stay")
+
+
+def phase1(ns: Mapping[str, Any]) -> str:
+    """The watch-only Namespace file of one planned namespace."""
+    rec = ns["recommended"]
+    lines = [
+        f"Phase 1 (watch) for namespace {ns['name']}: audit and warn only; nothing is "
+        "rejected yet.",
+        f"Watching {_watching(rec)}: failing pods are recorded in the audit log, and "
+        "creating one shows a warning.",
+        f"Phase 2 enforces {rec['enforce']} at {rec['enforce_version']}.",
+        *_notes(ns),
+    ]
+    return comment(lines) + dump_yaml(_manifest(str(ns["name"]), _labels(ns, _WATCH)))
+
+
+def phase2(ns: Mapping[str, Any]) -> str:
+    """The enforcing Namespace file of one planned namespace."""
+    rec = ns["recommended"]
+    lines = [
+        f"Phase 2 (enforce) for namespace {ns['name']}: {_enforcing(rec)}.",
+        f"audit and warn keep watching {_watching(rec)}.",
+        *_notes(ns),
+    ]
+    return comment(lines) + dump_yaml(_manifest(str(ns["name"]), _labels(ns, _ALL)))
+
+
+def _kustomization(phase: str, files: Sequence[str], how: Sequence[str]) -> str:
+    body = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+            "resources": list(files)}
+    return comment([f"{phase}: the Pod Security labels of every planned namespace.", *how]) \
+        + dump_yaml(body)
+
+
+def namespace_files(plan: Mapping[str, Any]) -> dict[str, str]:
+    """Every file below `namespaces/`, keyed by relative path, sorted."""
+    files: dict[str, str] = {}
+    names: list[str] = []
+    for ns in sorted(plan.get("namespaces") or (), key=lambda n: str(n["name"])):
+        name = str(ns["name"])
+        names.append(f"{name}.yaml")
+        files[f"{PHASE1}/{name}.yaml"] = phase1(ns)
+        files[f"{PHASE2}/{name}.yaml"] = phase2(ns)
+    files[f"{PHASE1}/kustomization.yaml"] = _kustomization(PHASE1, names, (
+        "Apply: kubectl apply --server-side -k namespaces/phase1-audit",
+        "Only labels are set; the namespaces must already exist. Watch the warnings and the",
+        "audit log (annotation pod-security.kubernetes.io/audit-violations) before phase 2.",
+    ))
+    files[f"{PHASE2}/kustomization.yaml"] = _kustomization(PHASE2, names, (
+        "Preview: kubectl apply --server-side --dry-run=server -k namespaces/phase2-enforce",
+        "(the API server warns about running pods that the new enforce level would reject).",
+        "Apply: kubectl apply --server-side -k namespaces/phase2-enforce",
+    ))
+    return dict(sorted(files.items()))
