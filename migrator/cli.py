@@ -388,6 +388,10 @@ def plan(
         with open(plan_path, "w", encoding="utf-8") as handle:
             json.dump(result, handle, indent=2, sort_keys=False, ensure_ascii=False)
             handle.write("\n")
+        from migrator.cli_report import name_of_paths, write_report
+
+        write_report(out, result, inventory=inv, write_plan=False,
+                     cluster_name=name_of_paths(paths) if paths else (context or None))
     except MigratorError as exc:
         _err(str(exc))
         raise typer.Exit(EXIT_ERROR) from None
@@ -398,13 +402,101 @@ def plan(
         _err(str(error))
     if not quiet:
         _render_plan(result)
-        typer.echo(f"\nwrote {plan_path}")
+        typer.echo(f"\nwrote {plan_path} and the reports {out}/report.html, report.md")
     if errors:
         raise typer.Exit(EXIT_ERROR)
 
 
+class FailOn(StrEnum):
+    blockers = "blockers"
+    warnings = "warnings"
+
+
+@app.command()
+def report(
+    paths: PathsArg = None,
+    plan_file: Annotated[str | None, typer.Option(
+        "--plan", help="Report on this plan.json instead of planning again.")] = None,
+    out: Annotated[str, typer.Option("--out", help="Folder for the reports.")] = "migrator-out",
+    kubeconfig: KubeconfigOpt = None,
+    context: Annotated[list[str] | None, typer.Option(
+        "--context", help="kubeconfig context; give several for a fleet report.")] = None,
+    all_contexts: Annotated[bool, typer.Option(
+        "--all-contexts", help="Every context of the kubeconfig (a fleet report).")] = False,
+    helm_history: Annotated[bool, typer.Option(
+        "--helm-history", help="Read Helm release Secrets and list releases whose stored "
+        "manifests still hold PodSecurityPolicies.")] = False,
+    fail_on: Annotated[FailOn | None, typer.Option(
+        "--fail-on", help="Exit 1 on blockers, or on warnings too (for CI gates).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing reports.")] = False,
+    psp_from: PspFromOpt = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+) -> None:
+    """Readiness report for an upgrade past 1.24: HTML, Markdown and JSON."""
+    from migrator.cli_report import run_report
+
+    code = run_report(paths, echo=typer.echo, err=_err, progress=_err_line,
+                      plan_file=plan_file, out=out, kubeconfig=kubeconfig, contexts=context,
+                      all_contexts=all_contexts, helm_history=helm_history,
+                      fail_on=fail_on.value if fail_on else None, force=force,
+                      psp_from=psp_from, quiet=quiet, stdin=sys.stdin)
+    if code:
+        raise typer.Exit(code)
+
+
 def _err_line(line: str) -> None:
+    """Print a line that already carries its own `error:`/`warning:` prefix."""
     typer.echo(line, err=True)
+
+
+def _plan_file(path: str) -> str:
+    """`path`, or the plan.json inside it when it is a folder."""
+    import os
+
+    return os.path.join(path, "plan.json") if os.path.isdir(path) else path
+
+
+SourcesOpt = Annotated[list[str] | None, typer.Option(
+    "--from", help="Where the workloads are (manifests or a snapshot), when the origins "
+    "recorded in the plan are not at hand.")]
+
+
+@app.command()
+def generate(
+    plan_path: Annotated[str, typer.Option("--plan", help="plan.json (or its folder).")] = (
+        "migrator-out/plan.json"),
+    out: Annotated[str, typer.Option("--out", help="Output folder.")] = "migrator-out",
+    fmt: Annotated[str, typer.Option(
+        "--format", help="all, strategic, json6902 or full.")] = "all",
+    sources: SourcesOpt = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing output.")] = False,
+) -> None:
+    """Namespace manifests (two phases), securityContext patches and the admission config."""
+    from migrator.cli_generate import generate as run
+
+    raise typer.Exit(run(_plan_file(plan_path), out, force=force, fmt=fmt, sources=sources or (),
+                         echo=typer.echo, err=_err_line))
+
+
+@app.command()
+def patch(
+    repo: Annotated[str, typer.Option("--repo", help="The manifests repository to edit.")],
+    plan_path: Annotated[str, typer.Option("--plan", help="plan.json (or its folder).")] = (
+        "migrator-out/plan.json"),
+    out: Annotated[str, typer.Option(
+        "--out", help="Folder for the pull request description.")] = "migrator-out",
+    commit: Annotated[bool, typer.Option(
+        "--commit", help="Create a branch and one commit in the repository.")] = False,
+    allow_dirty: Annotated[bool, typer.Option(
+        "--allow-dirty", help="Edit a repository with uncommitted changes.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite existing output.")] = False,
+    sources: SourcesOpt = None,
+) -> None:
+    """Edit the workloads' source manifests in place (comments and layout kept) for a PR."""
+    from migrator.cli_generate import patch as run
+
+    raise typer.Exit(run(_plan_file(plan_path), repo, out, commit=commit, allow_dirty=allow_dirty,
+                         force=force, sources=sources or (), echo=typer.echo, err=_err_line))
 
 
 @app.command()
