@@ -162,8 +162,37 @@ def check(
         raise typer.Exit(EXIT_DENIED)
 
 
-def _progress(what: str, count: int) -> None:
-    typer.echo(f"  read {count} {what}", err=True)
+class _ReadProgress:
+    """Shows how far a live read is: a spinner with counts on a terminal, else one line per
+    resource once it is read."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+
+        self.console = Console(stderr=True)
+        self.current: tuple[str, int] | None = None
+        self.status = self.console.status("connecting") if self.console.is_terminal else None
+
+    def __enter__(self) -> _ReadProgress:
+        if self.status is not None:
+            self.status.__enter__()
+        return self
+
+    def __call__(self, what: str, count: int) -> None:
+        if self.current is not None and self.current[0] != what:
+            self._done(*self.current)
+        self.current = (what, count)
+        if self.status is not None:
+            self.status.update(f"reading {what}: {count:,}")
+
+    def _done(self, what: str, count: int) -> None:
+        self.console.print(f"  read {count:,} {what}", highlight=False)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.status is not None:
+            self.status.__exit__(None, None, None)
+        if self.current is not None:
+            self._done(*self.current)
 
 
 def _load_inventory(
@@ -189,10 +218,11 @@ def _load_inventory(
     from migrator.sources.cluster import connect, read_inventory
 
     with connect(kubeconfig, context) as client:
-        if not quiet:
-            typer.echo(f"reading {client.describe()}", err=True)
-        return read_inventory(client, psp_from=psp_from or None,
-                              progress=None if quiet else _progress)
+        if quiet:
+            return read_inventory(client, psp_from=psp_from or None)
+        typer.echo(f"reading {client.describe()}", err=True)
+        with _ReadProgress() as progress:
+            return read_inventory(client, psp_from=psp_from or None, progress=progress)
 
 
 def _dump(data: object, fmt: ReportFormat) -> str:
