@@ -479,13 +479,6 @@ def _err_line(line: str) -> None:
     typer.echo(line, err=True)
 
 
-def _plan_file(path: str) -> str:
-    """`path`, or the plan.json inside it when it is a folder."""
-    import os
-
-    return os.path.join(path, "plan.json") if os.path.isdir(path) else path
-
-
 SourcesOpt = Annotated[list[str] | None, typer.Option(
     "--from", help="Where the workloads are (manifests or a snapshot), when the origins "
     "recorded in the plan are not at hand.")]
@@ -504,7 +497,7 @@ def generate(
     """Namespace manifests (two phases), securityContext patches and the admission config."""
     from migrator.cli_generate import generate as run
 
-    raise typer.Exit(run(_plan_file(plan_path), out, force=force, fmt=fmt, sources=sources or (),
+    raise typer.Exit(run(plan_path, out, force=force, fmt=fmt, sources=sources or (),
                          echo=typer.echo, err=_err_line))
 
 
@@ -525,7 +518,7 @@ def patch(
     """Edit the workloads' source manifests in place (comments and layout kept) for a PR."""
     from migrator.cli_generate import patch as run
 
-    raise typer.Exit(run(_plan_file(plan_path), repo, out, commit=commit, allow_dirty=allow_dirty,
+    raise typer.Exit(run(plan_path, repo, out, commit=commit, allow_dirty=allow_dirty,
                          force=force, sources=sources or (), echo=typer.echo, err=_err_line))
 
 

@@ -12,13 +12,12 @@ failed). No typer here, so the CLI wiring stays a few lines per command.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from migrator.errors import ManifestError, MigratorError, UsageError
+from migrator.errors import MigratorError, UsageError
 from migrator.labels_apply import (
     PHASES,
     ApplyResult,
@@ -30,7 +29,7 @@ from migrator.labels_apply import (
     rollback,
     run_server_dry_runs,
 )
-from migrator.plan import PLAN_SCHEMA
+from migrator.planfile import load_plan
 from migrator.sources.cluster import connect
 
 Echo = Callable[[str], None]
@@ -40,40 +39,6 @@ EXIT_OK, EXIT_ERROR = 0, 2
 
 # ---------------------------------------------------------------------------------------
 # Reading plan.json
-
-
-def load_plan(path: str) -> dict[str, Any]:
-    """plan.json at `path` (or in the folder `path`); ManifestError with one clear line."""
-    if os.path.isdir(path):
-        path = os.path.join(path, "plan.json")
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except FileNotFoundError:
-        raise ManifestError(path, "no such file (write one with `migrator plan`)") from None
-    except IsADirectoryError:
-        raise ManifestError(path, "is a directory") from None
-    except json.JSONDecodeError as exc:
-        raise ManifestError(path, f"not valid JSON: {exc.msg}", exc.lineno) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ManifestError(path, f"cannot read: {reason}") from None
-    if not isinstance(data, dict):
-        raise ManifestError(path, "not a migrator plan (expected a JSON object)")
-    if data.get("schema") != PLAN_SCHEMA:
-        found = data.get("schema")
-        raise ManifestError(
-            path, f"not a migrator plan: schema is {json.dumps(found)}, expected {PLAN_SCHEMA}")
-    namespaces = data.get("namespaces")
-    if not isinstance(namespaces, list):
-        raise ManifestError(path, "`namespaces` is not a list")
-    for index, entry in enumerate(namespaces):
-        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-            raise ManifestError(path, f"namespaces[{index}] has no name")
-        for key in ("labels", "recommended"):
-            if not isinstance(entry.get(key), dict):
-                raise ManifestError(path, f"namespace {entry['name']}: `{key}` is not an object")
-    return data
 
 
 def default_rollback_path(plan_path: str, phase: str, now: datetime | None = None) -> str:

@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from migrator.errors import ManifestError, MigratorError, UsageError
-from migrator.generate import read_plan
 from migrator.generate.admission import admission_files
 from migrator.generate.namespaces import namespace_files
 from migrator.generate.patches import FORMATS, ObjectKey, Patched, patch_all, render_patches, select
@@ -31,6 +30,7 @@ from migrator.generate.repo import (
     read_repository,
 )
 from migrator.generate.writing import check_tree, replace_file, write_tree
+from migrator.planfile import load_plan
 from migrator.render import render
 
 Echo = Callable[[str], None]
@@ -140,7 +140,7 @@ def generate(plan_path: str, out: str, *, force: bool = False, fmt: str = "all",
     errors: list[ManifestError] = []
     try:
         formats = formats_of(fmt)
-        plan = read_plan(plan_path)
+        plan = load_plan(plan_path)
         objects = load_objects(plan, plan_path, sources, errors)
         files, patched = generate_files(plan, objects, formats)
         write_tree(out, files, force=force)
@@ -210,7 +210,7 @@ def patch(plan_path: str, repo: str, out: str, *, commit: bool = False,
     with one commit, and write the pull-request description to `out`."""
     errors: list[ManifestError] = []
     try:
-        plan = read_plan(plan_path)
+        plan = load_plan(plan_path)
         branch = branch_name(str(plan.get("pin_version") or "latest"))
         git = _preflight(repo, out, branch, commit=commit, allow_dirty=allow_dirty,
                          force=force, err=err)

@@ -19,6 +19,7 @@ from typing import IO, Any
 
 from migrator.errors import ManifestError, MigratorError, UsageError
 from migrator.inventory import Inventory
+from migrator.planfile import load_plan
 from migrator.report.model import FAIL_ON, build_report, gate
 from migrator.report.render import render_fleet, render_html, render_json, render_markdown
 
@@ -93,25 +94,6 @@ def report_of(plan: Mapping[str, Any], *, source: str = "plan", **kwargs: Any) -
 
 
 # -- reading -----------------------------------------------------------------------------------
-
-
-def load_plan(path: str) -> dict[str, Any]:
-    """A plan.json written by `migrator plan`."""
-    from migrator.plan import PLAN_SCHEMA
-
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except OSError as exc:
-        raise ManifestError(path, f"cannot read: {exc.strerror or exc}") from exc
-    except (ValueError, UnicodeDecodeError) as exc:
-        line = getattr(exc, "lineno", None)
-        raise ManifestError(path, f"not JSON: {getattr(exc, 'msg', exc)}", line) from exc
-    if not isinstance(data, dict) or data.get("schema") != PLAN_SCHEMA:
-        found = data.get("schema") if isinstance(data, dict) else None
-        raise ManifestError(path, f"not a migrator plan (schema {found!r}, expected "
-                                  f"{PLAN_SCHEMA!r})")
-    return data
 
 
 def _admission_config(path: str | None) -> Any:

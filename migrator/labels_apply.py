@@ -60,6 +60,7 @@ from migrator.dryrun import (
     server_skip_reason,
 )
 from migrator.errors import ManifestError, MigratorError, SourceError, UsageError
+from migrator.planfile import read_json
 from migrator.pss.api import LABEL_PREFIX, Level, LevelVersion, Policy, Version
 from migrator.sources.cluster import ClusterClient, RawResponse
 
@@ -668,18 +669,7 @@ def _labels_map(value: Any, path: str, where: str) -> dict[str, str | None]:
 
 def read_rollback_file(path: str) -> RollbackFile:
     """Parse a rollback file written by `apply_labels`; ManifestError when it is not one."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
-    except FileNotFoundError:
-        raise ManifestError(path, "no such file") from None
-    except IsADirectoryError:
-        raise ManifestError(path, "is a directory") from None
-    except json.JSONDecodeError as exc:
-        raise ManifestError(path, f"not valid JSON: {exc.msg}", exc.lineno) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ManifestError(path, f"cannot read: {reason}") from None
+    data = read_json(path)
     if not isinstance(data, dict) or data.get("schema") != ROLLBACK_SCHEMA:
         raise ManifestError(path, f"not a migrator rollback file (schema {ROLLBACK_SCHEMA})")
     namespaces = data.get("namespaces")

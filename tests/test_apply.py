@@ -441,7 +441,7 @@ def test_bad_plans_and_arguments_are_one_line(tmp_path: Path, plan: dict[str, An
         (str(tmp_path / "missing.json"), "audit", None, "no such file"),
         (str(tmp_path), "audit", None, "plan.json: no such file"),
         (str(bad_json), "audit", None, "bad.json:2: not valid JSON"),
-        (str(other), "audit", None, 'schema is "something/v9", expected migrator.plan/v1'),
+        (str(other), "audit", None, 'schema "something/v9", expected migrator.plan/v1'),
         (good, "everything", None, "unknown phase 'everything'"),
         (good, "audit", ["nope"], "not in the plan: nope"),
     ]

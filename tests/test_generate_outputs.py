@@ -25,11 +25,11 @@ from migrator.admission import parse_admission_config  # noqa: E402
 from migrator.checking import check_object  # noqa: E402
 from migrator.cli_generate import generate, generate_files  # noqa: E402
 from migrator.errors import ManifestError  # noqa: E402
-from migrator.generate import parse_plan  # noqa: E402
 from migrator.generate.admission import admission_files, config_version  # noqa: E402
 from migrator.generate.namespaces import namespace_files  # noqa: E402
 from migrator.generate.writing import OutputExists, WriteError, write_tree  # noqa: E402
 from migrator.plan import build_plan, pin_version  # noqa: E402
+from migrator.planfile import load_plan  # noqa: E402
 from migrator.pss.api import Level, Version  # noqa: E402
 from migrator.sources.files import read_files  # noqa: E402
 
@@ -135,7 +135,7 @@ def test_existing_output_is_kept_without_force(plan_file: Path, tmp_path: Path) 
 
 
 @pytest.mark.parametrize("content, message", [
-    ("{not json", "invalid JSON"),
+    ("{not json", "not valid JSON"),
     ('{"schema": "something/else"}', "not a migrator plan"),
     ('{"schema": "migrator.plan/v1"}', "plan lacks"),
 ])
@@ -204,7 +204,7 @@ def test_kustomize_applies_the_patches_as_the_full_manifests_show(
 
 
 def test_phase_one_watches_and_phase_two_enforces(plan_file: Path) -> None:
-    plan = parse_plan(plan_file.read_text(), str(plan_file))
+    plan = load_plan(str(plan_file))
     files = namespace_files(plan)
     one = yaml.safe_load(files["phase1-audit/team-a.yaml"])
     two = yaml.safe_load(files["phase2-enforce/team-a.yaml"])
@@ -227,7 +227,7 @@ def test_phase_one_watches_and_phase_two_enforces(plan_file: Path) -> None:
 
 def test_admission_config_reads_back_and_exempts_only_what_the_plan_says(
         plan_file: Path) -> None:
-    plan = parse_plan(plan_file.read_text(), str(plan_file))
+    plan = load_plan(str(plan_file))
     files = admission_files(plan)
     for name in ("admission-config.yaml", "admission-configuration.yaml"):
         config = parse_admission_config(yaml.safe_load(files[name]), name)
@@ -304,7 +304,7 @@ def test_nothing_is_written_when_one_file_exists(tmp_path: Path) -> None:
 
 
 def test_generate_files_is_pure_and_sorted(plan_file: Path) -> None:
-    plan = parse_plan(plan_file.read_text(), str(plan_file))
+    plan = load_plan(str(plan_file))
     files, patched = generate_files(plan, {}, ("strategic",))
     assert list(files) == sorted(files)
     assert patched.patches == ()

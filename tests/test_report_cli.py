@@ -130,10 +130,10 @@ def test_report_from_plan_in_its_own_folder(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("content, message", [
-    pytest.param("{not json", "not JSON", id="not-json"),
-    pytest.param('{"schema": "other/v1"}', "not a migrator plan (schema 'other/v1'", id="schema"),
+    pytest.param("{not json", "not valid JSON", id="not-json"),
+    pytest.param('{"schema": "other/v1"}', 'not a migrator plan (schema "other/v1"', id="schema"),
     pytest.param('{"schema": "migrator.plan/v1", "pin_version": "v1.24"}',
-                 "not a complete migrator plan (missing 'target_version')", id="incomplete"),
+                 "plan lacks `target_version`", id="incomplete"),
 ])
 def test_bad_plan_files_are_one_line_errors(tmp_path: Path, content: str, message: str) -> None:
     plan = tmp_path / "plan.json"
@@ -146,7 +146,7 @@ def test_bad_plan_files_are_one_line_errors(tmp_path: Path, content: str, messag
 def test_missing_plan_file(tmp_path: Path) -> None:
     o = Output()
     assert o.run(plan_file=str(tmp_path / "nope.json"), out=str(tmp_path)) == EXIT_ERROR
-    assert "cannot read" in o.errors
+    assert "nope.json: no such file" in o.errors
 
 
 @pytest.mark.parametrize("kwargs, message", [
