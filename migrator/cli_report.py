@@ -320,13 +320,12 @@ def _run_fleet(
         ClusterOutcome,
         cluster_dirs,
         fleet_view,
-        kubeconfig_contexts,
         plan_clusters,
     )
-    from migrator.sources.cluster import default_kubeconfig
+    from migrator.sources.cluster import kubeconfig_contexts
 
     if all_contexts:
-        contexts = kubeconfig_contexts(kubeconfig, default_kubeconfig())
+        contexts = kubeconfig_contexts(kubeconfig)
     folder = Path(out)
     dirs = cluster_dirs(contexts)
     targets = [folder / "index.html", folder / "fleet.json"] + [

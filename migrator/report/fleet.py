@@ -1,7 +1,6 @@
 """Fleets: one plan and report per kubeconfig context, planned concurrently, and their index.
 
-Owns `kubeconfig_contexts` (the context names of a kubeconfig, for `--all-contexts`),
-`plan_clusters` (each context connected, read, planned, optionally its Helm history read, and
+Owns `plan_clusters` (each context connected, read, planned, optionally its Helm history read, and
 its report built, in a ThreadPoolExecutor: a cluster that fails becomes an outcome with an
 error and never stops the others), `cluster_dirs` (a safe, unique folder name per context)
 and `fleet_view` (pure: the fleet page's view model, sorted by context).
@@ -12,17 +11,14 @@ the files).
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from migrator.admission import AdmissionConfig
-from migrator.errors import MigratorError, SourceError
+from migrator.errors import MigratorError
 from migrator.pss.api import Version
 from migrator.report.helm import read_helm_history
 from migrator.report.model import BLOCKED, READY, WARNINGS, build_report
@@ -54,33 +50,6 @@ class ClusterOutcome:
     plan: dict[str, Any] | None = None
     report: dict[str, Any] | None = None
     error: str | None = None
-
-
-def kubeconfig_contexts(kubeconfig: str | None, default: str) -> list[str]:
-    """The context names of `kubeconfig` (else `default`, a KUBECONFIG-style path list)."""
-    value = os.path.expanduser(kubeconfig) if kubeconfig else default
-    names: set[str] = set()
-    found_file = False
-    for path in [p for p in value.split(os.pathsep) if p]:
-        path = os.path.expanduser(path)
-        if not os.path.isfile(path):
-            continue
-        found_file = True
-        try:
-            with open(path, encoding="utf-8") as handle:
-                data = yaml.safe_load(handle)
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "invalid YAML"
-            raise SourceError(f"kubeconfig {path}: {reason}") from exc
-        contexts = data.get("contexts") if isinstance(data, dict) else None
-        for entry in contexts if isinstance(contexts, list) else []:
-            if isinstance(entry, dict) and isinstance(entry.get("name"), str) and entry["name"]:
-                names.add(entry["name"])
-    if not found_file:
-        raise SourceError(f"kubeconfig {value}: no such file")
-    if not names:
-        raise SourceError(f"kubeconfig {value}: no contexts")
-    return sorted(names)
 
 
 def cluster_dirs(contexts: Sequence[str]) -> dict[str, str]:

@@ -939,6 +939,17 @@ def _read_inventory(
     return inventory
 
 
+def kubeconfig_contexts(kubeconfig: str | None = None) -> list[str]:
+    """Every context name in `kubeconfig` (default: what `connect` would read), sorted."""
+    value = os.path.expanduser(kubeconfig) if kubeconfig else default_kubeconfig()
+    if not any(os.path.isfile(p) for p in _kubeconfig_paths(value)):
+        raise SourceError(f"kubeconfig {value}: no such file")
+    names, _current = _contexts_of(value)
+    if not names:
+        raise SourceError(f"kubeconfig {value}: no contexts")
+    return sorted(names)
+
+
 def default_kubeconfig() -> str:
     """The kubeconfig path(s) `connect` would read without `--kubeconfig`."""
     env = os.environ.get("KUBECONFIG", "")
@@ -946,6 +957,7 @@ def default_kubeconfig() -> str:
 
 
 __all__ = [
+    "kubeconfig_contexts",
     "ClusterClient",
     "RawResponse",
     "connect",
