@@ -53,7 +53,8 @@ def check_object(
         return None
     metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
     assert isinstance(metadata, dict)
-    violations = evaluate(level, version, template.metadata, apply_api_defaults(template.spec))
+    spec = apply_api_defaults(template.spec, template.metadata, pod=obj.get("kind") == "Pod")
+    violations = evaluate(level, version, template.metadata, spec)
     return ObjectResult(
         source=source,
         kind=str(obj.get("kind")),

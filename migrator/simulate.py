@@ -83,7 +83,7 @@ def _active(obj: Obj) -> bool:
 def _judge(obj: Obj, versions: Iterable[Version]) -> dict[LevelVersion, tuple[Violation, ...]]:
     template = pod_template(obj)
     assert template is not None
-    spec = apply_api_defaults(template.spec)
+    spec = apply_api_defaults(template.spec, template.metadata, pod=obj.get("kind") == "Pod")
     key = security_key(template.metadata, spec)
     return {
         LevelVersion(level, version): verdict_cached(level, version, template.metadata, spec, key)

@@ -1,12 +1,18 @@
 """The API server's defaulting that changes what the checks see.
 
 A manifest in git is not yet what the API server stores: before admission, the server
-defaults fields. Two defaults change Pod Security verdicts and are applied here, to pods
-and templates alike, without touching the caller's objects:
+defaults fields. The defaults that change Pod Security verdicts are applied here, without
+touching the caller's objects:
 
-- a volume that names no source becomes an emptyDir (so restricted allows it);
-- with `hostNetwork: true`, every container port without a hostPort gets
-  `hostPort = containerPort` (so baseline's hostPorts check sees it).
+- to pods and templates: a volume that names no source becomes an emptyDir (so restricted
+  allows it; the check itself treats such a volume so); with `hostNetwork: true`, every
+  container port without a hostPort gets `hostPort = containerPort` (so baseline's
+  hostPorts check sees it);
+- to pods only (the server does it when it prepares a new pod, before validating
+  admission): a seccomp annotation with no matching field fills in the field, pod-level
+  (`seccomp.security.alpha.kubernetes.io/pod`) and per container
+  (`container.seccomp.security.alpha.kubernetes.io/<name>`), so a PSP-era pod that asks for
+  `runtime/default` by annotation passes restricted as it does on a real server.
 """
 
 from __future__ import annotations
@@ -44,12 +50,63 @@ def _default_ports(containers: list[Any]) -> list[Any]:
     return out
 
 
-def apply_api_defaults(spec: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
+SECCOMP_POD = "seccomp.security.alpha.kubernetes.io/pod"
+SECCOMP_CONTAINER_PREFIX = "container.seccomp.security.alpha.kubernetes.io/"
+
+
+def seccomp_field(annotation: str) -> dict[str, str] | None:
+    """The seccompProfile field the server derives from an annotation value."""
+    if annotation in ("runtime/default", "docker/default"):
+        return {"type": "RuntimeDefault"}
+    if annotation == "unconfined":
+        return {"type": "Unconfined"}
+    if annotation.startswith("localhost/"):
+        return {"type": "Localhost", "localhostProfile": annotation[len("localhost/"):]}
+    return None
+
+
+def _sync_seccomp(metadata: Mapping[str, Any], spec: Mapping[str, Any]) -> Mapping[str, Any]:
+    annotations = metadata.get("annotations") or {}
+    if not any(k == SECCOMP_POD or k.startswith(SECCOMP_CONTAINER_PREFIX) for k in annotations):
+        return spec
+    out = dict(spec)
+    context = spec.get("securityContext") or {}
+    pod_field = seccomp_field(str(annotations.get(SECCOMP_POD, "")))
+    if pod_field is not None and isinstance(context, dict) and not context.get("seccompProfile"):
+        out["securityContext"] = {**context, "seccompProfile": pod_field}
+    for key in ("initContainers", "containers", "ephemeralContainers"):
+        containers = spec.get(key)
+        if not isinstance(containers, list):
+            continue
+        synced = []
+        for c in containers:
+            if isinstance(c, dict):
+                value = annotations.get(SECCOMP_CONTAINER_PREFIX + str(c.get("name", "")))
+                field = seccomp_field(str(value)) if value is not None else None
+                c_context = c.get("securityContext") or {}
+                if field is not None and isinstance(c_context, dict) and not c_context.get(
+                    "seccompProfile"
+                ):
+                    c = {**c, "securityContext": {**c_context, "seccompProfile": field}}
+            synced.append(c)
+        out[key] = synced
+    return out
+
+
+def apply_api_defaults(
+    spec: Mapping[str, Any] | None,
+    metadata: Mapping[str, Any] | None = None,
+    *,
+    pod: bool = False,
+) -> Mapping[str, Any] | None:
     """`spec` as the API server would store it, as far as the checks can tell.
 
-    Returns the same object when no default applies (the common case), else a shallow
-    copy with only the defaulted parts replaced.
+    `pod` is True for a Pod object (not a workload's template): only then are seccomp
+    annotations turned into fields. Returns the same object when no default applies (the
+    common case), else a shallow copy with only the defaulted parts replaced.
     """
+    if spec and pod and metadata:
+        spec = _sync_seccomp(metadata, spec)
     if not spec or spec.get("hostNetwork") is not True:
         return spec
     changed: dict[str, Any] | None = None
