@@ -25,9 +25,8 @@ import yaml
 
 from migrator.checking import check_object
 from migrator.plan import patchable
-from migrator.psp.mutation import seccomp_field
-from migrator.psp.podview import SECCOMP_CONTAINER_PREFIX, SECCOMP_POD_ANNOTATION
-from migrator.pss.api import Level, Version
+from migrator.pss.api import SECCOMP_CONTAINER_PREFIX, SECCOMP_POD_ANNOTATION, Level, Version
+from migrator.pss.defaults import seccomp_field
 from migrator.pss.registry import Violation
 from migrator.workloads import TEMPLATE_PATHS
 

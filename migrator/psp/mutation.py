@@ -21,17 +21,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from migrator.psp.output import sorted_json
-from migrator.psp.podview import (
-    APPARMOR_CONTAINER_PREFIX,
-    SECCOMP_CONTAINER_PREFIX,
-    SECCOMP_POD_ANNOTATION,
-)
 from migrator.psp.spec import (
     MUST_RUN_AS,
     MUST_RUN_AS_NON_ROOT,
     PSPSpec,
     read_psp,
 )
+from migrator.pss.api import (
+    APPARMOR_CONTAINER_PREFIX,
+    SECCOMP_CONTAINER_PREFIX,
+    SECCOMP_POD_ANNOTATION,
+)
+from migrator.pss.defaults import seccomp_field
 from migrator.workloads import PodTemplate, pod_template
 
 CONTAINERS = "spec.containers[*].securityContext."
@@ -71,17 +72,6 @@ class Default:
             "source": self.source,
             "value": sorted_json(self.value),
         }
-
-
-def seccomp_field(profile: str) -> dict[str, str] | None:
-    """The `seccompProfile` field an annotation value stands for (None if unknown)."""
-    if profile in ("runtime/default", "docker/default"):
-        return {"type": "RuntimeDefault"}
-    if profile == "unconfined":
-        return {"type": "Unconfined"}
-    if profile.startswith("localhost/"):
-        return {"type": "Localhost", "localhostProfile": profile[len("localhost/"):]}
-    return None
 
 
 def seccomp_annotation(profile: Mapping[str, Any]) -> str | None:

@@ -15,6 +15,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from migrator.pss.api import (
+    APPARMOR_CONTAINER_PREFIX,
+    SECCOMP_CONTAINER_PREFIX,
+    SECCOMP_POD_ANNOTATION,
+)
+
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 
 #: Capabilities baseline lets a container add.
@@ -46,9 +52,6 @@ BASELINE_SELINUX_TYPES = frozenset({
     "", "container_t", "container_init_t", "container_kvm_t", "container_engine_t",
 })
 
-SECCOMP_POD_ANNOTATION = "seccomp.security.alpha.kubernetes.io/pod"
-SECCOMP_CONTAINER_PREFIX = "container.seccomp.security.alpha.kubernetes.io/"
-APPARMOR_CONTAINER_PREFIX = "container.apparmor.security.beta.kubernetes.io/"
 
 #: Pod volume keys whose PSP volume type is spelled differently.
 _VOLUME_SPELLING = {"cephfs": "cephFS"}

@@ -14,6 +14,11 @@ from dataclasses import dataclass, field
 from functools import total_ordering
 
 LABEL_PREFIX = "pod-security.kubernetes.io/"
+
+#: The pre-1.19 seccomp and the beta AppArmor annotations (still read by the checks).
+SECCOMP_POD_ANNOTATION = "seccomp.security.alpha.kubernetes.io/pod"
+SECCOMP_CONTAINER_PREFIX = "container.seccomp.security.alpha.kubernetes.io/"
+APPARMOR_CONTAINER_PREFIX = "container.apparmor.security.beta.kubernetes.io/"
 MODES = ("enforce", "audit", "warn")
 
 #: The newest policy version this engine knows. `latest` evaluates as this version.

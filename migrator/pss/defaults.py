@@ -20,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from migrator.pss.api import SECCOMP_CONTAINER_PREFIX, SECCOMP_POD_ANNOTATION
+
 
 def _ports_need_default(containers: Any) -> bool:
     if not isinstance(containers, list):
@@ -50,8 +52,6 @@ def _default_ports(containers: list[Any]) -> list[Any]:
     return out
 
 
-SECCOMP_POD = "seccomp.security.alpha.kubernetes.io/pod"
-SECCOMP_CONTAINER_PREFIX = "container.seccomp.security.alpha.kubernetes.io/"
 
 
 def seccomp_field(annotation: str) -> dict[str, str] | None:
@@ -67,11 +67,13 @@ def seccomp_field(annotation: str) -> dict[str, str] | None:
 
 def _sync_seccomp(metadata: Mapping[str, Any], spec: Mapping[str, Any]) -> Mapping[str, Any]:
     annotations = metadata.get("annotations") or {}
-    if not any(k == SECCOMP_POD or k.startswith(SECCOMP_CONTAINER_PREFIX) for k in annotations):
+    if not any(
+        k == SECCOMP_POD_ANNOTATION or k.startswith(SECCOMP_CONTAINER_PREFIX) for k in annotations
+    ):
         return spec
     out = dict(spec)
     context = spec.get("securityContext") or {}
-    pod_field = seccomp_field(str(annotations.get(SECCOMP_POD, "")))
+    pod_field = seccomp_field(str(annotations.get(SECCOMP_POD_ANNOTATION, "")))
     if pod_field is not None and isinstance(context, dict) and not context.get("seccompProfile"):
         out["securityContext"] = {**context, "seccompProfile": pod_field}
     for key in ("initContainers", "containers", "ephemeralContainers"):

@@ -11,13 +11,12 @@ Upstream checks the fields at every policy version (they were added to the v1.0 
 
 from __future__ import annotations
 
-from migrator.pss.api import Level
+from migrator.pss.api import APPARMOR_CONTAINER_PREFIX, Level
 from migrator.pss.helpers import containers_phrase, go_quote, join_quote, pluralize
 from migrator.pss.pod import PodView
 from migrator.pss.registry import Check, VersionedCheck, Violation
 
 ID = "appArmorProfile"
-ANNOTATION_PREFIX = "container.apparmor.security.beta.kubernetes.io/"
 _ALLOWED_TYPES = frozenset({"RuntimeDefault", "Localhost"})
 
 
@@ -53,7 +52,7 @@ def app_armor_profile_v1_0(pod: PodView) -> Violation | None:
     annotations = sorted(
         f"{key}={go_quote(str(value))}"
         for key, value in pod.annotations.items()
-        if key.startswith(ANNOTATION_PREFIX) and not _allowed_annotation(str(value or ""))
+        if key.startswith(APPARMOR_CONTAINER_PREFIX) and not _allowed_annotation(str(value or ""))
     )
     if not setters and not annotations:
         return None

@@ -16,14 +16,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from migrator.pss.api import Level
+from migrator.pss.api import SECCOMP_CONTAINER_PREFIX, SECCOMP_POD_ANNOTATION, Level
 from migrator.pss.helpers import containers_phrase, go_quote, join_quote, pluralize
 from migrator.pss.pod import PodView
 from migrator.pss.registry import Check, VersionedCheck, Violation
 
 ID = "seccompProfile_baseline"
-POD_ANNOTATION = "seccomp.security.alpha.kubernetes.io/pod"
-CONTAINER_ANNOTATION_PREFIX = "container.seccomp.security.alpha.kubernetes.io/"
 VALID_TYPES = frozenset({"RuntimeDefault", "Localhost"})
 
 
@@ -32,10 +30,10 @@ def seccomp_profile_baseline_v1_0(pod: PodView) -> Violation | None:
     if not annotations:
         return None
     forbidden: set[str] = set()
-    if annotations.get(POD_ANNOTATION) == "unconfined":
-        forbidden.add(f"{POD_ANNOTATION}={go_quote('unconfined')}")
+    if annotations.get(SECCOMP_POD_ANNOTATION) == "unconfined":
+        forbidden.add(f"{SECCOMP_POD_ANNOTATION}={go_quote('unconfined')}")
     for c in pod.containers:
-        key = CONTAINER_ANNOTATION_PREFIX + str(c.get("name", ""))
+        key = SECCOMP_CONTAINER_PREFIX + str(c.get("name", ""))
         if annotations.get(key) == "unconfined":
             forbidden.add(f"{key}={go_quote('unconfined')}")
     if not forbidden:
