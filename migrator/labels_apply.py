@@ -233,8 +233,8 @@ def offline_pods(entry: Mapping[str, Any], level_version: LevelVersion) -> dict[
     key = str(level_version)
     pods: dict[str, str] = {}
     for subject in entry.get("subjects") or ():
-        if subject.get("template", True):
-            continue
+        if subject.get("template", True) or subject.get("exempt"):
+            continue  # the server skips pods whose runtimeClass is exempt
         name = str(subject.get("name"))
         if level_version.level is Level.PRIVILEGED:
             pods[name] = ""

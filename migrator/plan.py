@@ -143,7 +143,7 @@ def _violation_dict(v: Violation) -> dict[str, str]:
     return {"check": v.check, "reason": v.reason, "detail": v.detail}
 
 
-def _subject_dict(subject: Subject) -> dict[str, Any]:
+def _subject_dict(subject: Subject, config: AdmissionConfig) -> dict[str, Any]:
     return {
         "kind": subject.kind,
         "name": subject.name,
@@ -151,6 +151,8 @@ def _subject_dict(subject: Subject) -> dict[str, Any]:
         "template": subject.is_template,
         "active": subject.active,
         "owner": subject.owner,
+        "runtime_class": subject.runtime_class,
+        "exempt": config.exempt_runtime_class(subject.runtime_class),
         "verdicts": {str(lv): [_violation_dict(v) for v in found]
                      for lv, found in sorted(subject.verdicts.items(), key=lambda i: str(i[0]))},
     }
@@ -209,8 +211,10 @@ def plan_namespace(
     rejected_today = [
         s for s in sim.templates()
         if ceiling_strict is not None and s.strictest(pin).rank < ceiling_strict.rank
+        and not config.exempt_runtime_class(s.runtime_class)
     ]
-    counted = [s for s in sim.subjects if s not in rejected_today]
+    exempt_rc = [s for s in sim.subjects if config.exempt_runtime_class(s.runtime_class)]
+    counted = [s for s in sim.subjects if s not in rejected_today and s not in exempt_rc]
     floor = _strictest(s.strictest(pin) for s in counted)
     floor_target = _strictest(s.strictest(target) for s in counted)
     after = _strictest(_strictest_after_patches(s, pin) for s in counted)
@@ -234,6 +238,17 @@ def plan_namespace(
         )
     if inactive:
         reasoning.append(f"Counted although no pods run now: {', '.join(inactive)}.")
+    if exempt_rc:
+        classes = ", ".join(sorted({str(s.runtime_class) for s in exempt_rc}))
+        reasoning.append(
+            f"Not counted: {', '.join(s.ref for s in exempt_rc)} run with the runtimeClass "
+            f"{classes}, exempt in the admission configuration.")
+    if config.usernames:
+        reasoning.append(
+            "The admission configuration exempts users "
+            f"({', '.join(sorted(config.usernames))}); pods they create directly are not "
+            "checked, but every pod here is still counted, since who created a pod is not "
+            "recorded in it.")
     if floor_target.rank < floor.rank:
         reasoning.append(f"At {target} the floor drops to {floor_target}: newer checks "
                          "would reject what passes at the pinned version.")
@@ -325,7 +340,7 @@ def plan_namespace(
         "blockers": blockers,
         "rejected_today": rejected,
         "mutation": mutations,
-        "subjects": [_subject_dict(s) for s in sim.subjects],
+        "subjects": [_subject_dict(s, config) for s in sim.subjects],
     }
 
 

@@ -39,6 +39,8 @@ class Subject:
     #: "Kind/name" of the workload whose template creates this pod, if held
     owner: str | None
     verdicts: dict[LevelVersion, tuple[Violation, ...]]
+    #: spec.runtimeClassName of the pod (or of the pods the template creates)
+    runtime_class: str | None = None
 
     @property
     def ref(self) -> str:
@@ -80,6 +82,12 @@ def _active(obj: Obj) -> bool:
     return True
 
 
+def _runtime_class(obj: Obj) -> str | None:
+    template = pod_template(obj)
+    name = template.spec.get("runtimeClassName") if template else None
+    return str(name) if name else None
+
+
 def _judge(obj: Obj, versions: Iterable[Version]) -> dict[LevelVersion, tuple[Violation, ...]]:
     template = pod_template(obj)
     assert template is not None
@@ -110,6 +118,7 @@ def simulate(inventory: Inventory, versions: tuple[Version, ...]) -> dict[str, N
             origin=inventory.origins.get((str(obj.get("kind")), namespace_of(obj), name_of(obj)),
                                          ""),
             is_template=True, active=_active(obj), owner=None, verdicts=_judge(obj, versions),
+            runtime_class=_runtime_class(obj),
         ))
     for pod in inventory.pods:
         top = index.top(pod)
@@ -118,7 +127,7 @@ def simulate(inventory: Inventory, versions: tuple[Version, ...]) -> dict[str, N
             origin=inventory.origins.get(("Pod", namespace_of(pod), name_of(pod)), ""),
             is_template=False, active=True,
             owner=f"{top.get('kind')}/{name_of(top)}" if top is not None else None,
-            verdicts=_judge(pod, versions),
+            verdicts=_judge(pod, versions), runtime_class=_runtime_class(pod),
         ))
     for sim in result.values():
         sim.subjects.sort(key=lambda s: (not s.is_template, s.kind, s.name))

@@ -149,3 +149,24 @@ def test_plan_command_writes_plan_and_golden(tmp_path: Path, monkeypatch: pytest
     assert again.exit_code == 2 and "--force" in again.stderr
     forced = runner.invoke(app, ["plan", "fixtures/demo", "--out", str(out), "--force", "-q"])
     assert forced.exit_code == 0 and (out / "plan.json").read_text() == text
+
+
+def test_runtime_class_exemption_is_honoured() -> None:
+    """A kata-isolated privileged pod in payments is exempt by runtimeClass: not counted."""
+    inventory = load()
+    inventory.add({"apiVersion": "v1", "kind": "Pod",
+                   "metadata": {"name": "sandboxed", "namespace": "payments"},
+                   "spec": {"runtimeClassName": "kata", "hostPID": True,
+                            "containers": [{"name": "c", "image": "x"}]}}, "test")
+    plain = by_name(build_plan(inventory, pin=Version.of(24)))["payments"]
+    assert plain["recommended"]["enforce"] == "privileged"
+    config = parse_admission_config({
+        "apiVersion": "pod-security.admission.config.k8s.io/v1",
+        "kind": "PodSecurityConfiguration", "exemptions": {"runtimeClasses": ["kata"],
+                                                           "usernames": ["ci-bot"]}}, "cfg")
+    exempt = by_name(build_plan(inventory, pin=Version.of(24), config=config))["payments"]
+    assert exempt["recommended"]["enforce"] == "restricted"
+    (subject,) = [s for s in exempt["subjects"] if s["name"] == "sandboxed"]
+    assert subject["exempt"] is True and subject["runtime_class"] == "kata"
+    assert any("runtimeClass kata, exempt" in r for r in exempt["reasoning"])
+    assert any("exempts users (ci-bot)" in r for r in exempt["reasoning"])
