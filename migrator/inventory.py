@@ -42,6 +42,20 @@ class Unreadable:
     consequence: str
 
 
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    """An object read a second time: where the kept one and the ignored one came from."""
+
+    key: tuple[str, str, str]
+    kept: str
+    ignored: str
+
+    def describe(self) -> str:
+        kind, namespace, name = self.key
+        ref = f"{kind} {namespace}/{name}" if namespace else f"{kind} {name}"
+        return f"{ref} is defined twice: kept {self.kept}, ignored {self.ignored}"
+
+
 @dataclass
 class Inventory:
     """All objects a migration needs, as plain dictionaries."""
@@ -64,16 +78,23 @@ class Inventory:
     origins: dict[tuple[str, str, str], str] = field(default_factory=dict)
     #: kinds read but not used, with counts (ConfigMaps, Services, …).
     skipped: Counter[str] = field(default_factory=Counter)
+    #: objects read twice (same kind, namespace and name): the first is kept.
+    duplicates: list[Duplicate] = field(default_factory=list)
 
     def add(self, obj: Obj, origin: str) -> bool:
-        """File `obj` under its kind; False (and counted in `skipped`) for other kinds."""
+        """File `obj` under its kind; False for other kinds (counted in `skipped`) and for
+        an object already held (recorded in `duplicates`; the first one read wins)."""
         kind = obj.get("kind")
         attr = KIND_FIELDS.get(kind) if isinstance(kind, str) else None
         if attr is None:
             self.skipped[str(kind)] += 1
             return False
+        key = key_of(obj)
+        if key in self.origins:
+            self.duplicates.append(Duplicate(key, self.origins[key], origin))
+            return False
         getattr(self, attr).append(obj)
-        self.origins[key_of(obj)] = origin
+        self.origins[key] = origin
         return True
 
     @classmethod

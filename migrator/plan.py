@@ -400,6 +400,7 @@ def build_plan(
         },
         "unreadable": [{"what": u.what, "reason": u.reason, "consequence": u.consequence}
                        for u in inventory.unreadable],
+        "duplicates": [d.describe() for d in inventory.duplicates],
         "summary": {
             "namespaces": len(namespaces),
             "by_recommended_level": by_level,

@@ -118,6 +118,7 @@ def survey(inventory: Inventory) -> dict[str, Any]:
             {"what": u.what, "reason": u.reason, "consequence": u.consequence}
             for u in inventory.unreadable
         ],
+        "duplicates": [d.describe() for d in inventory.duplicates],
         "counts": {
             "namespaces": len(inventory.namespace_names()),
             "pods": len(inventory.pods),
@@ -147,6 +148,8 @@ def render_text(data: dict[str, Any]) -> str:
                f"{counts['workloads']} workloads, {counts['pod_security_policies']} PSPs")
     for item in data["unreadable"]:
         out.append(f"! could not read {item['what']}: {item['reason']}. {item['consequence']}")
+    for duplicate in data["duplicates"]:
+        out.append(f"! {duplicate}")
     out.append("")
     out.append("PodSecurityPolicies")
     for psp in data["pod_security_policies"]:

@@ -1,0 +1,20 @@
+"""The Inventory: kinds filed, other kinds counted, duplicates kept once and reported."""
+
+from __future__ import annotations
+
+from migrator.inventory import Inventory
+
+
+def test_kinds_skips_and_duplicates() -> None:
+    inventory = Inventory()
+    psp = {"kind": "PodSecurityPolicy", "metadata": {"name": "restricted"}, "spec": {"a": 1}}
+    other = {"kind": "PodSecurityPolicy", "metadata": {"name": "restricted"}, "spec": {"a": 2}}
+    assert inventory.add(psp, "a.yaml#0") is True
+    assert inventory.add(other, "b.yaml#3") is False
+    assert inventory.add({"kind": "ConfigMap", "metadata": {"name": "x"}}, "c.yaml#0") is False
+    assert inventory.add({"kind": "Pod", "metadata": {"name": "p", "namespace": "n"}}, "d#0")
+    assert inventory.psps == [psp]
+    assert inventory.skipped == {"ConfigMap": 1}
+    assert [d.describe() for d in inventory.duplicates] == [
+        "PodSecurityPolicy restricted is defined twice: kept a.yaml#0, ignored b.yaml#3"]
+    assert inventory.namespace_names() == ["n"]
