@@ -123,8 +123,17 @@ def name_of(obj: Obj) -> str:
     return str((obj.get("metadata") or {}).get("name") or "")
 
 
+#: Kinds that live outside namespaces.
+CLUSTER_SCOPED = frozenset({"Namespace", "ClusterRole", "ClusterRoleBinding",
+                            "PodSecurityPolicy"})
+
+
 def namespace_of(obj: Obj) -> str:
-    return str((obj.get("metadata") or {}).get("namespace") or "")
+    """The object's namespace; `default` for a namespaced object that names none (as
+    `kubectl apply` would place it), "" for cluster-scoped kinds."""
+    if obj.get("kind") in CLUSTER_SCOPED:
+        return ""
+    return str((obj.get("metadata") or {}).get("namespace") or "default")
 
 
 def key_of(obj: Obj) -> tuple[str, str, str]:

@@ -77,20 +77,49 @@ def expand_paths(paths: Iterable[str]) -> Iterator[str]:
             raise ManifestError(raw, "no such file or directory")
 
 
-def _unwrap(obj: Any, path: str, index: int, line: int | None) -> Iterator[Document]:
+def malformed(obj: dict[str, Any]) -> str | None:
+    """Why `obj` cannot be a Kubernetes object (the API server would refuse it), or None."""
+    if "kind" in obj and not isinstance(obj["kind"], str):
+        return "kind is not a string"
+    for key in ("metadata", "spec"):
+        if obj.get(key) is not None and not isinstance(obj[key], dict):
+            return f"{key} is a {type(obj[key]).__name__}, not a mapping"
+    metadata = obj.get("metadata") or {}
+    for key in ("labels", "annotations"):
+        if metadata.get(key) is not None and not isinstance(metadata[key], dict):
+            return f"metadata.{key} is a {type(metadata[key]).__name__}, not a mapping"
+    return None
+
+
+def _unwrap(
+    obj: Any, path: str, index: int, line: int | None, problems: list[ManifestError] | None
+) -> Iterator[Document]:
+    """The objects of one document; a malformed one is reported in `problems` and skipped
+    (raised when `problems` is None)."""
     if obj is None:
         return
     if not isinstance(obj, dict):
-        raise ManifestError(
+        error = ManifestError(
             path, f"document {index} is a {type(obj).__name__}, not a Kubernetes object", line
         )
+        if problems is None:
+            raise error
+        problems.append(error)
+        return
     kind = obj.get("kind")
     if isinstance(kind, str) and kind.endswith("List") and isinstance(obj.get("items"), list):
-        for item in obj["items"]:
-            if isinstance(item, dict):
-                yield Document(path, index, item)
-        return
-    yield Document(path, index, obj)
+        items = [(f"document {index} item {i}", item) for i, item in enumerate(obj["items"])]
+    else:
+        items = [(f"document {index}", obj)]
+    for where, item in items:
+        reason = malformed(item) if isinstance(item, dict) else "not a mapping"
+        if reason is None:
+            yield Document(path, index, item)
+            continue
+        error = ManifestError(path, f"{where} is not a valid object: {reason}", line)
+        if problems is None:
+            raise error
+        problems.append(error)
 
 
 def _read_text(path: str, stdin: IO[str] | None) -> str:
@@ -105,11 +134,15 @@ def _read_text(path: str, stdin: IO[str] | None) -> str:
         raise ManifestError(path, exc.strerror or str(exc)) from exc
 
 
-def load_file(path: str, stdin: IO[str] | None = None) -> Iterator[Document]:
+def load_file(
+    path: str, stdin: IO[str] | None = None, problems: list[ManifestError] | None = None
+) -> Iterator[Document]:
     """Every object in one file (or `-` for stdin), streamed document by document.
 
     Documents before a syntax error are yielded; the error is then raised as a
-    ManifestError naming the line (1-based).
+    ManifestError naming the line (1-based). A document that parses but cannot be a
+    Kubernetes object is appended to `problems` and skipped, so the rest of the file is
+    still read (without `problems`, it is raised like a syntax error).
     """
     text = _read_text(path, stdin)
     if path.lower().endswith(".json") or (path == STDIN and text.lstrip().startswith(("{", "["))):
@@ -117,7 +150,7 @@ def load_file(path: str, stdin: IO[str] | None = None) -> Iterator[Document]:
             obj = json.loads(text)
         except json.JSONDecodeError as exc:
             raise ManifestError(path, f"invalid JSON: {exc.msg}", exc.lineno) from exc
-        yield from _unwrap(obj, path, 0, None)
+        yield from _unwrap(obj, path, 0, None, problems)
         return
     loader = _Loader(text)
     index = 0
@@ -126,7 +159,7 @@ def load_file(path: str, stdin: IO[str] | None = None) -> Iterator[Document]:
             node = loader.get_node()
             line = node.start_mark.line + 1 if node is not None else None
             obj = loader.construct_document(node) if node is not None else None
-            yield from _unwrap(obj, path, index, line)
+            yield from _unwrap(obj, path, index, line, problems)
             index += 1
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -157,6 +190,6 @@ def load_documents(
         files = list(expand_paths(files))
     for path in files:
         try:
-            yield from load_file(path, stdin)
+            yield from load_file(path, stdin, errors)
         except ManifestError as exc:
             errors.append(exc)

@@ -199,6 +199,7 @@ def plan_namespace(
     psp_api: bool | None,
     mutations: list[dict[str, Any]],
     config: AdmissionConfig,
+    psps_read: bool = True,
 ) -> dict[str, Any]:
     """The recommendation for one namespace, with its reasoning."""
     reasoning: list[str] = []
@@ -255,6 +256,9 @@ def plan_namespace(
     if ceiling_practical is None:
         if psp_api is False:
             reasoning.append("The server has no PodSecurityPolicy API: the level rests on the "
+                             "workloads alone.")
+        elif not psps_read:
+            reasoning.append("No PodSecurityPolicies were read: the level rests on the "
                              "workloads alone.")
         elif not ceiling_psps:
             reasoning.append("No PodSecurityPolicy is usable here: under PSP admission no pod "
@@ -381,7 +385,7 @@ def build_plan(
         mutations = _mutations(sim, pods_by_ns[ns], index, defaults_of, pin)
         namespaces.append(plan_namespace(
             ns, labels_of.get(ns, {}), sim, pin, target, ceiling, inventory.psp_api,
-            mutations, config))
+            mutations, config, psps_read=bool(inventory.psps)))
     by_level: dict[str, int] = {str(lv): 0 for lv in LEVELS_BY_RANK}
     for item in namespaces:
         by_level[item["recommended"]["enforce"]] += 1

@@ -166,3 +166,26 @@ def test_demo_cluster(runner: CliRunner) -> None:
 def test_version_flag(runner: CliRunner) -> None:
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0 and result.output.startswith("migrator ")
+
+
+def test_malformed_documents_are_named_and_the_rest_still_read(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    write(tmp_path, "mixed.yaml", "kind: Pod\nmetadata: {name: a}\nspec: oops\n---\n"
+          "kind: Pod\nmetadata: nope\n---\n" + GOOD + "---\n"
+          "kind: List\nitems: [3, {kind: Pod, metadata: {name: b, labels: [x]}}]\n")
+    result = runner.invoke(app, ["check", str(tmp_path), "-o", "json"])
+    assert result.exit_code == 2
+    assert f"{tmp_path}/mixed.yaml:1: document 0 is not a valid object: spec is a str" in result.stderr
+    assert "document 1 is not a valid object: metadata is a str" in result.stderr
+    assert "document 3 item 0 is not a valid object: not a mapping" in result.stderr
+    assert "document 3 item 1 is not a valid object: metadata.labels is a list" in result.stderr
+    assert [r["name"] for r in json.loads(result.stdout)["results"]] == ["good"]
+
+
+def test_a_wrongly_typed_field_is_reported_once(runner: CliRunner, tmp_path: Path) -> None:
+    write(tmp_path, "p.yaml", "kind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n"
+          "  - {name: c, securityContext: [1]}\n")
+    result = runner.invoke(app, ["check", str(tmp_path), "-o", "json"])
+    violations = json.loads(result.stdout)["results"][0]["violations"]
+    assert [v["reason"] for v in violations].count("malformed pod spec") == 1

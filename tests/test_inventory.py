@@ -18,3 +18,12 @@ def test_kinds_skips_and_duplicates() -> None:
     assert [d.describe() for d in inventory.duplicates] == [
         "PodSecurityPolicy restricted is defined twice: kept a.yaml#0, ignored b.yaml#3"]
     assert inventory.namespace_names() == ["n"]
+
+
+def test_objects_without_namespace_land_in_default() -> None:
+    inventory = Inventory()
+    inventory.add({"kind": "Deployment", "metadata": {"name": "web"}}, "x#0")
+    inventory.add({"kind": "ClusterRole", "metadata": {"name": "r"}}, "x#1")
+    assert inventory.namespace_names() == ["default"]
+    assert ("Deployment", "default", "web") in inventory.origins
+    assert ("ClusterRole", "", "r") in inventory.origins

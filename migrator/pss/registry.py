@@ -133,12 +133,17 @@ class Evaluator:
 def run(table: Table, pod: PodView) -> list[Violation]:
     """Run one table of checks over a prepared pod."""
     found: list[Violation] = []
+    malformed: Violation | None = None
     for check_id, fn in table:
         try:
             violation = fn(pod)
         except (AttributeError, TypeError, KeyError, ValueError) as exc:
-            # A field of the wrong type: the API server would have refused this pod.
-            violation = Violation(check_id, "malformed pod spec", f"cannot read: {exc}")
+            # A field of the wrong type: the API server would have refused this pod. Say so
+            # once, at the first check that could not read it.
+            if malformed is None:
+                malformed = Violation(check_id, "malformed pod spec", f"cannot read: {exc}")
+                found.append(malformed)
+            continue
         if violation is not None:
             found.append(violation)
     return found
