@@ -78,8 +78,14 @@ def expand_paths(paths: Iterable[str]) -> Iterator[str]:
 
 
 def malformed(obj: dict[str, Any]) -> str | None:
-    """Why `obj` cannot be a Kubernetes object (the API server would refuse it), or None."""
-    if "kind" in obj and not isinstance(obj["kind"], str):
+    """Why `obj` cannot be a Kubernetes object (the API server would refuse it), or None.
+
+    A document without `kind` (a Helm values file, a config of another tool) is not a
+    Kubernetes object at all: it is passed over, not judged.
+    """
+    if "kind" not in obj:
+        return None
+    if not isinstance(obj["kind"], str):
         return "kind is not a string"
     for key in ("metadata", "spec"):
         if obj.get(key) is not None and not isinstance(obj[key], dict):
