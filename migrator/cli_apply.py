@@ -1,7 +1,8 @@
 """The `apply`, `rollback` and `plan --server-dry-run` commands as plain functions.
 
 Owns what those commands do between parsing options and exiting: reading plan.json and
-rollback files (every problem one clear line), connecting, calling `migrator.labels_apply`,
+rollback files (every problem one clear line), connecting, calling `migrator.labels_apply`
+and `migrator.server_dryrun`,
 and printing the result through the callables the CLI passes: `echo(line)` for the diff
 (`namespace: label: old -> new`) and results, `err(line)` for errors, warnings and the
 server's disagreements with the plan (lines arrive unprefixed except for `error:` and
@@ -23,13 +24,12 @@ from migrator.labels_apply import (
     ApplyResult,
     NamespaceResult,
     apply_labels,
-    attach_to_plan,
     phase_labels,
     read_rollback_file,
     rollback,
-    run_server_dry_runs,
 )
 from migrator.planfile import load_plan
+from migrator.server_dryrun import attach_to_plan, run_server_dry_runs
 from migrator.sources.cluster import connect
 
 Echo = Callable[[str], None]

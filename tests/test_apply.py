@@ -30,13 +30,8 @@ from migrator.cli_apply import (  # noqa: E402
     default_rollback_path,
     load_plan,
 )
-from migrator.labels_apply import (  # noqa: E402
-    SERVER_DRY_RUN_SCHEMA,
-    NamespaceError,
-    phase_labels,
-    run_server_dry_runs,
-    server_dry_run,
-)
+from migrator.labels_apply import phase_labels  # noqa: E402
+from migrator.live_namespaces import NamespaceError  # noqa: E402
 from migrator.plan import build_plan, pin_version  # noqa: E402
 from migrator.pss.api import (  # noqa: E402
     LABEL_PREFIX,
@@ -47,6 +42,11 @@ from migrator.pss.api import (  # noqa: E402
 )
 from migrator.pss.engine import evaluate  # noqa: E402
 from migrator.pss.messages import PodVerdict, namespace_warnings  # noqa: E402
+from migrator.server_dryrun import (  # noqa: E402
+    SERVER_DRY_RUN_SCHEMA,
+    run_server_dry_runs,
+    server_dry_run,
+)
 from migrator.sources.cluster import connect, read_inventory  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -219,7 +219,7 @@ def server_dry_run_plan() -> dict[str, Any]:
 
 def test_server_dry_run_shape_is_the_one_plan_writes() -> None:
     jsonschema = pytest.importorskip("jsonschema")
-    from migrator.labels_apply import SERVER_DRY_RUN_SCHEMA
+    from migrator.server_dryrun import SERVER_DRY_RUN_SCHEMA
 
     plan = server_dry_run_plan()
     jsonschema.validate(plan["server_dry_run"], SERVER_DRY_RUN_SCHEMA["summary"])

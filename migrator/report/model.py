@@ -260,7 +260,7 @@ def _disagreement_rows(items: Any, namespace: str | None) -> list[Json]:
 
 
 def _dry_run_namespace(section: Any, namespace: str) -> Json | None:
-    """A namespace's `server_dry_run` (see migrator.labels_apply), for the drill-down."""
+    """A namespace's `server_dry_run` (see migrator.server_dryrun), for the drill-down."""
     if not isinstance(section, dict):
         return None
     coverage = section.get("coverage")
