@@ -119,3 +119,22 @@ def test_snapshot_round_trip(runner: CliRunner, tmp_path: Path) -> None:
     assert offline.exit_code == 0
     assert json.loads(offline.stdout) == json.loads(live.stdout)
     assert "kind: Secret" not in out.read_text()
+
+
+@pytest.mark.cluster
+def test_real_cluster_inventory_and_plan(runner: CliRunner, tmp_path: Path) -> None:
+    """Runs only with MIGRATOR_TEST_KUBECONFIG (see conftest): the same commands, for real."""
+    import os
+
+    kubeconfig = os.environ["MIGRATOR_TEST_KUBECONFIG"]
+    result = runner.invoke(app, ["inventory", "--kubeconfig", kubeconfig, "-o", "json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["server_version"].startswith("v1.")
+    assert isinstance(data["psp_api"], bool)
+    assert "kube-system" in [ns["name"] for ns in data["namespaces"]]
+    planned = runner.invoke(app, ["plan", "--kubeconfig", kubeconfig, "--out",
+                                  str(tmp_path / "out"), "--server-dry-run", "-q"])
+    assert planned.exit_code == 0, planned.output
+    plan = json.loads((tmp_path / "out" / "plan.json").read_text())
+    assert plan["server_dry_run"]["disagreements"] == 0, plan["server_dry_run"]
