@@ -137,4 +137,8 @@ def test_real_cluster_inventory_and_plan(runner: CliRunner, tmp_path: Path) -> N
                                   str(tmp_path / "out"), "--server-dry-run", "-q"])
     assert planned.exit_code == 0, planned.output
     plan = json.loads((tmp_path / "out" / "plan.json").read_text())
-    assert plan["server_dry_run"]["disagreements"] == 0, plan["server_dry_run"]
+    # the cluster's own admission configuration is not passed here: exemptions may differ
+    problems = {ns["name"]: [d for d in ns["server_dry_run"]["disagreements"]
+                             if d["kind"] != "exemption"]
+                for ns in plan["namespaces"] if ns.get("server_dry_run")}
+    assert {name: found for name, found in problems.items() if found} == {}
