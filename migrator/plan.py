@@ -12,14 +12,14 @@ patches, and the reasoning in words. The result is plain JSON-ready data (see
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from migrator import __version__
 from migrator.admission import AdmissionConfig
 from migrator.inventory import Inventory, Obj, name_of, namespace_of
 from migrator.owners import OwnerIndex
-from migrator.psp import PSPAnalysis, explains, psp_defaults
+from migrator.psp import PSPAnalysis, explains
 from migrator.pss.api import LABEL_PREFIX, Level, LevelVersion, Version, policy_from_labels
 from migrator.pss.engine import EVALUATOR, security_key
 from migrator.pss.registry import Violation
@@ -355,25 +355,20 @@ def build_plan(
     target: Version | None = None,
     config: AdmissionConfig | None = None,
     source: str = "files",
-    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """The whole plan for `inventory`, as JSON-ready data."""
     target = target or Version.latest()
     config = config or AdmissionConfig.default()
     versions = (pin,) if pin == target else (pin, target)
-    if progress:
-        progress("simulating pods and templates")
-    sims = simulate(inventory, versions)
-    if progress:
-        progress("resolving PSP access")
-    analyses = analyze_psps(inventory)
+    index = OwnerIndex.build(inventory.workloads)
+    sims = simulate(inventory, versions, index)
     access = resolve_psp_access(inventory)
+    analyses = analyze_psps(inventory, access, index)
     labels_of: dict[str, dict[str, str]] = {
         name_of(ns): dict((ns.get("metadata") or {}).get("labels") or {})
         for ns in inventory.namespaces
     }
-    index = OwnerIndex.build(inventory.workloads)
-    defaults_of = {name: psp_defaults(p) for p in inventory.psps if (name := name_of(p))}
+    defaults_of = {name: list(analysis.defaults) for name, analysis in analyses.items()}
     pods_by_ns: dict[str, dict[str, Obj]] = defaultdict(dict)
     for pod in inventory.pods:
         pods_by_ns[namespace_of(pod)][name_of(pod)] = pod

@@ -100,9 +100,11 @@ def _judge(obj: Obj, versions: Iterable[Version]) -> dict[LevelVersion, tuple[Vi
     }
 
 
-def simulate(inventory: Inventory, versions: tuple[Version, ...]) -> dict[str, NamespaceSimulation]:
+def simulate(
+    inventory: Inventory, versions: tuple[Version, ...], index: OwnerIndex | None = None
+) -> dict[str, NamespaceSimulation]:
     """Judge every template source and pod of the inventory at each of `versions`."""
-    index = OwnerIndex.build(inventory.workloads)
+    index = index or OwnerIndex.build(inventory.workloads)
     result: dict[str, NamespaceSimulation] = defaultdict(lambda: NamespaceSimulation(""))
     for ns in inventory.namespace_names():
         result[ns] = NamespaceSimulation(ns)

@@ -16,7 +16,7 @@ from migrator.inventory import Inventory, Obj, name_of, namespace_of
 from migrator.owners import OwnerIndex, template_sources
 from migrator.psp import PSPAnalysis, analyze_psp
 from migrator.pss.engine import security_key
-from migrator.rbac import Grant, admitted_by, namespace_editors, resolve_psp_access
+from migrator.rbac import Grant, PSPAccess, admitted_by, namespace_editors, resolve_psp_access
 from migrator.workloads import pod_template
 
 
@@ -26,7 +26,11 @@ def _service_account(obj: Obj) -> str:
     return str(spec.get("serviceAccountName") or spec.get("serviceAccount") or "default")
 
 
-def analyze_psps(inventory: Inventory) -> dict[str, PSPAnalysis]:
+def analyze_psps(
+    inventory: Inventory,
+    access: PSPAccess | None = None,
+    index: OwnerIndex | None = None,
+) -> dict[str, PSPAnalysis]:
     """Each PSP analysed against the pods and templates it covers.
 
     A pod counts for the PSP its `kubernetes.io/psp` annotation names; a template (and a
@@ -35,7 +39,7 @@ def analyze_psps(inventory: Inventory) -> dict[str, PSPAnalysis]:
     Objects with identical security-relevant fields (a workload's replicas) are analysed
     once, so `used_by` counts distinct pod shapes, not replicas.
     """
-    access = resolve_psp_access(inventory)
+    access = access or resolve_psp_access(inventory)
     covered: dict[str, list[Obj]] = defaultdict(list)
 
     def usable(obj: Obj) -> set[str]:
@@ -58,8 +62,7 @@ def analyze_psps(inventory: Inventory) -> dict[str, PSPAnalysis]:
         psp = ((pod.get("metadata") or {}).get("annotations") or {}).get("kubernetes.io/psp")
         for name in ([psp] if psp else sorted(usable(pod))):
             cover(name, pod)
-    index = OwnerIndex.build(inventory.workloads)
-    for obj in template_sources(inventory, index):
+    for obj in template_sources(inventory, index or OwnerIndex.build(inventory.workloads)):
         for name in sorted(usable(obj)):
             cover(name, obj)
     return {
@@ -83,8 +86,8 @@ def _grant(grant: Grant) -> dict[str, Any]:
 
 def survey(inventory: Inventory) -> dict[str, Any]:
     """Everything `migrator inventory` reports, as sorted plain data."""
-    analyses = analyze_psps(inventory)
     access = resolve_psp_access(inventory)
+    analyses = analyze_psps(inventory, access)
     admitted = admitted_by(inventory)
 
     def level_of(psp: str) -> dict[str, Any]:
