@@ -16,7 +16,7 @@ import typer
 
 from migrator import __version__
 from migrator.checking import ObjectResult, check_object
-from migrator.errors import ManifestError, MigratorError
+from migrator.errors import EXIT_ERROR, EXIT_FINDINGS, ManifestError, MigratorError
 from migrator.inventory import Inventory
 from migrator.manifests import load_documents
 from migrator.pss.api import Level, Version
@@ -30,7 +30,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-EXIT_OK, EXIT_DENIED, EXIT_ERROR = 0, 1, 2
 
 
 class OutputFormat(StrEnum):
@@ -159,7 +158,7 @@ def check(
     if errors:
         raise typer.Exit(EXIT_ERROR)
     if any(not r.allowed for r in results):
-        raise typer.Exit(EXIT_DENIED)
+        raise typer.Exit(EXIT_FINDINGS)
 
 
 class _ReadProgress:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from migrator.errors import MigratorError, UsageError
+from migrator.errors import EXIT_ERROR, EXIT_OK, MigratorError, UsageError
 from migrator.labels_apply import (
     PHASES,
     ApplyResult,
@@ -34,7 +34,6 @@ from migrator.sources.cluster import connect
 
 Echo = Callable[[str], None]
 
-EXIT_OK, EXIT_ERROR = 0, 2
 
 
 # ---------------------------------------------------------------------------------------

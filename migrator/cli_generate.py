@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from migrator.errors import ManifestError, MigratorError, UsageError
+from migrator.errors import EXIT_ERROR, EXIT_OK, ManifestError, MigratorError, UsageError
 from migrator.generate.admission import admission_files
 from migrator.generate.namespaces import namespace_files
 from migrator.generate.patches import FORMATS, ObjectKey, Patched, patch_all, render_patches, select
@@ -34,7 +34,6 @@ from migrator.planfile import load_plan
 from migrator.render import render
 
 Echo = Callable[[str], None]
-EXIT_OK, EXIT_ERROR = 0, 2
 DESCRIPTION = "pr-description.md"
 
 

@@ -17,13 +17,19 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from migrator.errors import ManifestError, MigratorError, UsageError
+from migrator.errors import (
+    EXIT_ERROR,
+    EXIT_FINDINGS,
+    EXIT_OK,
+    ManifestError,
+    MigratorError,
+    UsageError,
+)
 from migrator.inventory import Inventory
 from migrator.planfile import load_plan
 from migrator.report.model import FAIL_ON, build_report, gate
 from migrator.report.render import render_fleet, render_html, render_json, render_markdown
 
-EXIT_OK, EXIT_GATE, EXIT_ERROR = 0, 1, 2
 REPORT_FILES = ("report.html", "report.md", "report.json")
 PLAN_FILE = "plan.json"
 
@@ -305,7 +311,7 @@ def _gate(report: Mapping[str, Any], fail_on: str | None, echo: Echo) -> int:
     echo(f"--fail-on {fail_on}: {len(lines)} finding{'s' if len(lines) != 1 else ''}")
     for line in lines:
         echo(line)
-    return EXIT_GATE
+    return EXIT_FINDINGS
 
 
 def _run_fleet(
@@ -378,4 +384,4 @@ def _run_fleet(
                     echo(line)
     if any(o.error for o in outcomes):
         return EXIT_ERROR
-    return EXIT_GATE if gated else EXIT_OK
+    return EXIT_FINDINGS if gated else EXIT_OK

@@ -6,6 +6,10 @@ them and turns each into one clear line and an exit code. Nothing here prints.
 
 from __future__ import annotations
 
+#: Exit codes of every command: all is well; findings (denied pods, a tripped gate);
+#: bad usage or input that could not be read.
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
 
 class MigratorError(Exception):
     """Base of every error the tool reports to its user."""

@@ -16,8 +16,13 @@ sys.path.insert(0, str(Path(__file__).parent))
 import fake_apiserver as fa  # noqa: E402
 from test_report_helm import OTHER_MANIFEST_MARKER, VALUES_SECRET, release_secrets  # noqa: E402
 
-from migrator.cli_report import EXIT_ERROR, EXIT_GATE, EXIT_OK, run_report  # noqa: E402
-from migrator.errors import ManifestError  # noqa: E402
+from migrator.cli_report import run_report  # noqa: E402
+from migrator.errors import (  # noqa: E402
+    EXIT_ERROR,
+    EXIT_FINDINGS,
+    EXIT_OK,
+    ManifestError,  # noqa: E402
+)
 from migrator.sources.files import read_files  # noqa: E402
 
 DEMO = Path(__file__).resolve().parents[1] / "fixtures" / "demo"
@@ -81,8 +86,8 @@ def test_report_from_manifests_writes_every_file(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("fail_on, code, count", [
     pytest.param(None, EXIT_OK, 0, id="no-gate"),
-    pytest.param("blockers", EXIT_GATE, 2, id="blockers"),
-    pytest.param("warnings", EXIT_GATE, 12, id="warnings"),
+    pytest.param("blockers", EXIT_FINDINGS, 2, id="blockers"),
+    pytest.param("warnings", EXIT_FINDINGS, 12, id="warnings"),
 ])
 def test_fail_on_exit_codes(tmp_path: Path, fail_on: str | None, code: int, count: int) -> None:
     o = Output()
@@ -180,7 +185,7 @@ def test_live_report_with_helm_history(tmp_path: Path) -> None:
         code = o.run(kubeconfig=str(kubeconfig), out=str(tmp_path / "out"), helm_history=True,
                      fail_on="blockers")
         assert server.non_get_requests() == []
-    assert code == EXIT_GATE
+    assert code == EXIT_FINDINGS
     assert o.err == []
     assert o.progress == [f"reading {url} (context prod)",
                           "reading Helm release history (Secrets of type helm.sh/release.v1)"]
