@@ -206,14 +206,7 @@ def _load_inventory(
     if paths:
         from migrator.sources.files import read_files
 
-        inventory = read_files(paths, errors, stdin=sys.stdin)
-        if psp_from:
-            extra = read_files(psp_from, errors)
-            for obj in extra.all_objects():
-                inventory.add(obj, extra.origins.get(
-                    (str(obj.get("kind")), str((obj.get("metadata") or {}).get("namespace") or ""),
-                     str((obj.get("metadata") or {}).get("name") or "")), "file"))
-        return inventory
+        return read_files([*paths, *(psp_from or ())], errors, stdin=sys.stdin)
     from migrator.sources.cluster import connect, read_inventory
 
     with connect(kubeconfig, context) as client:
@@ -225,12 +218,9 @@ def _load_inventory(
 
 
 def _dump(data: object, fmt: ReportFormat) -> str:
-    if fmt is ReportFormat.yaml:
-        import yaml
+    from migrator.render import to_json, to_yaml
 
-        return yaml.safe_dump(data, sort_keys=False, default_flow_style=False,
-                              allow_unicode=True).rstrip("\n")
-    return json.dumps(data, indent=2, ensure_ascii=False)
+    return to_yaml(data) if fmt is ReportFormat.yaml else to_json(data, indent=2)
 
 
 @app.command()

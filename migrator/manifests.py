@@ -186,16 +186,22 @@ def load_documents(
     """Every object under `paths`; each broken file is appended to `errors` and skipped.
 
     A broken file stops only itself: the documents read before its error are kept, and
-    the other files are still read.
+    the other files are still read. A missing path is reported and the others read; a file
+    reached twice (named directly and inside a directory) is read once.
     """
-    try:
-        files = list(expand_paths(paths))
-    except ManifestError as exc:
-        errors.append(exc)
-        files = [p for p in paths if p == STDIN or os.path.exists(p)]
-        files = list(expand_paths(files))
-    for path in files:
+    seen: set[str] = set()
+    for raw in paths:
         try:
-            yield from load_file(path, stdin, errors)
+            files = list(expand_paths([raw]))
         except ManifestError as exc:
             errors.append(exc)
+            continue
+        for path in files:
+            real = path if path == STDIN else os.path.realpath(path)
+            if real in seen:
+                continue
+            seen.add(real)
+            try:
+                yield from load_file(path, stdin, errors)
+            except ManifestError as exc:
+                errors.append(exc)

@@ -16,12 +16,12 @@ import jinja2
 import yaml
 
 
-def _to_yaml(value: Any) -> str:
+def to_yaml(value: Any) -> str:
     return yaml.safe_dump(value, sort_keys=False, default_flow_style=False,
                           allow_unicode=True).rstrip("\n")
 
 
-def _to_json(value: Any, indent: int | None = None) -> str:
+def to_json(value: Any, indent: int | None = None) -> str:
     return json.dumps(value, indent=indent, sort_keys=False, ensure_ascii=False)
 
 
@@ -48,8 +48,8 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["to_yaml"] = _to_yaml
-    env.filters["to_json"] = _to_json
+    env.filters["to_yaml"] = to_yaml
+    env.filters["to_json"] = to_json
     return env
 
 

@@ -189,3 +189,15 @@ def test_a_wrongly_typed_field_is_reported_once(runner: CliRunner, tmp_path: Pat
     result = runner.invoke(app, ["check", str(tmp_path), "-o", "json"])
     violations = json.loads(result.stdout)["results"][0]["violations"]
     assert [v["reason"] for v in violations].count("malformed pod spec") == 1
+
+
+def test_every_missing_path_is_named_and_a_file_is_read_once(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    good = write(tmp_path, "d/good.yaml", GOOD)
+    result = runner.invoke(app, ["check", str(tmp_path / "a"), str(good), str(tmp_path / "d"),
+                                 str(tmp_path / "b"), "-o", "json"])
+    assert result.exit_code == 2
+    assert f"{tmp_path}/a: no such file" in result.stderr
+    assert f"{tmp_path}/b: no such file" in result.stderr
+    assert [r["source"] for r in json.loads(result.stdout)["results"]] == [f"{good}#0"]
