@@ -10,8 +10,6 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,45 +17,24 @@ import pytest
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
+from demo import ROOT, cwd, write_demo_plan  # noqa: E402
 from golden import GOLDEN  # noqa: E402
 
 from migrator.admission import parse_admission_config  # noqa: E402
 from migrator.checking import check_object  # noqa: E402
 from migrator.cli_generate import generate, generate_files  # noqa: E402
-from migrator.errors import ManifestError  # noqa: E402
 from migrator.generate.admission import admission_files, config_version  # noqa: E402
 from migrator.generate.namespaces import namespace_files  # noqa: E402
 from migrator.generate.writing import OutputExists, WriteError, write_tree  # noqa: E402
-from migrator.plan import build_plan, pin_version  # noqa: E402
 from migrator.planfile import load_plan  # noqa: E402
 from migrator.pss.api import Level, Version  # noqa: E402
-from migrator.sources.files import read_files  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 GOLDEN_TREE = GOLDEN / "generate" / "demo"
-
-
-@contextmanager
-def cwd(path: Path) -> Iterator[None]:
-    old = os.getcwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(old)
 
 
 @pytest.fixture(scope="module")
 def plan_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """plan.json of the demo, made from ROOT so its origins are relative, as the CLI does."""
-    errors: list[ManifestError] = []
-    with cwd(ROOT):
-        inventory = read_files(["fixtures/demo"], errors)
-    assert errors == []
-    plan = build_plan(inventory, pin=pin_version(inventory.server_version, None))
-    path = tmp_path_factory.mktemp("plan") / "plan.json"
-    path.write_text(json.dumps(plan, indent=2) + "\n", encoding="utf-8")
-    return path
+    return write_demo_plan(tmp_path_factory.mktemp("plan"))
 
 
 def run_generate(plan: Path, out: Path, **kwargs: Any) -> tuple[int, list[str], list[str]]:

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
-from functools import lru_cache
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+sys.path.insert(0, str(Path(__file__).parent))
+from demo import demo_inventory, demo_plan  # noqa: E402
+
 from migrator.checking import check_object
-from migrator.errors import ManifestError
 from migrator.generate.patches import (
     Refusal,
     Target,
@@ -30,39 +29,15 @@ from migrator.generate.patches import (
     select,
     strategic_patch,
 )
-from migrator.plan import build_plan, pin_version
 from migrator.pss.api import Level, Version
-from migrator.sources.files import read_files
 
-ROOT = Path(__file__).resolve().parents[1]
 V124 = Version.of(24)
 
 
-@contextmanager
-def cwd(path: Path) -> Iterator[None]:
-    old = os.getcwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(old)
-
-
-@lru_cache(maxsize=1)
-def demo() -> tuple[str, dict[tuple[str, str, str], dict[str, Any]]]:
-    """The demo plan (as plan.json holds it) and its workloads, read with relative origins."""
-    errors: list[ManifestError] = []
-    with cwd(ROOT):
-        inventory = read_files(["fixtures/demo"], errors)
-        plan = build_plan(inventory, pin=pin_version(inventory.server_version, None))
-    assert errors == []
-    objects = {(o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]): o
-               for o in inventory.workloads}
-    return json.dumps(plan), objects
-
-
-def demo_plan() -> dict[str, Any]:
-    return json.loads(demo()[0])
+def demo_objects() -> dict[tuple[str, str, str], dict[str, Any]]:
+    """The demo's workloads by (kind, namespace, name)."""
+    return {(o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"]): o
+            for o in demo_inventory().workloads}
 
 
 def deployment(spec: dict[str, Any], meta: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -223,7 +198,7 @@ def test_what_adding_fields_cannot_fix_is_refused(spec: dict[str, Any], check: s
 
 
 def test_a_passing_workload_is_never_touched() -> None:
-    _plan, objects = demo()
+    objects = demo_objects()
     assert compute_patch(objects[("Deployment", "payments", "checkout")], Target(
         "payments", "Deployment", "checkout", "x", Level.RESTRICTED, V124)) is None
 
@@ -289,7 +264,7 @@ def test_a_bare_pod_is_patched_from_its_root() -> None:
 def _team_a() -> tuple[dict[str, Any], Target]:
     plan = demo_plan()
     (t,) = [t for t in select(plan).targets if t.name == "web"]
-    return demo()[1][("Deployment", "team-a", "web")], t
+    return demo_objects()[("Deployment", "team-a", "web")], t
 
 
 def test_psp_defaults_are_made_explicit_before_anything_else() -> None:
@@ -358,7 +333,7 @@ def test_the_demo_plan_selects_the_workloads_its_promise_needs() -> None:
 
 
 def test_every_demo_patch_is_proven_and_the_refusal_says_why() -> None:
-    plan_objects = demo()[1]
+    plan_objects = demo_objects()
     outcomes = {t.name: compute_patch(plan_objects[(t.kind, t.namespace, t.name)], t)
                 for t in select(demo_plan()).targets}
     refusal = outcomes.pop("nightly-reconcile")

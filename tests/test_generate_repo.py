@@ -8,13 +8,9 @@ tests/golden/generate/demo-repo/ (regenerate with MIGRATOR_UPDATE_GOLDEN=1).
 from __future__ import annotations
 
 import difflib
-import json
-import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +18,11 @@ import pytest
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
+from demo import ROOT, cwd, write_demo_plan  # noqa: E402
 from golden import assert_golden  # noqa: E402
 
 from migrator.checking import check_object  # noqa: E402
 from migrator.cli_generate import patch  # noqa: E402
-from migrator.errors import ManifestError  # noqa: E402
 from migrator.generate.patches import Change  # noqa: E402
 from migrator.generate.repo import (  # noqa: E402
     NotEditable,
@@ -41,35 +37,15 @@ from migrator.generate.repo import (  # noqa: E402
     round_trip,
     split_documents,
 )
-from migrator.plan import build_plan, pin_version  # noqa: E402
 from migrator.pss.api import Level, Version  # noqa: E402
-from migrator.sources.files import read_files  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
 DEMO_REPO = ROOT / "fixtures" / "demo-repo"
 BRANCH = "migrator/pod-security-v1.24"
 
 
-@contextmanager
-def cwd(path: Path) -> Iterator[None]:
-    old = os.getcwd()
-    os.chdir(path)
-    try:
-        yield
-    finally:
-        os.chdir(old)
-
-
 @pytest.fixture(scope="module")
 def plan_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    errors: list[ManifestError] = []
-    with cwd(ROOT):
-        inventory = read_files(["fixtures/demo"], errors)
-    assert errors == []
-    plan = build_plan(inventory, pin=pin_version(inventory.server_version, None))
-    path = tmp_path_factory.mktemp("plan") / "plan.json"
-    path.write_text(json.dumps(plan, indent=2) + "\n", encoding="utf-8")
-    return path
+    return write_demo_plan(tmp_path_factory.mktemp("plan"))
 
 
 def git(repo: Path, *args: str) -> str:

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import copy
 import json
-from functools import lru_cache
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from migrator.errors import ManifestError
+sys.path.insert(0, str(Path(__file__).parent))
+from demo import demo_inventory, demo_plan  # noqa: E402
+
 from migrator.inventory import Inventory
-from migrator.plan import build_plan, pin_version
 from migrator.report.model import (
     BLOCKED,
     READY,
@@ -23,26 +24,6 @@ from migrator.report.model import (
     gate,
     rbac_cleanup,
 )
-from migrator.sources.files import read_files
-
-DEMO = Path(__file__).resolve().parents[1] / "fixtures" / "demo"
-
-
-@lru_cache(maxsize=1)
-def _demo() -> tuple[str, Inventory]:
-    errors: list[ManifestError] = []
-    inventory = read_files([str(DEMO)], errors)
-    assert errors == []
-    plan = build_plan(inventory, pin=pin_version(inventory.server_version, None))
-    return json.dumps(plan), inventory
-
-
-def demo_plan() -> dict[str, Any]:
-    return json.loads(_demo()[0])
-
-
-def demo_inventory() -> Inventory:
-    return _demo()[1]
 
 
 def namespace(plan: dict[str, Any], name: str) -> dict[str, Any]:

@@ -13,8 +13,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from demo import ROOT, cwd, demo_inventory, demo_plan  # noqa: E402
 from golden import assert_golden  # noqa: E402
-from test_report_model import demo_inventory, demo_plan  # noqa: E402
 
 from migrator.cli_report import run_report  # noqa: E402
 from migrator.report.charts import namespaces_donut, passing_bars, psp_bars  # noqa: E402
@@ -66,7 +66,8 @@ def _quiet(_text: str) -> None:
 @pytest.fixture(scope="module")
 def demo_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("report")
-    code = run_report([str(DEMO)], out=str(out), force=True, echo=_quiet, err=_quiet)
+    with cwd(ROOT):  # relative origins, as in the shared demo plan
+        code = run_report(["fixtures/demo"], out=str(out), force=True, echo=_quiet, err=_quiet)
     assert code == 0
     return out
 
