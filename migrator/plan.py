@@ -100,9 +100,6 @@ def _mutations(
         template_obj = index.by_name.get((sim.namespace, kind, name))
         if template_obj is None:
             continue
-        claims = {str((c.get("metadata") or {}).get("name"))
-                  for c in (template_obj.get("spec") or {}).get("volumeClaimTemplates") or ()
-                  if isinstance(c, dict)}
         seen: set[tuple[str | None, str]] = set()
         for subject in subjects:
             pod = pods[subject.name]
@@ -113,8 +110,7 @@ def _mutations(
                 continue
             seen.add(group)
             attribution = explains(defaults_of.get(psp or "", []), template_obj, pod)
-            relevant = [d for d in attribution.differences if d.cause != "apiserver"
-                        and not any(d.path == f"spec.volumes[{c}]" for c in claims)]
+            relevant = [d for d in attribution.differences if d.cause in ("psp", "other")]
             if not relevant:
                 continue
             pod_level = subject.strictest(pin)

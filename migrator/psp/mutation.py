@@ -390,8 +390,9 @@ class Difference:
     """One security-relevant field that differs between a template and its pod.
 
     `cause` is "psp" (a default of the given PSP), "apiserver" (the API server's own
-    annotation/field syncing or service-account token volume) or "other" (another mutating
-    admission, or a template changed since the pod was created). `source` names the PSP
+    annotation/field syncing or service-account token volume), "controller" (a volume a
+    StatefulSet adds from its volumeClaimTemplates) or "other" (another mutating admission,
+    or a template changed since the pod was created). `source` names the PSP
     field or what the API server did.
     """
 
@@ -547,9 +548,21 @@ def _psp_sources(defaults: Sequence[Default], pod: Mapping[str, Any]) -> dict[st
     return sources
 
 
+def _claim_volumes(obj: Any) -> frozenset[str]:
+    """Volume paths a StatefulSet adds to its pods from its volumeClaimTemplates."""
+    if not isinstance(obj, Mapping) or obj.get("kind") != "StatefulSet":
+        return frozenset()
+    claims = _map(obj.get("spec")).get("volumeClaimTemplates")
+    return frozenset(
+        f"spec.volumes[{_map(claim.get('metadata')).get('name')}]"
+        for claim in (claims if isinstance(claims, list) else ())
+        if isinstance(claim, Mapping)
+    )
+
+
 def _cause(path: str, pod_value: Any, expected: Mapping[str, Any],
            synced: Mapping[str, Any], synced_expected: Mapping[str, Any],
-           sources: Mapping[str, str]) -> tuple[str, str]:
+           sources: Mapping[str, str], claims: frozenset[str] = frozenset()) -> tuple[str, str]:
     if path in sources and expected.get(path) == pod_value:
         return "psp", sources[path]
     if synced.get(path) == pod_value and pod_value is not None:
@@ -558,6 +571,8 @@ def _cause(path: str, pod_value: Any, expected: Mapping[str, Any],
         return "psp", "API server sync of a PSP default"
     if path.startswith(f"spec.volumes[{_TOKEN_VOLUME_PREFIX}") and pod_value == ["projected"]:
         return "apiserver", "service-account token volume"
+    if path in claims and pod_value == ["persistentVolumeClaim"]:
+        return "controller", "StatefulSet volumeClaimTemplate"
     return "other", ""
 
 
@@ -574,12 +589,13 @@ def explains(defaults: Sequence[Default], template: Any, pod: Any) -> Attributio
     expected = security_fields(apply_defaults(defaults, template_pod))
     synced, synced_expected = apiserver_sync(base), apiserver_sync(expected)
     sources = _psp_sources(defaults, template_pod)
+    claims = _claim_volumes(template)
     differences = []
     for path in sorted(set(base) | set(actual)):
         if base.get(path) == actual.get(path):
             continue
         cause, source = _cause(
-            path, actual.get(path), expected, synced, synced_expected, sources
+            path, actual.get(path), expected, synced, synced_expected, sources, claims
         )
         differences.append(Difference(path, base.get(path), actual.get(path), cause, source))
     return Attribution(tuple(differences))

@@ -438,3 +438,17 @@ def test_explains_accepts_pod_templates_and_bare_specs() -> None:
         assert [(d.path, d.cause) for d in attribution.differences] == [
             ("spec.containers[app].securityContext.readOnlyRootFilesystem", "psp"),
         ]
+
+
+def test_statefulset_claim_volumes_are_the_controllers_doing() -> None:
+    from migrator.psp import explains
+
+    statefulset = {"kind": "StatefulSet", "metadata": {"name": "db"}, "spec": {
+        "volumeClaimTemplates": [{"metadata": {"name": "data"}}],
+        "template": {"spec": {"containers": [{"name": "db"}]}}}}
+    pod = {"kind": "Pod", "metadata": {"name": "db-0"}, "spec": {
+        "containers": [{"name": "db"}],
+        "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "data-db-0"}},
+                    {"name": "extra", "hostPath": {"path": "/"}}]}}
+    causes = {d.path: d.cause for d in explains([], statefulset, pod).differences}
+    assert causes == {"spec.volumes[data]": "controller", "spec.volumes[extra]": "other"}
