@@ -22,4 +22,6 @@ def test_templates_are_package_data() -> None:
     from importlib import resources
 
     names = {p.name for p in resources.files("migrator.templates").iterdir()}
-    assert "README.md" in names
+    rendered = {"report.html.j2", "report.md.j2", "fleet.html.j2", "pr-description.md.j2",
+                "generate-readme.md.j2"}
+    assert rendered <= names
