@@ -51,8 +51,7 @@ def check_object(
     template = pod_template(obj)
     if template is None:
         return None
-    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
-    assert isinstance(metadata, dict)
+    metadata = obj.get("metadata") or {}
     spec = apply_api_defaults(template.spec, template.metadata, pod=obj.get("kind") == "Pod")
     violations = evaluate(level, version, template.metadata, spec)
     return ObjectResult(
