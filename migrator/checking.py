@@ -14,7 +14,7 @@ from migrator.pss.api import Level, Version
 from migrator.pss.defaults import apply_api_defaults
 from migrator.pss.engine import evaluate
 from migrator.pss.registry import Violation
-from migrator.workloads import pod_template
+from migrator.workloads import is_custom, pod_template
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +24,8 @@ class ObjectResult:
     namespace: str
     name: str
     violations: tuple[Violation, ...]
+    #: a kind Kubernetes does not define, judged by the pod template it carries
+    custom: bool = False
 
     @property
     def allowed(self) -> bool:
@@ -36,6 +38,7 @@ class ObjectResult:
             "kind": self.kind,
             "namespace": self.namespace,
             "name": self.name,
+            "custom": self.custom,
             "allowed": self.allowed,
             "violations": [
                 {"check": v.check, "reason": v.reason, "detail": v.detail}
@@ -60,4 +63,5 @@ def check_object(
         namespace=str(metadata.get("namespace") or ""),
         name=str(metadata.get("name") or metadata.get("generateName") or ""),
         violations=tuple(violations),
+        custom=is_custom(obj),
     )

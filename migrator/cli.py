@@ -102,7 +102,8 @@ def _render_text(results: list[ObjectResult], level: Level, version: Version) ->
         if result.allowed:
             continue
         where = f"{result.namespace}/{result.name}" if result.namespace else result.name
-        lines.append(f"{result.source}: {result.kind} {where}: denied at {policy}")
+        custom = " (custom workload)" if result.custom else ""
+        lines.append(f"{result.source}: {result.kind}{custom} {where}: denied at {policy}")
         for violation in result.violations:
             lines.append(f"  {violation.check}: {violation.text()}")
             check = EVALUATOR.checks.get(violation.check)

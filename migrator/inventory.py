@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from migrator.manifests import Document
-from migrator.workloads import WORKLOAD_KINDS
+from migrator.workloads import WORKLOAD_KINDS, is_custom
 
 Obj = dict[str, Any]
 
@@ -82,10 +82,13 @@ class Inventory:
     duplicates: list[Duplicate] = field(default_factory=list)
 
     def add(self, obj: Obj, origin: str) -> bool:
-        """File `obj` under its kind; False for other kinds (counted in `skipped`) and for
+        """File `obj` under its kind (a custom workload with a pod template among the
+        workloads); False for other kinds (counted in `skipped`) and for
         an object already held (recorded in `duplicates`; the first one read wins)."""
         kind = obj.get("kind")
         attr = KIND_FIELDS.get(kind) if isinstance(kind, str) else None
+        if attr is None and is_custom(obj):
+            attr = "workloads"
         if attr is None:
             self.skipped[str(kind)] += 1
             return False

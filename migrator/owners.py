@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from migrator.inventory import Inventory, Obj, name_of, namespace_of
+from migrator.workloads import is_custom
 
 #: Kinds whose template is the source of tomorrow's pods when nothing controls them.
 TEMPLATE_OWNERS = ("CronJob", "DaemonSet", "Deployment", "Job", "ReplicaSet",
@@ -70,7 +71,8 @@ class OwnerIndex:
 
 
 def template_sources(inventory: Inventory, index: OwnerIndex) -> Iterator[Obj]:
-    """Workloads whose template creates pods and that no held controller manages."""
+    """Workloads whose template creates pods (custom ones included) and that no held
+    controller manages."""
     for obj in inventory.workloads:
-        if obj.get("kind") in TEMPLATE_OWNERS and index.parent(obj) is None:
+        if (obj.get("kind") in TEMPLATE_OWNERS or is_custom(obj)) and index.parent(obj) is None:
             yield obj

@@ -142,6 +142,7 @@ def _violation_dict(v: Violation) -> dict[str, str]:
 def _subject_dict(subject: Subject, config: AdmissionConfig) -> dict[str, Any]:
     return {
         "kind": subject.kind,
+        "custom": subject.custom,
         "name": subject.name,
         "origin": subject.origin,
         "template": subject.is_template,

@@ -19,7 +19,7 @@ from migrator.pss.api import Level, LevelVersion, Version
 from migrator.pss.defaults import apply_api_defaults
 from migrator.pss.engine import security_key, verdict_cached
 from migrator.pss.registry import Violation
-from migrator.workloads import pod_template
+from migrator.workloads import is_custom, pod_template
 
 JUDGED_LEVELS = (Level.RESTRICTED, Level.BASELINE)
 
@@ -41,6 +41,9 @@ class Subject:
     verdicts: dict[LevelVersion, tuple[Violation, ...]]
     #: spec.runtimeClassName of the pod (or of the pods the template creates)
     runtime_class: str | None = None
+    #: a custom resource (Argo Rollout, OpenKruise CloneSet, Knative Service, ...) whose
+    #: pod template is judged like a built-in workload's
+    custom: bool = False
 
     @property
     def ref(self) -> str:
@@ -76,7 +79,9 @@ def _active(obj: Obj) -> bool:
     spec = obj.get("spec") or {}
     if kind == "CronJob":
         return False  # it runs on a schedule; pods between runs are absent
-    if kind in ("Deployment", "StatefulSet", "ReplicaSet", "ReplicationController"):
+    if kind in ("Deployment", "StatefulSet", "ReplicaSet", "ReplicationController") or (
+        is_custom(obj) and "replicas" in spec
+    ):
         replicas = spec.get("replicas", 1)
         return not (isinstance(replicas, int) and replicas == 0)
     return True
@@ -120,7 +125,7 @@ def simulate(
             origin=inventory.origins.get((str(obj.get("kind")), namespace_of(obj), name_of(obj)),
                                          ""),
             is_template=True, active=_active(obj), owner=None, verdicts=_judge(obj, versions),
-            runtime_class=_runtime_class(obj),
+            runtime_class=_runtime_class(obj), custom=is_custom(obj),
         ))
     for pod in inventory.pods:
         top = index.top(pod)

@@ -2,7 +2,9 @@
 
 Owns the list of pod-bearing kinds and where each keeps its pod metadata and spec
 (Pod, PodTemplate, ReplicationController, ReplicaSet, Deployment, StatefulSet, DaemonSet,
-Job, CronJob in batch/v1 and batch/v1beta1), and `slim_pod`, the projection of a pod down
+Job, CronJob in batch/v1 and batch/v1beta1), custom workloads (any other kind that keeps a
+pod template at `spec.template` or `spec.jobTemplate.spec.template`: Argo Rollouts,
+OpenKruise CloneSets, Knative Services, ...), and `slim_pod`, the projection of a pod down
 to the fields a migration needs, so that large clusters stay small in memory.
 """
 
@@ -36,6 +38,14 @@ WORKLOAD_KINDS = (
 )
 
 
+#: Where a custom resource keeps the pod template its controller stamps pods from, tried in
+#: order. A template counts only when its spec lists containers, as a pod spec must.
+CUSTOM_TEMPLATE_PATHS: tuple[tuple[str, ...], ...] = (
+    ("spec", "template"),
+    ("spec", "jobTemplate", "spec", "template"),
+)
+
+
 @dataclass(frozen=True, slots=True)
 class PodTemplate:
     """The pod metadata and spec an object creates (or, for a Pod, is)."""
@@ -44,25 +54,54 @@ class PodTemplate:
     spec: dict[str, Any]
 
 
+def _follow(obj: Any, path: tuple[str, ...]) -> Any:
+    node = obj
+    for key in path:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node
+
+
+def _custom_path(obj: dict[str, Any]) -> tuple[str, ...] | None:
+    for path in CUSTOM_TEMPLATE_PATHS:
+        template = _follow(obj, path)
+        spec = template.get("spec") if isinstance(template, dict) else None
+        if isinstance(spec, dict) and isinstance(spec.get("containers"), list):
+            return path
+    return None
+
+
+def template_path(obj: dict[str, Any]) -> tuple[str, ...] | None:
+    """The keys from `obj` to its pod template: () when `obj` is a Pod, None when it
+    carries no pod. Built-in kinds use their fixed path; any other kind is a custom
+    workload when a template with containers sits at one of `CUSTOM_TEMPLATE_PATHS`."""
+    kind = obj.get("kind")
+    if not isinstance(kind, str):
+        return None
+    if kind in TEMPLATE_PATHS:
+        return TEMPLATE_PATHS[kind] or ()
+    return _custom_path(obj)
+
+
+def is_custom(obj: dict[str, Any]) -> bool:
+    """True for an object of a kind Kubernetes does not define that carries a pod template."""
+    return obj.get("kind") not in TEMPLATE_PATHS and template_path(obj) is not None
+
+
 def carries_pod(obj: dict[str, Any]) -> bool:
-    """True for objects of a kind that carries a pod spec."""
-    return obj.get("kind") in TEMPLATE_PATHS
+    """True for objects that carry a pod spec (built-in pod-bearing kinds and custom ones)."""
+    return template_path(obj) is not None
 
 
 def pod_template(obj: dict[str, Any]) -> PodTemplate | None:
-    """The pod metadata and spec of `obj`; None when its kind carries no pod.
+    """The pod metadata and spec of `obj`; None when it carries no pod.
 
     Missing or malformed parts come back as empty dictionaries, so a workload with no
     template is judged like an empty pod rather than crashing the run.
     """
-    kind = obj.get("kind")
-    if kind not in TEMPLATE_PATHS:
+    path = template_path(obj)
+    if path is None:
         return None
-    path = TEMPLATE_PATHS[kind]
-    node: Any = obj
-    if path is not None:
-        for key in path:
-            node = node.get(key) if isinstance(node, dict) else None
+    node = _follow(obj, path)
     if not isinstance(node, dict):
         node = {}
     metadata = node.get("metadata")

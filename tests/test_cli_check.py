@@ -77,9 +77,9 @@ def test_json_contract(runner: CliRunner, tmp_path: Path) -> None:
         "version": "v1.30",
         "results": [
             {"source": f"{tmp_path / 'd' / 'a.yaml'}#0", "kind": "Pod", "namespace": "ns",
-             "name": "good", "allowed": True, "violations": []},
+             "name": "good", "custom": False, "allowed": True, "violations": []},
             {"source": f"{tmp_path / 'd' / 'a.yaml'}#1", "kind": "Deployment", "namespace": "ns",
-             "name": "bad", "allowed": False,
+             "name": "bad", "custom": False, "allowed": False,
              "violations": [{"check": "hostNamespaces", "reason": "host namespaces",
                              "detail": "hostPID=true"}]},
         ],

@@ -28,7 +28,7 @@ from migrator.plan import patchable
 from migrator.pss.api import SECCOMP_CONTAINER_PREFIX, SECCOMP_POD_ANNOTATION, Level, Version
 from migrator.pss.defaults import seccomp_field
 from migrator.pss.registry import Violation
-from migrator.workloads import TEMPLATE_PATHS
+from migrator.workloads import template_path
 
 Path = tuple[str | int, ...]
 
@@ -440,15 +440,15 @@ def compute_patch(obj: Mapping[str, Any], target: Target) -> WorkloadPatch | Ref
     """The patch that makes `obj` pass `target`'s level and version; None when it already
     passes (it is then left untouched); a Refusal when adding fields cannot make it pass."""
     kind = str(obj.get("kind"))
-    if kind not in TEMPLATE_PATHS:
+    path = template_path(dict(obj))
+    if path is None:
         return Refusal(target, (f"{kind} carries no pod template",))
     level, version = target.level, target.version
     before = check_object(dict(obj), target.origin, level, version)
     assert before is not None
     if before.allowed:
         return None
-    path = TEMPLATE_PATHS[kind]
-    builder = _Builder(obj, tuple(path) if path is not None else ())
+    builder = _Builder(obj, path)
     for change in target.psp_changes:
         _apply_psp_default(builder, change, target.psp or "(unnamed)")
     middle = check_object(builder.work, target.origin, level, version)

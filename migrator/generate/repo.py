@@ -53,7 +53,7 @@ from migrator.generate.patches import (
     strategic_patch,
 )
 from migrator.render import render
-from migrator.workloads import TEMPLATE_PATHS
+from migrator.workloads import template_path
 
 SUFFIXES = (".yaml", ".yml")
 KUSTOMIZATIONS = ("kustomization.yaml", "kustomization.yml", "Kustomization")
@@ -392,7 +392,7 @@ def helm_release(obj: Mapping[str, Any]) -> HelmRelease | None:
 
 def values_advice(patch: WorkloadPatch) -> list[dict[str, Any]]:
     """The pod-template fields a chart's values must produce: [{scope, field, value}]."""
-    base = TEMPLATE_PATHS.get(patch.target.kind) or ()
+    base = template_path(dict(patch.original)) or ()
     advice = []
     for change in patch.changes:
         rel = change.path[len(base):]

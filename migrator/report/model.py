@@ -158,6 +158,7 @@ def _grouped(entries: Iterable[tuple[Mapping[str, Any], list[Mapping[str, Any]]]
         ref = str(subject["ref"])
         item = by_object.setdefault(ref, {
             "object": ref, "template": bool(subject["template"]),
+            "custom": bool(subject.get("custom")),
             "active": bool(subject["active"]), "pods": [], "violations": []})
         seen = {(x["check"], x["detail"]) for x in item["violations"]}
         for v in violations:

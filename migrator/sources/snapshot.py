@@ -22,6 +22,7 @@ import yaml
 from migrator.errors import ManifestError
 from migrator.inventory import KIND_FIELDS, Inventory, Obj, Unreadable, key_of
 from migrator.manifests import Document, load_documents
+from migrator.workloads import is_custom
 
 SNAPSHOT_API_VERSION = "migrator/v1alpha1"
 SNAPSHOT_KIND = "MigratorSnapshot"
@@ -59,7 +60,8 @@ def _comment(inventory: Inventory, source: str | None) -> str:
 
 def snapshot_objects(inventory: Inventory) -> list[Obj]:
     """Every object of `inventory` that a snapshot holds, sorted by (kind, namespace, name)."""
-    objects = [obj for obj in inventory.all_objects() if obj.get("kind") in KIND_FIELDS]
+    objects = [obj for obj in inventory.all_objects()
+               if obj.get("kind") in KIND_FIELDS or is_custom(obj)]
     objects.sort(key=key_of)
     return objects
 
