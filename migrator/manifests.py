@@ -22,6 +22,7 @@ from typing import IO, Any
 import yaml
 
 from migrator.errors import ManifestError
+from migrator.names import invalid_name
 
 SUFFIXES = (".yaml", ".yml", ".json")
 STDIN = "-"
@@ -81,7 +82,8 @@ def malformed(obj: dict[str, Any]) -> str | None:
     """Why `obj` cannot be a Kubernetes object (the API server would refuse it), or None.
 
     A document without `kind` (a Helm values file, a config of another tool) is not a
-    Kubernetes object at all: it is passed over, not judged.
+    Kubernetes object at all: it is passed over, not judged. A name or namespace the API
+    server would refuse makes the object invalid (`migrator.names`).
     """
     if "kind" not in obj:
         return None
@@ -94,7 +96,7 @@ def malformed(obj: dict[str, Any]) -> str | None:
     for key in ("labels", "annotations"):
         if metadata.get(key) is not None and not isinstance(metadata[key], dict):
             return f"metadata.{key} is a {type(metadata[key]).__name__}, not a mapping"
-    return None
+    return invalid_name(obj)
 
 
 def _unwrap(

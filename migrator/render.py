@@ -2,7 +2,8 @@
 
 Owns the one Jinja2 environment of the project: StrictUndefined (a missing value is an
 error, never an empty string), autoescaping for HTML templates, and the filters templates
-use (`to_yaml`, `to_json`). `render` returns a string; writing it is the caller's job.
+use (`to_yaml`, `to_json`) and the Markdown escapes of `migrator.escape` as globals (`md`,
+`code`, `fence`). `render` returns a string; writing it is the caller's job.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 
 import jinja2
 import yaml
+
+from migrator.escape import md, md_code, md_fence
 
 
 def to_yaml(value: Any) -> str:
@@ -50,6 +53,7 @@ def environment() -> jinja2.Environment:
     )
     env.filters["to_yaml"] = to_yaml
     env.filters["to_json"] = to_json
+    env.globals.update(md=md, code=md_code, fence=md_fence)
     return env
 
 

@@ -16,32 +16,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from migrator.escape import md, md_code
 from migrator.render import render
 from migrator.report.charts import LEVEL_COLOURS, all_charts
-
-# Markdown punctuation to escape; `_` only where it could open or close emphasis.
-_MD_SPECIAL = re.compile(r"([\\`*\[\]|~]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])|^#)")
-
-
-def md(value: Any) -> str:
-    """Text safe inside Markdown prose and table cells.
-
-    HTML-significant characters become entities (GitHub and GitLab render raw HTML
-    otherwise), Markdown punctuation is backslash-escaped, and line breaks become spaces.
-    """
-    text = "" if value is None else str(value)
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    text = _MD_SPECIAL.sub(r"\\\1", text)
-    return " ".join(text.splitlines())
-
-
-def md_code(value: Any) -> str:
-    """Inline code: backticks enough to hold the text, HTML characters left to the span."""
-    text = " ".join(("" if value is None else str(value)).splitlines())
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * (longest + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def render_html(report: Mapping[str, Any]) -> str:
