@@ -21,14 +21,13 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
-from migrator.checking import check_object
-from migrator.plan import patchable
+from migrator.model.serialise import comment, dump_yaml
+from migrator.model.workloads import TEMPLATE_PATHS
+from migrator.plan.checking import check_object
+from migrator.plan.decide import patchable
 from migrator.pss.api import SECCOMP_CONTAINER_PREFIX, SECCOMP_POD_ANNOTATION, Level, Version
 from migrator.pss.defaults import seccomp_field
 from migrator.pss.registry import Violation
-from migrator.workloads import TEMPLATE_PATHS
 
 Path = tuple[str | int, ...]
 
@@ -501,15 +500,6 @@ def header(patch: WorkloadPatch, what: str) -> list[str]:
         lines.append(f"made explicit from PSP {t.psp}: {', '.join(patch.psp_defaults)}")
     lines.extend(f"warning: {w}" for w in patch.warnings)
     return lines
-
-
-def comment(lines: Iterable[str]) -> str:
-    return "".join(f"# {line}".rstrip() + "\n" for line in lines)
-
-
-def dump_yaml(value: Any) -> str:
-    return yaml.safe_dump(value, sort_keys=False, default_flow_style=False, allow_unicode=True,
-                          width=4096)
 
 
 def _nest(path: Path, value: Any, into: dict[str, Any], source: Mapping[str, Any]) -> None:
