@@ -27,6 +27,7 @@ from migrator.plan.checking import check_object
 from migrator.plan.decide import patchable
 from migrator.pss.api import SECCOMP_CONTAINER_PREFIX, SECCOMP_POD_ANNOTATION, Level, Version
 from migrator.pss.defaults import seccomp_field
+from migrator.pss.engine import EVALUATOR
 from migrator.pss.registry import Violation
 
 Path = tuple[str | int, ...]
@@ -34,12 +35,8 @@ Path = tuple[str | int, ...]
 #: The container lists a pod template carries (ephemeral containers exist on pods only).
 CONTAINER_LISTS = ("initContainers", "containers")
 #: The checks a patch can satisfy by adding fields, and what each one adds.
-FIXES = {
-    "allowPrivilegeEscalation": "allowPrivilegeEscalation: false in every container",
-    "capabilities_restricted": 'capabilities.drop: ["ALL"] in every container',
-    "runAsNonRoot": "runAsNonRoot: true at pod level",
-    "seccompProfile_restricted": "seccompProfile.type: RuntimeDefault at pod level",
-}
+#: check ID -> what the generated patch sets for it (declared by each check).
+FIXES = {check.id: check.patch for check in EVALUATOR.checks.values() if check.patch}
 _NOT_PATCHED = ("status",)
 _VOLATILE_METADATA = ("creationTimestamp", "generation", "managedFields", "resourceVersion",
                       "selfLink", "uid")

@@ -47,14 +47,9 @@ def pin_version(server_version: str | None, override: str | None) -> Version:
 
 
 def patchable(violation: Violation) -> bool:
-    """True when adding securityContext fields (never loosening) fixes the violation."""
-    if violation.check == "allowPrivilegeEscalation":
-        return "must set" in violation.detail
-    if violation.check in ("runAsNonRoot", "seccompProfile_restricted"):
-        return "must not set" not in violation.detail
-    if violation.check == "capabilities_restricted":
-        return "must not include" not in violation.detail
-    return False
+    """True when the generated securityContext patch fixes the violation (its check says)."""
+    check = EVALUATOR.checks.get(violation.check)
+    return check is not None and check.patchable(violation)
 
 
 def _strictest_after_patches(subject: Subject, version: Version) -> Level:
