@@ -11,15 +11,15 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from migrator.checking import check_object
-from migrator.cli import app
+from migrator.cli.main import app
 from migrator.errors import ManifestError
+from migrator.files.source import read_files
 from migrator.generate.patches import Target, WorkloadPatch, compute_patch
-from migrator.inventory import Inventory
-from migrator.plan import build_plan
+from migrator.model.inventory import Inventory
+from migrator.model.workloads import carries_pod, is_custom, pod_template
+from migrator.plan.checking import check_object
+from migrator.plan.decide import build_plan
 from migrator.pss.api import Level, Version
-from migrator.sources.files import read_files
-from migrator.workloads import carries_pod, is_custom, pod_template
 
 PRIVILEGED_SPEC = {"containers": [{"name": "app", "image": "app:1",
                                    "securityContext": {"privileged": True}}]}

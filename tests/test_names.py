@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from migrator.cli import app
-from migrator.escape import md, md_code, md_fence, terminal
-from migrator.names import invalid_name
-from migrator.render import render
+from migrator.cli.main import app
+from migrator.model.escape import md, md_code, md_fence, terminal
+from migrator.model.names import invalid_name
+from migrator.report.templating import render
 
 
 def pod(name: object, namespace: object = "ns", **meta: object) -> dict[str, object]:

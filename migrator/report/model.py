@@ -21,8 +21,8 @@ import shlex
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from migrator.inventory import Inventory, name_of, namespace_of
-from migrator.plan import patchable
+from migrator.model.inventory import Inventory, name_of, namespace_of
+from migrator.plan.decide import patchable
 from migrator.pss.engine import EVALUATOR
 from migrator.pss.registry import Violation
 
@@ -214,7 +214,7 @@ def _from_blockers(ns: Mapping[str, Any], blockers: list[Mapping[str, Any]]) -> 
 def _describe_disagreement(item: Any) -> str:
     if not isinstance(item, dict):
         return _value(item)
-    if item.get("message") and "kind" in item:  # migrator.dryrun.Disagreement
+    if item.get("message") and "kind" in item:  # migrator.plan.dryrun.Disagreement
         return f"{item['pod']}: {item['message']}" if item.get("pod") else str(item["message"])
     parts = []
     for key in ("object", "pod", "level", "version"):
@@ -261,7 +261,7 @@ def _disagreement_rows(items: Any, namespace: str | None) -> list[Json]:
 
 
 def _dry_run_namespace(section: Any, namespace: str) -> Json | None:
-    """A namespace's `server_dry_run` (see migrator.server_dryrun), for the drill-down."""
+    """A namespace's `server_dry_run` (see migrator.cluster.dryrun), for the drill-down."""
     if not isinstance(section, dict):
         return None
     coverage = section.get("coverage")
