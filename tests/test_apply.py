@@ -273,8 +273,13 @@ def test_yes_writes_the_rollback_file_first_then_exactly_the_applies(
                              namespaces=["shop", "tools"], rollback=str(rollback))
     assert code == 0, output.text
     sent = patches(cluster)
+    # enforce: first the evidence (a dry-run of each write), then the rollback file, then
+    # exactly the writes
+    evidence = [r for r in sent if r.query.get("dryRun") == "All"]
+    sent = [r for r in sent if r not in evidence]
+    assert [r.path for r in evidence] == ["/api/v1/namespaces/shop", "/api/v1/namespaces/tools"]
     assert sorted(r.path for r in sent) == ["/api/v1/namespaces/shop", "/api/v1/namespaces/tools"]
-    assert file_there == [True, True]
+    assert file_there == [False, False, True, True]
     for request in sent:
         name = request.path.rsplit("/", 1)[1]
         assert request.query == {"fieldManager": "migrator"}
@@ -351,8 +356,10 @@ def test_conflicting_owner_is_taken_over_and_reported(
                              namespaces=["payments"], rollback=str(tmp_path / "rb.json"))
     assert code == 0, output.text
     sent = patches(cluster)
-    assert [r.query for r in sent] == [{"fieldManager": "migrator"},
-                                       {"fieldManager": "migrator", "force": "true"}]
+    assert [r.query for r in sent] == [  # the evidence (a dry-run), then the write
+        {"dryRun": "All", "fieldManager": "migrator"},
+        {"dryRun": "All", "fieldManager": "migrator", "force": "true"},
+        {"fieldManager": "migrator"}, {"fieldManager": "migrator", "force": "true"}]
     assert any("took over from another field manager" in line and "kubectl-label" in line
                for line in output.out)
     assert cluster.namespace_labels("payments")[LABEL_PREFIX + "enforce"] == "restricted"
@@ -396,8 +403,12 @@ def test_forbidden_patch_is_a_clear_error(cluster: fa.FakeApiServer, kubeconfig:
         assert errors[0].startswith("error: no permission to patch namespace tools: ")
         assert 'cannot patch resource "namespaces"' in errors[0]
         assert "1 namespace failed" in output.text
-    assert cluster.namespace_labels("shop")[LABEL_PREFIX + "enforce"] == "privileged"
+    # enforce needs the dry-run's evidence for every namespace first: without it for
+    # tools, nothing is written anywhere, and no rollback file is left
+    assert "stopped before changing anything" in output.text
+    assert LABEL_PREFIX + "enforce" not in cluster.namespace_labels("shop")
     assert LABEL_PREFIX + "enforce" not in cluster.namespace_labels("tools")
+    assert not (tmp_path / "rb-True.json").exists()
 
 
 def test_missing_namespace_is_skipped(cluster: fa.FakeApiServer, kubeconfig: str,
@@ -687,3 +698,173 @@ def test_rollback_file_without_hard_links(tmp_path: Path, monkeypatch: pytest.Mo
     with pytest.raises(UsageError, match="exists"):
         write_new_file(str(target), "[]\n")
     assert target.read_text() == "{}\n"
+
+
+# ---------------------------------------------------------------------------------------
+# a plan belongs to one cluster
+
+
+def _with_kube_system_uid(server: fa.FakeApiServer, uid: str) -> None:
+    kube_system = fa.namespace("kube-system")
+    kube_system["metadata"]["uid"] = uid
+    server.add(kube_system)
+
+
+def test_plan_records_the_cluster_and_apply_refuses_another(
+    cluster: fa.FakeApiServer, tmp_path: Path
+) -> None:
+    _with_kube_system_uid(cluster, "uid-cluster-a")
+    kubeconfig = str(fa.write_kubeconfig(tmp_path, cluster.url, context="prod"))
+    plan = make_plan(kubeconfig)
+    assert plan["cluster"]["identity"] == {"server": cluster.url, "context": "prod",
+                                           "kube_system_uid": "uid-cluster-a"}
+    jsonschema.validate(plan, PLAN_SCHEMA)
+    path = write_plan(tmp_path, plan)
+    with fa.v1_36() as other:
+        _with_kube_system_uid(other, "uid-cluster-b")
+        other.add(fa.namespace("shop"), fa.namespace("tools"))
+        other.serve_namespace_patches()
+        other_config = str(fa.write_kubeconfig(tmp_path, other.url, context="staging",
+                                               filename="other-kubeconfig"))
+        for yes in (False, True):
+            code, output = run_apply(path, other_config, "audit", yes=yes,
+                                     rollback=str(tmp_path / f"rb-{yes}.json"))
+            assert code == 2
+            message = output.err[-1]
+            assert message.startswith(f"error: {path} was made on {cluster.url} (context prod, "
+                                      "kube-system uid uid-cluster-a), but the current cluster "
+                                      f"is {other.url} (context staging, kube-system uid "
+                                      "uid-cluster-b)")
+            assert "--allow-other-cluster" in message
+            assert other.non_get_requests() == []
+            assert not (tmp_path / f"rb-{yes}.json").exists()
+        output = Output()
+        code = cmd_apply(path, "audit", ["shop"], True, other_config, None,
+                         str(tmp_path / "rb-allowed.json"), output.out.append,
+                         output.err.append, allow_other_cluster=True)
+        assert code == 0, output.text
+        assert any(line.startswith("warning: ") and "going on as --allow-other-cluster"
+                   in line for line in output.err)
+        assert LABEL_PREFIX + "audit" in other.namespace_labels("shop")
+
+
+def test_the_same_cluster_under_another_address_or_context_is_accepted(
+    cluster: fa.FakeApiServer, kubeconfig: str, tmp_path: Path
+) -> None:
+    _with_kube_system_uid(cluster, "uid-cluster-a")
+    cluster.serve_namespace_patches(psa_evaluator(cluster))
+    plan = make_plan(kubeconfig)
+    plan["cluster"]["identity"]["server"] = "https://old-name.example:6443"
+    plan["cluster"]["identity"]["context"] = "renamed"
+    code, output = run_apply(write_plan(tmp_path, plan), kubeconfig, "audit")
+    assert code == 0, output.text
+
+
+def test_a_plan_made_from_files_needs_allow_other_cluster(
+    cluster: fa.FakeApiServer, kubeconfig: str, plan: dict[str, Any], tmp_path: Path
+) -> None:
+    plan["cluster"]["identity"] = None
+    code, output = run_apply(write_plan(tmp_path, plan), kubeconfig, "audit")
+    assert code == 2
+    assert "was planned from files and records no cluster" in output.err[-1]
+
+
+def test_rollback_compares_the_kube_system_uid(
+    cluster: fa.FakeApiServer, kubeconfig: str, plan_path: str, tmp_path: Path
+) -> None:
+    _with_kube_system_uid(cluster, "uid-cluster-a")
+    cluster.serve_namespace_patches(psa_evaluator(cluster))
+    rollback = tmp_path / "rb.json"
+    code, output = run_apply(plan_path, kubeconfig, "audit", yes=True, namespaces=["shop"],
+                             rollback=str(rollback))
+    assert code == 0, output.text
+    record = json.loads(rollback.read_text())
+    assert record["kube_system_uid"] == "uid-cluster-a"
+    record["kube_system_uid"] = "uid-elsewhere"
+    rollback.write_text(json.dumps(record))
+    code, output = run_rollback(str(rollback), kubeconfig, yes=True)
+    assert code == 2
+    assert "the kube-system namespace UID differs (uid-elsewhere != uid-cluster-a)" in output.text
+
+
+# ---------------------------------------------------------------------------------------
+# a failed apply leaves no lie behind
+
+
+def test_a_failed_write_is_left_out_of_the_rollback_file(
+    cluster: fa.FakeApiServer, kubeconfig: str, plan_path: str, tmp_path: Path
+) -> None:
+    cluster.serve_recording("ns-dryrun-forbidden.json")  # PATCH namespaces/tools: 403
+    cluster.serve_namespace_patches(psa_evaluator(cluster))
+    rollback = tmp_path / "rb.json"
+    code, output = run_apply(plan_path, kubeconfig, "audit", yes=True,
+                             namespaces=["shop", "tools"], rollback=str(rollback))
+    assert code == 2
+    assert sorted(json.loads(rollback.read_text())["namespaces"]) == ["shop"]
+    assert "1 namespace failed" in output.text
+    assert f"undo with: migrator rollback {rollback} --yes" in output.text
+
+
+def test_nothing_changed_leaves_no_rollback_file_and_no_undo(
+    cluster: fa.FakeApiServer, kubeconfig: str, plan_path: str, tmp_path: Path
+) -> None:
+    cluster.respond("PATCH", re.compile(r"/api/v1/namespaces/(shop|tools)"), 403,
+                    fa.status_body(403, "Forbidden", 'namespaces is forbidden: cannot patch '
+                                   'resource "namespaces"'))
+    rollback = tmp_path / "rb.json"
+    code, output = run_apply(plan_path, kubeconfig, "audit", yes=True,
+                             namespaces=["shop", "tools"], rollback=str(rollback))
+    assert code == 2
+    assert not rollback.exists()
+    assert "undo" not in output.text and "previous values saved" not in output.text
+    assert "nothing was changed; no rollback file was kept" in output.err
+
+
+def test_a_write_whose_answer_was_lost_is_read_back(
+    cluster: fa.FakeApiServer, kubeconfig: str, plan_path: str, tmp_path: Path
+) -> None:
+    cluster.serve_namespace_patches(psa_evaluator(cluster))
+
+    def applied_then_timed_out(request: fa.Request) -> fa.Reply:
+        cluster._patch_namespace(request)  # the write happens ...
+        return fa.Reply.status_error(504, "Timeout", "the server was unable to return a "
+                                     "response in the time allotted")  # ... the answer is lost
+
+    cluster._hooks.insert(0, fa._Hook("PATCH", "/api/v1/namespaces/tools",
+                                      applied_then_timed_out, 1))
+    cluster._hooks.insert(0, fa._Hook("PATCH", "/api/v1/namespaces/shop", lambda _r:
+                                      fa.Reply.status_error(504, "Timeout", "timed out"), 3))
+    rollback = tmp_path / "rb.json"
+    code, output = run_apply(plan_path, kubeconfig, "audit", yes=True,
+                             namespaces=["shop", "tools"], rollback=str(rollback))
+    assert code == 2, output.text  # shop really failed
+    record = json.loads(rollback.read_text())
+    assert sorted(record["namespaces"]) == ["tools"]
+    assert any("reading the namespace back shows the labels were set" in line
+               for line in output.out)
+
+
+# ---------------------------------------------------------------------------------------
+# enforce only on evidence
+
+
+def test_enforce_stops_when_existing_pods_would_violate(
+    cluster: fa.FakeApiServer, kubeconfig: str, plan_path: str, tmp_path: Path
+) -> None:
+    cluster.serve_namespace_patches(psa_evaluator(cluster))
+    # after the plan, a privileged pod starts in tools (planned restricted)
+    cluster.add(fa.pod("intruder", "tools", spec=agent_spec()))
+    rollback = tmp_path / "rb.json"
+    code, output = run_apply(plan_path, kubeconfig, "enforce", yes=True,
+                             namespaces=["shop", "tools"], rollback=str(rollback))
+    assert code == 1, output.text
+    assert any(line.startswith("tools:   intruder: ") for line in output.err), output.text
+    assert "pass --allow-violations" in output.text
+    assert not rollback.exists()
+    assert [r for r in cluster.non_get_requests() if r.query.get("dryRun") != "All"] == []
+    assert LABEL_PREFIX + "enforce" not in cluster.namespace_labels("shop")
+    output = Output()
+    code = cmd_apply(plan_path, "enforce", ["tools"], True, kubeconfig, None, str(rollback),
+                     output.out.append, output.err.append, allow_violations=True)
+    assert code == 0, output.text
+    assert cluster.namespace_labels("tools")[LABEL_PREFIX + "enforce"] == "restricted"

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,9 +29,10 @@ from migrator.cluster.labels import (
     phase_labels,
     rollback,
 )
-from migrator.errors import EXIT_ERROR, EXIT_OK, UsageError
+from migrator.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, UsageError
 from migrator.files.planfile import load_plan
-from migrator.files.rollback import read_rollback_file, save_rollback
+from migrator.files.rollback import finish_rollback, read_rollback_file, save_rollback
+from migrator.model.identity import ClusterIdentity
 
 Echo = Callable[[str], None]
 
@@ -55,13 +56,14 @@ def default_rollback_path(plan_path: str, phase: str, now: datetime | None = Non
 def _print_results(results: Sequence[NamespaceResult], echo: Echo, err: Echo) -> None:
     """Per namespace: its changes (`ns: label: old -> new`), then what the server said."""
     for result in results:
-        suffix = " (not done)" if result.status == "failed" else ""
+        suffix = " (not done)" if result.status in ("failed", "blocked") else ""
         for change in result.changes:
             echo(change.line() + suffix)
         for warning in result.warnings:
             echo(f"{result.namespace}: server warning: {warning}")
         for note in result.notes:
-            (err if result.status == "skipped" else echo)(f"{result.namespace}: {note}")
+            (err if result.status in ("skipped", "blocked") else echo)(
+                f"{result.namespace}: {note}")
         if result.error:
             err(f"error: {result.error}")
 
@@ -76,7 +78,7 @@ def _tally(results: Sequence[NamespaceResult], unchanged: str = "already set") -
     parts = [f"{_count(sum(len(r.changes) for r in changing), 'label')} {verb} in "
              f"{_count(len(changing), 'namespace')}"]
     for status, words in (("unchanged", unchanged), ("skipped", "skipped"),
-                          ("failed", "failed")):
+                          ("failed", "failed"), ("blocked", "stopped by existing pods")):
         n = sum(1 for r in results if r.status == status)
         if n:
             parts.append(f"{_count(n, 'namespace')} {words}")
@@ -85,6 +87,28 @@ def _tally(results: Sequence[NamespaceResult], unchanged: str = "already set") -
 
 # ---------------------------------------------------------------------------------------
 # Commands
+
+
+def check_cluster(plan: Mapping[str, Any], current: ClusterIdentity, plan_path: str,
+                  *, allow_other: bool, err: Echo) -> None:
+    """Refuse (UsageError) to act on `current` unless it is the cluster `plan` was made on,
+    or `allow_other`; a plan that records no cluster (made from manifests) is refused too,
+    as nothing shows it belongs to `current`."""
+    recorded = ClusterIdentity.from_dict((plan.get("cluster") or {}).get("identity"))
+    if recorded is None:
+        problem = (f"{plan_path} was planned from files and records no cluster, so nothing "
+                   f"shows it was made for {current.describe()}")
+    else:
+        reason = recorded.mismatch(current)
+        if reason is None:
+            return
+        problem = (f"{plan_path} was made on {recorded.describe()}, but the current cluster "
+                   f"is {current.describe()}: {reason}")
+    if allow_other:
+        err(f"warning: {problem}; going on as --allow-other-cluster was given")
+        return
+    raise UsageError(f"{problem}. Use the context the plan was made on, or pass "
+                     "--allow-other-cluster if this really is the cluster to label")
 
 
 def cmd_apply(
@@ -97,8 +121,16 @@ def cmd_apply(
     rollback_out: str | None,
     echo: Echo,
     err: Echo,
+    *,
+    allow_other_cluster: bool = False,
+    allow_violations: bool = False,
 ) -> int:
-    """`migrator apply`: show (or, with `yes`, make) the label changes of `phase`."""
+    """`migrator apply`: show (or, with `yes`, make) the label changes of `phase`.
+
+    Refuses a cluster other than the plan's (unless `allow_other_cluster`); with `yes` and
+    phase enforce, stops before writing when the server's dry-run finds existing pods that
+    would violate the new level (unless `allow_violations`): exit 1.
+    """
     if phase not in PHASES:
         raise UsageError(f"unknown phase {phase!r}: use audit or enforce")
     plan = load_plan(plan_path)
@@ -107,25 +139,40 @@ def cmd_apply(
     if yes and os.path.lexists(rollback_path):
         raise UsageError(f"{rollback_path} exists; choose another --rollback-file")
     with connect(kubeconfig, context) as client:
+        check_cluster(plan, client.identity(), plan_path, allow_other=allow_other_cluster,
+                      err=err)
         mode = "applying" if yes else "dry run, nothing is changed"
         echo(f"phase {phase} on {client.describe()}: {mode}")
         result = apply_labels(client, plan, phase=phase, namespaces=namespaces, yes=yes,
-                              save_rollback=functools.partial(save_rollback, rollback_path))
+                              save_rollback=functools.partial(save_rollback, rollback_path),
+                              finish_rollback=finish_rollback,
+                              require_evidence=phase == "enforce" and not allow_violations)
     _report_apply(result, echo, err)
-    return EXIT_ERROR if result.failed else EXIT_OK
+    if result.failed:
+        return EXIT_ERROR
+    return EXIT_FINDINGS if result.stopped else EXIT_OK
 
 
 def _report_apply(result: ApplyResult, echo: Echo, err: Echo) -> None:
     _print_results(result.namespaces, echo, err)
     echo(_tally(result.namespaces))
+    if result.stopped:
+        stuck = [r.namespace for r in result.namespaces if r.status in ("blocked", "failed")]
+        err("stopped before changing anything: the server's dry-run does not show that "
+            f"every existing pod passes the new enforce level in {', '.join(stuck)}. Fix "
+            "those pods (or the plan), or pass --allow-violations to enforce anyway")
+        return
     if result.dry_run:
         if result.changes:
             echo("dry run: nothing was changed. Run again with --yes to apply; the previous "
                  "values are saved to a rollback file first.")
         return
+    changed = sum(1 for r in result.namespaces if r.status == "changed")
     if result.rollback_path:
         echo(f"previous values saved to {result.rollback_path}; undo with: migrator rollback "
              f"{result.rollback_path} --yes")
+    elif result.failed and not changed:
+        err("nothing was changed; no rollback file was kept")
     else:
         echo("nothing to change")
 
@@ -141,9 +188,12 @@ def cmd_rollback(
     """`migrator rollback`: show (or, with `yes`, restore) the values a rollback file holds."""
     record = read_rollback_file(path)
     with connect(kubeconfig, context) as client:
-        if record.server and record.server != client.server:
-            message = (f"{path} was written for {record.server}; the current context "
-                       f"points at {client.server}")
+        recorded = (ClusterIdentity(record.server, record.context, record.uid)
+                    if record.server else None)
+        reason = recorded.mismatch(client.identity()) if recorded else None
+        if recorded is not None and reason is not None:
+            message = (f"{path} was written for {recorded.describe()}; the current context "
+                       f"points at {client.identity().describe()}: {reason}")
             if yes:
                 raise UsageError(
                     f"{message}. Use the context of that cluster (or edit `server` in the "

@@ -24,6 +24,12 @@ def apply(
     rollback_file: Annotated[str | None, typer.Option(
         "--rollback-file", help="Where to save the labels being replaced (default: beside "
         "the plan).")] = None,
+    allow_other_cluster: Annotated[bool, typer.Option(
+        "--allow-other-cluster", help="Apply even though the current cluster is not the one "
+        "the plan was made on (or the plan records none).")] = False,
+    allow_violations: Annotated[bool, typer.Option(
+        "--allow-violations", help="With --phase enforce --yes: enforce even when the "
+        "server's dry-run says existing pods violate the level.")] = False,
     kubeconfig: KubeconfigOpt = None,
     context: ContextOpt = None,
 ) -> None:
@@ -37,7 +43,9 @@ def apply(
     if phase not in ("audit", "enforce"):
         raise UsageError("--phase must be audit or enforce")
     raise typer.Exit(cmd_apply(plan_path, phase, namespace or None, yes, kubeconfig, context,
-                               rollback_file, typer.echo, err_line))
+                               rollback_file, typer.echo, err_line,
+                               allow_other_cluster=allow_other_cluster,
+                               allow_violations=allow_violations))
 
 
 @edge

@@ -36,6 +36,7 @@ from kubernetes import client as _client  # type: ignore[import-untyped, unused-
 from kubernetes import config as _config  # type: ignore[import-untyped, unused-ignore]
 
 from migrator.errors import SourceError
+from migrator.model.identity import ClusterIdentity
 from migrator.model.inventory import Inventory, Obj, Unreadable
 from migrator.model.workloads import slim_pod
 
@@ -393,6 +394,7 @@ class ClusterClient:
         #: Distinct warning texts the server sent, in the order first seen.
         self.warnings_seen: list[str] = []
         self._version: str | None = None
+        self._identity: ClusterIdentity | None = None
 
     # -- identity ---------------------------------------------------------------------
 
@@ -504,6 +506,25 @@ class ClusterClient:
                 delay = max(delay, min(float(retry_after), MAX_RETRY_AFTER))
             time.sleep(delay)
             attempt += 1
+
+    def identity(self, namespaces: Sequence[Obj] = ()) -> ClusterIdentity:
+        """This cluster's identity: server, context and the kube-system namespace UID (from
+        `namespaces` when they hold it, else read once; unknown when it cannot be read)."""
+        if self._identity is not None:
+            return self._identity
+        uid = next((str((ns.get("metadata") or {}).get("uid") or "") for ns in namespaces
+                    if (ns.get("metadata") or {}).get("name") == "kube-system"), "")
+        if not uid:
+            response = self.get("/api/v1/namespaces/kube-system")
+            if response.ok:
+                try:
+                    body = response.json()
+                except ValueError:
+                    body = None
+                if isinstance(body, dict):
+                    uid = str((body.get("metadata") or {}).get("uid") or "")
+        self._identity = ClusterIdentity(self.server, self.context, uid or None)
+        return self._identity
 
     def server_version(self) -> str:
         """`gitVersion` of `/version` (cached); '' when the server does not say."""
@@ -886,6 +907,7 @@ def _read_inventory(
         return result
 
     collect(_NAMESPACES)
+    inventory.identity = client.identity(inventory.namespaces)
     collect(_PODS, slim_pod)
     collect(_SERVICE_ACCOUNTS)
     for workload in _WORKLOADS:

@@ -37,6 +37,7 @@ from migrator.cluster.namespaces import (
 )
 from migrator.errors import NamespaceError, SourceError, UsageError
 from migrator.model.rollback import ROLLBACK_SCHEMA, RollbackFile
+from migrator.plan.dryrun import parse_namespace_warnings
 from migrator.pss.api import LABEL_PREFIX, Level, Version
 
 Phase = Literal["audit", "enforce"]
@@ -70,7 +71,8 @@ class LabelChange:
                 "new": self.new}
 
 
-NamespaceStatus = Literal["unchanged", "would-change", "changed", "skipped", "failed"]
+NamespaceStatus = Literal["unchanged", "would-change", "changed", "skipped", "failed",
+                          "blocked"]
 
 
 @dataclass
@@ -98,6 +100,9 @@ class ApplyResult:
     dry_run: bool
     namespaces: list[NamespaceResult]
     rollback_path: str | None = None
+    #: the server dry-run found existing pods the enforce level would reject, could not
+    #: check them all, or failed: nothing was written.
+    stopped: bool = False
 
     @property
     def changes(self) -> list[LabelChange]:
@@ -107,9 +112,13 @@ class ApplyResult:
     def failed(self) -> list[NamespaceResult]:
         return [n for n in self.namespaces if n.status == "failed"]
 
+    @property
+    def blocked(self) -> list[NamespaceResult]:
+        return [n for n in self.namespaces if n.status == "blocked"]
+
     def to_dict(self) -> dict[str, Any]:
         return {"phase": self.phase, "dry_run": self.dry_run,
-                "rollback_path": self.rollback_path,
+                "rollback_path": self.rollback_path, "stopped": self.stopped,
                 "namespaces": [n.to_dict() for n in self.namespaces]}
 
 
@@ -215,6 +224,7 @@ def rollback_document(
         "created": _timestamp(),
         "server": client.server,
         "context": client.context,
+        "kube_system_uid": client.identity().uid,
         "phase": phase,
         "namespaces": {
             ns: {"previous": {c.label: c.old for c in items},
@@ -222,6 +232,54 @@ def rollback_document(
             for ns, items in sorted(changes.items()) if items
         },
     }
+
+
+def _evidence(client: ClusterClient, live: LiveNamespace, wanted: Mapping[str, str],
+              changes: list[LabelChange]) -> NamespaceResult | None:
+    """None when the server's dry-run of `wanted` says every existing pod passes the new
+    enforce level; otherwise the namespace's result saying why: status "blocked" for pods
+    that violate it or were not all checked, "failed" when the dry-run itself failed."""
+    result = NamespaceResult(live.name, "blocked", changes=changes)
+    try:
+        ok = _server_side_apply(client, live, wanted, dry_run=True, result=result)
+    except SourceError as exc:
+        result.error, ok = str(exc), False
+    if not ok:
+        result.status = "failed"
+        result.notes = ["the server dry-run of the enforce level failed, so nothing shows "
+                        "that existing pods pass it"]
+        return result
+    verdict = parse_namespace_warnings(result.warnings)
+    result.warnings = []
+    reasons: list[str] = []
+    if verdict.violating:
+        reasons.append(f"existing pods violate {verdict.level or 'the new enforce level'}:")
+        reasons.extend(f"  {group.line()}" for group in verdict.groups)
+    if verdict.truncated:
+        reasons.append(f"the server checked only {verdict.checked} of {verdict.total} "
+                       "existing pods")
+    if verdict.pods_unlisted:
+        reasons.append("the server could not list the existing pods to check them")
+    if not reasons:
+        return None
+    result.notes = reasons
+    return result
+
+
+def _confirm(client: ClusterClient, result: NamespaceResult) -> bool | None:
+    """After a failed write: True when the namespace holds every new value anyway (the
+    server applied it before the answer was lost), False when it holds none of them, None
+    when it cannot be read or holds some (unknown: kept in the rollback file)."""
+    try:
+        live = read_namespace(client, result.namespace)
+    except (NamespaceError, SourceError):
+        return None
+    if live is None:
+        return False
+    held = [live.labels.get(c.label) == c.new for c in result.changes]
+    if all(held):
+        return True
+    return False if not any(held) else None
 
 
 def apply_labels(
@@ -232,14 +290,23 @@ def apply_labels(
     namespaces: Sequence[str] | None,
     yes: bool,
     save_rollback: Callable[[dict[str, Any]], str],
+    finish_rollback: Callable[[str, dict[str, Any] | None], None] | None = None,
+    require_evidence: bool = False,
 ) -> ApplyResult:
     """Set the labels of `phase` on each plan namespace (all, or `namespaces`).
 
     Without `yes` nothing is persisted: the changes are computed and sent as a
     server-side-apply dry run, for the server's warnings. With `yes` the rollback file is
-    written first (refusing an existing file), then each namespace is applied. Namespaces
-    missing from the cluster are skipped; per-namespace failures are recorded, not raised.
-    UsageError for a bad phase, namespace or plan value, or an unwritable rollback file.
+    written first (refusing an existing file), then each namespace is applied; afterwards
+    `finish_rollback(path, document)` rewrites it to hold only what really changed (a
+    failed write the server did not apply is left out; one whose outcome cannot be read
+    back is kept, as restoring is harmless), or removes it (document None) when nothing
+    changed. With `require_evidence` (enforce), the writes are first dry-run and nothing
+    is written when the server says any existing pod would violate the new enforce level,
+    checked only some, or could not be asked: the result is then `stopped`.
+    Namespaces missing from the cluster are skipped; per-namespace failures are recorded,
+    not raised. UsageError for a bad phase, namespace or plan value, or an unwritable
+    rollback file.
     """
     wanted = phase_labels(plan, phase, namespaces)
     results: dict[str, NamespaceResult] = {}
@@ -263,6 +330,20 @@ def apply_labels(
         live_of[name] = live
         pending[name] = changes
 
+    if yes and require_evidence and pending:
+        blocked = {}
+        for name in sorted(pending):
+            found = _evidence(client, live_of[name], wanted[name], pending[name])
+            if found is not None:
+                blocked[name] = found
+        if blocked:
+            for name in pending:
+                results[name] = blocked.get(name) or NamespaceResult(
+                    name, "would-change", changes=pending[name],
+                    notes=["not applied: the apply stopped"])
+            return ApplyResult(phase, False, [results[n] for n in sorted(results)],
+                               stopped=True)
+
     written: str | None = None
     if yes and pending:
         written = save_rollback(rollback_document(client, phase, pending))
@@ -278,6 +359,28 @@ def apply_labels(
         if not ok:
             result.status = "failed"
         results[name] = result
+
+    if written is not None:
+        kept: dict[str, list[LabelChange]] = {}
+        for name in sorted(pending):
+            result = results[name]
+            if result.status == "failed":
+                applied = _confirm(client, result)
+                if applied is True:
+                    result.status, result.error = "changed", None
+                    result.notes.append("the write's answer failed, but reading the "
+                                        "namespace back shows the labels were set")
+                elif applied is None:
+                    result.notes.append("could not read the namespace back: it may have "
+                                        "changed, so the rollback file keeps it")
+                    kept[name] = result.changes
+                    continue
+            if result.status == "changed":
+                kept[name] = result.changes
+        if finish_rollback is not None and kept != pending:
+            finish_rollback(written, rollback_document(client, phase, kept) if kept else None)
+            if not kept:
+                written = None
     return ApplyResult(phase, not yes, [results[n] for n in sorted(results)], written)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from migrator.errors import UsageError
 from migrator.files.planfile import read_json
+from migrator.files.writing import write_file
 from migrator.model.rollback import RollbackFile, parse_rollback
 
 
@@ -26,6 +27,19 @@ def save_rollback(path: str, document: dict[str, Any]) -> str:
     """Write `document` to `path` (never replacing a file); `path`."""
     write_new_file(path, json.dumps(document, indent=2, sort_keys=True) + "\n")
     return path
+
+
+def finish_rollback(path: str, document: dict[str, Any] | None) -> None:
+    """After an apply: replace the rollback file at `path` with `document` (what really
+    changed), or remove it when `document` is None (nothing changed)."""
+    try:
+        if document is None:
+            os.unlink(path)
+        else:
+            write_file(path, json.dumps(document, indent=2, sort_keys=True) + "\n")
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot update the rollback file: "
+                         f"{exc.strerror or exc}") from exc
 
 
 def write_new_file(path: str, text: str) -> None:

@@ -21,6 +21,7 @@ import yaml
 from migrator.errors import ManifestError
 from migrator.files.manifests import Document, load_documents
 from migrator.files.writing import atomic_open
+from migrator.model.identity import ClusterIdentity
 from migrator.model.inventory import KIND_FIELDS, Inventory, Obj, Unreadable, key_of
 from migrator.model.workloads import is_custom
 
@@ -39,6 +40,8 @@ def _header(inventory: Inventory, source: str | None) -> Obj:
     }
     if source:
         header["source"] = source
+    if inventory.identity is not None:
+        header["cluster"] = inventory.identity.to_dict()
     header["unreadable"] = [
         {"what": u.what, "reason": u.reason, "consequence": u.consequence}
         for u in inventory.unreadable
@@ -113,6 +116,7 @@ def apply_snapshot_header(inventory: Inventory, obj: Obj) -> None:
     inventory.server_version = version if isinstance(version, str) and version else None
     psp_api = obj.get("pspAPI")
     inventory.psp_api = psp_api if isinstance(psp_api, bool) else None
+    inventory.identity = ClusterIdentity.from_dict(obj.get("cluster"))
     for entry in obj.get("unreadable") or []:
         if isinstance(entry, dict):
             item = Unreadable(

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from migrator.model.identity import ClusterIdentity
 from migrator.model.workloads import WORKLOAD_KINDS, is_custom
 
 Obj = dict[str, Any]
@@ -73,6 +74,8 @@ class Inventory:
     #: True when the server serves PodSecurityPolicies, False when it answers 404,
     #: None when unknown (read from files).
     psp_api: bool | None = None
+    #: the cluster a live read (or the snapshot read from files) was made on.
+    identity: ClusterIdentity | None = None
     namespaces: list[Obj] = field(default_factory=list)
     pods: list[Obj] = field(default_factory=list)
     service_accounts: list[Obj] = field(default_factory=list)

@@ -27,6 +27,8 @@ class RollbackFile:
     created: str | None
     previous: dict[str, dict[str, str | None]]
     applied: dict[str, dict[str, str | None]]
+    #: the kube-system namespace UID of the cluster it was written for
+    uid: str | None = None
 
 
 def _labels_map(value: Any, path: str, where: str) -> dict[str, str | None]:
@@ -60,4 +62,4 @@ def parse_rollback(data: Any, path: str) -> RollbackFile:
         return value if isinstance(value, str) else None
 
     return RollbackFile(path, text("server"), text("context"), text("phase"), text("created"),
-                        previous, applied)
+                        previous, applied, text("kube_system_uid"))

@@ -380,7 +380,8 @@ def build_plan(
         "schema": PLAN_SCHEMA,
         "generated_by": f"migrator {__version__}",
         "cluster": {"source": source, "server_version": inventory.server_version,
-                    "psp_api": inventory.psp_api},
+                    "psp_api": inventory.psp_api,
+                    "identity": inventory.identity.to_dict() if inventory.identity else None},
         "pin_version": str(pin),
         "target_version": str(target),
         "admission_config": {
