@@ -8,9 +8,12 @@ the exit code it carries. Nothing here prints.
 
 from __future__ import annotations
 
-#: Exit codes of every command: all is well; findings (denied pods, a tripped gate);
-#: bad usage or input that could not be read.
-EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+#: Exit codes of every command: all is well; findings (denied pods, a tripped gate, an
+#: enforce stopped by violating pods); bad usage or input that could not be read; an
+#: incomplete answer (something could not be read, so the verdict may be wrong);
+#: interrupted (Ctrl-C, 128 + SIGINT, as shells report it).
+EXIT_OK, EXIT_FINDINGS, EXIT_ERROR, EXIT_INCOMPLETE = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130
 
 
 class MigratorError(Exception):
@@ -33,6 +36,11 @@ class ManifestError(MigratorError):
 
 class SourceError(MigratorError):
     """A cluster (or its kubeconfig) could not be reached or read."""
+
+
+class NoObjectsFound(MigratorError):
+    """The input held no Kubernetes object to plan or judge (a missing path, an empty
+    folder, files of other tools)."""
 
 
 class UsageError(MigratorError):

@@ -107,7 +107,8 @@ def test_existing_report_needs_force(tmp_path: Path) -> None:
     o = Output()
     assert o.run([str(DEMO)], out=str(tmp_path), quiet=True) == EXIT_OK
     assert o.run([str(DEMO)], out=str(tmp_path), quiet=True) == EXIT_ERROR
-    assert o.err == [f"error: {tmp_path / 'report.html'} exists; pass --force to overwrite it"]
+    assert o.err == [f"error: {tmp_path}: report.html, report.md, report.json, plan.json "
+                     "already exist; pass --force to overwrite"]
     assert o.run([str(DEMO)], out=str(tmp_path), quiet=True, force=True) == EXIT_OK
 
 
@@ -115,10 +116,22 @@ def test_unreadable_manifests_exit_2_after_writing(tmp_path: Path) -> None:
     src = tmp_path / "src"
     src.mkdir()
     (src / "bad.yaml").write_text("kind: [unclosed\n", encoding="utf-8")
+    (src / "ns.yaml").write_text("apiVersion: v1\nkind: Namespace\nmetadata: {name: shop}\n",
+                                 encoding="utf-8")
     o = Output()
     assert o.run([str(src)], out=str(tmp_path / "out"), quiet=True) == EXIT_ERROR
     assert "bad.yaml" in o.errors
     assert (tmp_path / "out" / "report.html").is_file()
+
+
+def test_nothing_but_unreadable_files_is_nothing_to_report(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "bad.yaml").write_text("kind: [unclosed\n", encoding="utf-8")
+    o = Output()
+    assert o.run([str(src)], out=str(tmp_path / "out"), quiet=True) == EXIT_ERROR
+    assert f"no Kubernetes objects found in {src}" in o.errors and "bad.yaml" in o.errors
+    assert not (tmp_path / "out").exists()
 
 
 # -- from plan.json -------------------------------------------------------------------------------

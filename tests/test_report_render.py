@@ -79,8 +79,7 @@ def demo_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.fixture(scope="module")
-def evil_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def evil_reports(out: Path) -> Path:
     """The reports of objects whose names no API server would accept (reading files refuses
     them, see test_names.py), built straight from the objects: whatever reaches a report
     is escaped, wherever it came from."""
@@ -89,10 +88,15 @@ def evil_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
         inventory.add(obj, f"all.yaml#{index}")
     report = build_report(build_plan(inventory, pin=pin_version(None, None)),
                           inventory=inventory)
-    out = tmp_path_factory.mktemp("evil")
+    out.mkdir(parents=True, exist_ok=True)
     (out / "report.html").write_text(render_html(report), encoding="utf-8")
     (out / "report.md").write_text(render_markdown(report), encoding="utf-8")
     return out
+
+
+@pytest.fixture(scope="module")
+def evil_out(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return evil_reports(tmp_path_factory.mktemp("evil"))
 
 
 # -- golden files -----------------------------------------------------------------------------

@@ -17,9 +17,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
-from migrator.errors import ManifestError
+from migrator.errors import ManifestError, NoObjectsFound
 from migrator.model.admission import AdmissionConfig, parse_admission_config
-from migrator.model.inventory import Inventory
+from migrator.model.inventory import Inventory, Unreadable
+from migrator.plan.gaps import unreadable_line
 from migrator.pss.api import Version
 
 Echo = Callable[[str], None]
@@ -70,19 +71,27 @@ def read_source(
     stdin: IO[str] | None = None,
     announce: Echo | None = None,
     progress: Progress | None = None,
+    gap: Echo | None = None,
 ) -> Source:
     """Read `paths` (files, folders, `-`) or, without paths, the live cluster.
 
     Unreadable files are collected in `errors` and the rest is read; a cluster that cannot
     be reached raises `SourceError`. `announce` hears which cluster is being read,
-    `progress` each resource's running count.
+    `progress` each resource's running count, `gap` each thing that could not be read
+    (a 403 on a list, a snapshot's own gaps) as one `incomplete: …` line, when it happens.
     """
+    def on_gap(item: Unreadable) -> None:
+        if gap is not None:
+            gap(unreadable_line(item.what, item.reason, item.consequence))
+
     if paths:
         from migrator.files.source import read_files
 
         inventory = read_files(paths, errors, stdin=stdin)
         if psp_from:
             _merge_policies(inventory, psp_from, errors)
+        for item in inventory.unreadable:
+            on_gap(item)
         return Source(inventory, name_of_paths(paths), "files")
     from migrator.cluster.client import connect, read_inventory
 
@@ -93,7 +102,8 @@ def read_source(
         client = stack.enter_context(connect(kubeconfig, context))
         if announce is not None:
             announce(f"reading {client.describe()}")
-        inventory = read_inventory(client, skip_psps=bool(psp_from), progress=progress)
+        inventory = read_inventory(client, skip_psps=bool(psp_from), progress=progress,
+                                   on_gap=on_gap)
         if helm_history:
             from migrator.cluster.helm import read_helm_history
 
@@ -104,6 +114,20 @@ def read_source(
     if psp_from:
         _merge_policies(inventory, psp_from, errors)
     return Source(inventory, name, context or "cluster", live=True, helm=helm)
+
+
+def require_objects(source: Source, paths: Sequence[str] | None,
+                    errors: Sequence[ManifestError] = ()) -> None:
+    """Raise NoObjectsFound when `source` holds no namespace, workload or pod: there is
+    nothing to plan (a missing path, an empty folder, files of other tools)."""
+    inventory = source.inventory
+    if inventory.namespaces or inventory.workloads or inventory.pods:
+        return
+    where = ", ".join(paths) if paths else source.name
+    detail = "; ".join(str(e) for e in errors[:3])
+    raise NoObjectsFound(f"no Kubernetes objects found in {where}"
+                         + (f" ({detail})" if detail else "")
+                         + ": nothing to plan, no report written")
 
 
 def plan_source(source: Source, *, pin: str | None, target: Version,

@@ -18,9 +18,19 @@ from migrator.app.pipeline import (
     load_admission_config,
     plan_source,
     read_source,
+    require_objects,
 )
-from migrator.app.report import PLAN_FILE, write_report
-from migrator.errors import EXIT_ERROR, EXIT_OK, ManifestError, UsageError
+from migrator.app.report import PLAN_FILE, REPORT_FILES, write_report
+from migrator.errors import (
+    EXIT_ERROR,
+    EXIT_INCOMPLETE,
+    EXIT_OK,
+    ManifestError,
+    SourceError,
+    UsageError,
+)
+from migrator.files.writing import check_output
+from migrator.plan.gaps import plan_gaps
 from migrator.pss.api import Version
 
 Echo = Callable[[str], None]
@@ -33,10 +43,14 @@ class PlanRun:
     plan: dict[str, Any]
     plan_path: str
     errors: list[ManifestError] = field(default_factory=list)
+    #: what the plan could not know (`migrator.plan.gaps`): the answer is incomplete.
+    gaps: list[str] = field(default_factory=list)
 
     @property
     def code(self) -> int:
-        return EXIT_ERROR if self.errors else EXIT_OK
+        if self.errors:
+            return EXIT_ERROR
+        return EXIT_INCOMPLETE if self.gaps else EXIT_OK
 
 
 def run_plan(
@@ -57,22 +71,31 @@ def run_plan(
     announce: Echo | None = None,
     progress: Progress | None = None,
 ) -> PlanRun:
-    """Plan PATHS (or the live cluster) and write plan.json and the reports into `out`."""
+    """Plan PATHS (or the live cluster) and write plan.json and the reports into `out`.
+
+    Before reading anything: `out` must be writable and hold none of the artefacts
+    (plan.json, report.*) unless `force`. Raises NoObjectsFound when nothing was found to
+    plan (nothing is written then); each gap is told to `err` as it is found.
+    """
     plan_path = os.path.join(out, PLAN_FILE)
-    if os.path.exists(plan_path) and not force:
-        raise UsageError(f"{plan_path} exists; pass --force to overwrite it")
     if server_dry_run and paths:
         raise UsageError("--server-dry-run needs a live cluster (no PATHS)")
+    check_output(out, [PLAN_FILE, *REPORT_FILES], force=force)
     errors: list[ManifestError] = []
     config = load_admission_config(admission_config)
     source: Source = read_source(paths, errors=errors, kubeconfig=kubeconfig, context=context,
                                  psp_from=psp_from, stdin=stdin, announce=announce,
-                                 progress=progress)
+                                 progress=progress, gap=err)
+    require_objects(source, paths, errors)
     result = plan_source(source, pin=pin, target=target, config=config)
     if server_dry_run:
         from migrator.app.apply import attach_server_dry_run
 
         attach_server_dry_run(result, kubeconfig, context, echo, err)
+        summary = result["server_dry_run"]
+        if summary["namespaces"] and not summary["checked"]:
+            raise SourceError(f"server dry-run: none of the {summary['namespaces']} "
+                              "namespaces answered; nothing was compared, no plan written")
     write_report(out, result, inventory=source.inventory,
                  cluster_name=source.name if paths else (context or None))
-    return PlanRun(result, plan_path, errors)
+    return PlanRun(result, plan_path, errors, plan_gaps(result))

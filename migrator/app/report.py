@@ -16,19 +16,27 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from migrator.app.pipeline import load_admission_config, plan_source, read_source
+from migrator.app.pipeline import (
+    load_admission_config,
+    plan_source,
+    read_source,
+    require_objects,
+)
 from migrator.errors import (
     EXIT_ERROR,
     EXIT_FINDINGS,
+    EXIT_INCOMPLETE,
     EXIT_OK,
     ManifestError,
+    OutputExists,
     UsageError,
     WriteError,
 )
 from migrator.files.planfile import load_plan
-from migrator.files.writing import write_file
+from migrator.files.writing import check_output, write_file
 from migrator.model.inventory import Inventory
 from migrator.model.serialise import plan_json
+from migrator.plan.gaps import plan_gaps
 from migrator.report.model import FAIL_ON, build_report, gate
 from migrator.report.render import render_fleet, render_html, render_json, render_markdown
 
@@ -195,7 +203,8 @@ def _run_single(
     targets = [folder / name for name in (*REPORT_FILES, PLAN_FILE)]
     existing = _existing(targets, Path(plan_file) if plan_file else None)
     if existing and not force:
-        raise UsageError(f"{existing[0]} exists; pass --force to overwrite it")
+        raise OutputExists(out, [p.name for p in existing])
+    check_output(out, [], force=True)
     errors: list[ManifestError] = []
     inventory: Inventory | None = None
     helm: dict[str, Any] | None = None
@@ -208,7 +217,8 @@ def _run_single(
     else:
         source = read_source(paths, errors=errors, kubeconfig=kubeconfig, context=context,
                              psp_from=psp_from, helm_history=helm_history and not paths,
-                             stdin=stdin, announce=progress)
+                             stdin=stdin, announce=progress, gap=err)
+        require_objects(source, paths, errors)
         plan = plan_source(source, pin=pin, target=target, config=config)
         inventory, helm, name = source.inventory, source.helm, source.name
         if helm_history and paths:
@@ -222,11 +232,20 @@ def _run_single(
         raise UsageError(f"{out}: cannot write the report: {exc.strerror or exc}") from exc
     for error in errors:
         err(f"error: {error}")
+    gaps = plan_gaps(plan)
+    if plan_file:  # a plan read back: its gaps were not told while it was made
+        for line in gaps:
+            err(line)
     if not quiet:
         echo(str(report["headline"]))
         echo("wrote " + ", ".join(str(p) for p in written))
     code = _gate(report, fail_on, echo)
-    return EXIT_ERROR if errors else code
+    if gaps:
+        err(f"incomplete: {len(gaps)} thing{'s' if len(gaps) != 1 else ''} could not be read "
+            "or checked; the report may be wrong there")
+    if errors:
+        return EXIT_ERROR
+    return EXIT_INCOMPLETE if gaps else code
 
 
 def _same(plan_file: str | None, path: Path) -> bool:
@@ -297,9 +316,14 @@ def _run_fleet(
         _write(folder / "fleet.json", render_json(view))
     except OSError as exc:
         raise UsageError(f"{out}: cannot write the reports: {exc.strerror or exc}") from exc
+    incomplete = False
     for outcome in outcomes:
         if outcome.error:
             err(f"error: {outcome.context}: {outcome.error}")
+        elif outcome.plan is not None:
+            for line in plan_gaps(outcome.plan):
+                incomplete = True
+                err(f"{outcome.context}: {line}")
     if not quiet:
         echo(str(view["headline"]))
         for cluster in view["clusters"]:
@@ -317,4 +341,6 @@ def _run_fleet(
                     echo(line)
     if any(o.error for o in outcomes):
         return EXIT_ERROR
+    if incomplete:
+        return EXIT_INCOMPLETE
     return EXIT_FINDINGS if gated else EXIT_OK

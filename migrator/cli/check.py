@@ -10,7 +10,7 @@ import typer
 
 from migrator.cli.console import edge, error
 from migrator.cli.options import OutputFormat, parse_level, parse_version
-from migrator.errors import EXIT_ERROR, EXIT_FINDINGS, ManifestError
+from migrator.errors import EXIT_ERROR, EXIT_FINDINGS, ManifestError, NoObjectsFound
 from migrator.files.manifests import load_documents
 from migrator.plan.checking import ObjectResult, check_object
 from migrator.pss.api import Level, Version
@@ -70,6 +70,10 @@ def check(
             results.append(result)
     for problem in errors:
         error(str(problem))
+    if not results:
+        detail = f" ({len(errors)} unreadable)" if errors else ""
+        raise NoObjectsFound(f"no Kubernetes objects with pods found in {', '.join(paths)}"
+                             f"{detail}: nothing was checked")
     if output is OutputFormat.json:
         payload = {
             "level": str(level_),

@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 
 from migrator.app.pipeline import read_source
-from migrator.cli.console import edge, error, live_feedback
+from migrator.cli.console import edge, err_line, error, live_feedback
 from migrator.cli.options import ContextOpt, KubeconfigOpt, PathsArg, PspFromOpt, ReportFormat
-from migrator.errors import EXIT_ERROR, ManifestError
+from migrator.errors import EXIT_ERROR, EXIT_INCOMPLETE, ManifestError
 
 
 def dump(data: object, fmt: ReportFormat) -> str:
@@ -46,6 +46,8 @@ def inventory(
     typer.echo(render_text(data) if output is ReportFormat.text else dump(data, output))
     if errors:
         raise typer.Exit(EXIT_ERROR)
+    if source.inventory.unreadable:
+        raise typer.Exit(EXIT_INCOMPLETE)
 
 
 @edge
@@ -78,3 +80,6 @@ def snapshot(
         error(f"could not read {item.what}: {item.reason}")
     if errors:
         raise typer.Exit(EXIT_ERROR)
+    if source.inventory.unreadable:
+        err_line(f"incomplete: {out} lacks what could not be read (exit 3)")
+        raise typer.Exit(EXIT_INCOMPLETE)

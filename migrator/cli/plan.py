@@ -106,5 +106,8 @@ def plan(
     if not quiet:
         render_plan(run.plan)
         typer.echo(f"\nwrote {run.plan_path} and the reports {out}/report.html, report.md")
+    if run.gaps:
+        err_line(f"incomplete: {len(run.gaps)} thing{'s' if len(run.gaps) != 1 else ''} could "
+                 "not be read or checked (listed above); the plan may be wrong there")
     if run.code:
         raise typer.Exit(run.code)

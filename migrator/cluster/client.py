@@ -865,22 +865,25 @@ def read_inventory(
     *,
     skip_psps: bool = False,
     progress: ProgressCallback | None = None,
+    on_gap: Callable[[Unreadable], None] | None = None,
 ) -> Inventory:
     """Everything a migration needs from the cluster behind `client`, with GET only.
 
     Lists are paginated (`limit`/`continue`); pods are slimmed as each page arrives. With
     `skip_psps` (the PSPs come from files, `--psp-from`) the live PSP list is not read;
     discovery still says whether the API is served. Merging the files' objects is
-    `migrator.app.pipeline`'s job.
+    `migrator.app.pipeline`'s job. `on_gap` hears each list that could not be read, when
+    it happens.
     """
     with _gc_paused():
-        return _read_inventory(client, skip_psps, progress)
+        return _read_inventory(client, skip_psps, progress, on_gap)
 
 
 def _read_inventory(
     client: ClusterClient,
     from_files: bool,
     progress: ProgressCallback | None,
+    on_gap: Callable[[Unreadable], None] | None = None,
 ) -> Inventory:
 
     inventory = Inventory(server_version=client.server_version() or None)
@@ -891,16 +894,15 @@ def _read_inventory(
         resource: _Resource, transform: Callable[[Obj], Obj] | None = None
     ) -> _ListResult:
         result = _read_resource(client, resource, progress, compact, transform)
-        if result.unreadable is not None:
-            inventory.unreadable.append(result.unreadable)
-        elif result.not_found and resource is not _PSPS:
-            inventory.unreadable.append(
-                Unreadable(
-                    resource.what,
-                    "not served: " + ", ".join(resource.paths) + " answered 404",
-                    resource.consequence,
-                )
-            )
+        gap = result.unreadable
+        if gap is None and result.not_found and resource is not _PSPS:
+            gap = Unreadable(resource.what,
+                             "not served: " + ", ".join(resource.paths) + " answered 404",
+                             resource.consequence)
+        if gap is not None:
+            inventory.unreadable.append(gap)
+            if on_gap is not None:
+                on_gap(gap)
         for obj in result.items:
             inventory.add(obj, origin)
         result.items = []

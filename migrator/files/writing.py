@@ -2,6 +2,8 @@
 unless asked, never through a symbolic link, each file replaced atomically.
 
 Owns `check_tree` (every problem with a set of relative paths, before anything is written),
+`check_output` (the same for a command's artefacts, plus a writable folder, before it reads
+or edits anything),
 `write_tree` (write them all) and `replace_file` (rewrite one file inside a repository,
 keeping its permissions). Paths are relative POSIX paths; `..`, absolute paths and links
 that lead out of the folder are refused with a `WriteError`.
@@ -55,6 +57,20 @@ def check_tree(root: str, files: Mapping[str, str], *, force: bool) -> list[str]
     if existing and not force:
         raise OutputExists(root, existing)
     return existing
+
+
+def check_output(root: str, names: list[str], *, force: bool) -> None:
+    """Before anything is read or edited: `root` must be (or become) a writable folder, and
+    none of `names` (relative paths) may exist below it unless `force`. Raises WriteError,
+    or OutputExists naming every existing artefact. Creates nothing."""
+    check_tree(root, dict.fromkeys(names, ""), force=force)
+    node = Path(root).absolute()
+    while not node.exists():
+        node = node.parent
+    if not node.is_dir():
+        raise WriteError(f"{root}: {node} is not a folder")
+    if not os.access(node, os.W_OK | os.X_OK):
+        raise WriteError(f"{root}: cannot write: {node} is not writable")
 
 
 @contextlib.contextmanager
