@@ -29,8 +29,9 @@ from migrator.files.planfile import load_plan
 from migrator.files.writing import write_file
 from migrator.model.inventory import Inventory
 from migrator.model.serialise import plan_json
-from migrator.report.model import FAIL_ON, build_report, gate
+from migrator.report.model import build_report, gate
 from migrator.report.render import render_fleet, render_html, render_json, render_markdown
+from migrator.report.rules import FAIL_ON
 
 REPORT_FILES = ("report.html", "report.md", "report.json")
 PLAN_FILE = "plan.json"
