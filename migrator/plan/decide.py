@@ -26,6 +26,7 @@ from migrator.pss.api import LABEL_PREFIX, Level, LevelVersion, Version, policy_
 from migrator.pss.engine import EVALUATOR, security_key
 from migrator.pss.registry import Violation
 from migrator.rbac.access import resolve_psp_access
+from migrator.rbac.cleanup import psp_rbac_cleanup
 
 PLAN_SCHEMA = "migrator.plan/v1"
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
@@ -402,6 +403,7 @@ def build_plan(
                 if m["passes_only_because_of_mutation"]),
         },
         "psps": [a.to_dict() for a in analyses.values()],
+        "rbac_cleanup": psp_rbac_cleanup(inventory),
         "namespaces": namespaces,
     }
 
