@@ -162,6 +162,7 @@ def _blockers(subjects: list[Subject], level: Level, version: Version) -> list[d
         for v in subject.verdicts[LevelVersion(level, version)]:
             out.append({
                 "object": subject.ref,
+                "origin": subject.origin,
                 "template": subject.is_template,
                 "active": subject.active,
                 "level": str(level),

@@ -114,8 +114,10 @@ def _grouped(entries: Iterable[tuple[Mapping[str, Any], list[Mapping[str, Any]]]
     by_object: dict[str, Json] = {}
     for subject, violations in entries:
         ref = str(subject["ref"])
+        origin = subject.get("origin") or next(
+            (v.get("origin") for v in violations if v.get("origin")), None)
         item = by_object.setdefault(ref, {
-            "object": ref, "template": bool(subject["template"]),
+            "object": ref, "origin": origin, "template": bool(subject["template"]),
             "active": bool(subject["active"]), "pods": [], "violations": []})
         seen = {(x["check"], x["detail"]) for x in item["violations"]}
         for v in violations:
