@@ -17,7 +17,6 @@ import functools
 import os
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 from migrator.cluster.client import connect
 from migrator.cluster.dryrun import attach_to_plan, run_server_dry_runs
@@ -32,6 +31,7 @@ from migrator.cluster.labels import (
 from migrator.errors import EXIT_ERROR, EXIT_OK, UsageError
 from migrator.files.planfile import load_plan
 from migrator.files.rollback import read_rollback_file, save_rollback
+from migrator.model.plan import Plan
 
 Echo = Callable[[str], None]
 
@@ -160,7 +160,7 @@ def cmd_rollback(
 
 
 def attach_server_dry_run(
-    plan: dict[str, Any],
+    plan: Plan,
     kubeconfig: str | None,
     context: str | None,
     echo: Echo,

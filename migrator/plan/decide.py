@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from migrator import __version__
+from migrator.model import plan as plan_types
 from migrator.model.admission import AdmissionConfig
 from migrator.model.inventory import Inventory, Obj, name_of, namespace_of
 from migrator.model.owners import OwnerIndex
@@ -79,7 +80,7 @@ def _mutations(
     index: OwnerIndex,
     defaults_of: dict[str, list[Any]],
     pin: Version,
-) -> list[dict[str, Any]]:
+) -> list[plan_types.Mutation]:
     """Workloads whose pods differ from their template in security fields, and why.
 
     Replicas with the same PSP and the same security-relevant fields are explained once.
@@ -89,7 +90,7 @@ def _mutations(
     for subject in sim.pods():
         if subject.owner and subject.owner in templates:
             grouped[subject.owner].append(subject)
-    findings = []
+    findings: list[plan_types.Mutation] = []
     for owner, subjects in sorted(grouped.items()):
         template_subject = templates[owner]
         kind, name = owner.split("/", 1)
@@ -131,11 +132,11 @@ def _mutations(
 # -- one namespace -------------------------------------------------------------------------
 
 
-def _violation_dict(v: Violation) -> dict[str, str]:
+def _violation_dict(v: Violation) -> plan_types.Violation:
     return {"check": v.check, "reason": v.reason, "detail": v.detail}
 
 
-def _subject_dict(subject: Subject, config: AdmissionConfig) -> dict[str, Any]:
+def _subject_dict(subject: Subject, config: AdmissionConfig) -> plan_types.Subject:
     return {
         "kind": subject.kind,
         "name": subject.name,
@@ -155,9 +156,9 @@ def _fix(check: str) -> str:
     return found.fix if found else ""
 
 
-def _blockers(subjects: list[Subject], level: Level, version: Version) -> list[dict[str, Any]]:
+def _blockers(subjects: list[Subject], level: Level, version: Version) -> list[plan_types.Blocker]:
     """What stops `level` at `version`: one entry per subject and failed check."""
-    out = []
+    out: list[plan_types.Blocker] = []
     for subject in subjects:
         for v in subject.verdicts[LevelVersion(level, version)]:
             out.append({
@@ -190,10 +191,10 @@ def plan_namespace(
     target: Version,
     ceiling_psps: dict[str, PSPAnalysis | None],
     psp_api: bool | None,
-    mutations: list[dict[str, Any]],
+    mutations: list[plan_types.Mutation],
     config: AdmissionConfig,
     psps_read: bool = True,
-) -> dict[str, Any]:
+) -> plan_types.PlanNamespace:
     """The recommendation for one namespace, with its reasoning."""
     reasoning: list[str] = []
     known = {n: a for n, a in ceiling_psps.items() if a is not None}
@@ -298,7 +299,7 @@ def plan_namespace(
     rejected = [b for s in rejected_today for b in _blockers([s], ceiling_strict or enforce, pin)]
     if system and floor == Level.PRIVILEGED:
         blockers = []  # a suggestion instead of a flood
-    recommended = {
+    recommended: plan_types.Recommended = {
         "enforce": str(enforce), "enforce_version": str(pin),
         "audit": str(audit), "audit_version": "latest",
         "warn": str(warn), "warn_version": "latest",
@@ -348,7 +349,7 @@ def build_plan(
     target: Version | None = None,
     config: AdmissionConfig | None = None,
     source: str = "files",
-) -> dict[str, Any]:
+) -> plan_types.Plan:
     """The whole plan for `inventory`, as JSON-ready data."""
     target = target or Version.latest()
     config = config or AdmissionConfig.default()

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from migrator.model.inventory import Inventory
+from migrator.model.plan import Plan, PlanNamespace
 from migrator.plan.decide import patchable
 from migrator.pss.engine import EVALUATOR
 from migrator.pss.registry import Violation
@@ -79,7 +80,7 @@ def _ref(subject: Mapping[str, Any]) -> str:
     return f"{subject['kind']}/{subject['name']}"
 
 
-def _versions(plan: Mapping[str, Any]) -> list[str]:
+def _versions(plan: Plan) -> list[str]:
     pin, target = str(plan["pin_version"]), str(plan["target_version"])
     return [pin] if pin == target else [pin, target]
 
@@ -139,11 +140,11 @@ def _grouped(entries: Iterable[tuple[Mapping[str, Any], list[Mapping[str, Any]]]
     return out
 
 
-def _subject_rows(ns: Mapping[str, Any]) -> list[Json]:
+def _subject_rows(ns: PlanNamespace) -> list[Json]:
     return [{**s, "ref": _ref(s)} for s in ns["subjects"]]
 
 
-def _rejections(ns: Mapping[str, Any], level: str, version: str,
+def _rejections(ns: PlanNamespace, level: str, version: str,
                 skip: set[str]) -> list[Json]:
     """Objects of `ns` that `level` at `version` rejects (nothing for exempt namespaces)."""
     if ns["exempt"] or _rank(level) <= 0:
@@ -155,7 +156,7 @@ def _rejections(ns: Mapping[str, Any], level: str, version: str,
     return _grouped(((r, v) for r, v in found if v), owners)
 
 
-def _from_blockers(ns: Mapping[str, Any], blockers: list[Mapping[str, Any]]) -> list[Json]:
+def _from_blockers(ns: PlanNamespace, blockers: list[Mapping[str, Any]]) -> list[Json]:
     rows = {r["ref"]: r for r in _subject_rows(ns)}
     owners = {ref: r["owner"] for ref, r in rows.items()}
     by_ref: dict[str, list[Mapping[str, Any]]] = {}
@@ -269,7 +270,7 @@ def _dry_run_summary(section: Any) -> Json | None:
 # -- namespaces -------------------------------------------------------------------------------
 
 
-def _namespace(ns: Mapping[str, Any], pin: str, target: str) -> Json:
+def _namespace(ns: PlanNamespace, pin: str, target: str) -> Json:
     rec = ns["recommended"]
     enforce, version = str(rec["enforce"]), str(rec["enforce_version"])
     rejected_today = _from_blockers(ns, list(ns["rejected_today"]))
@@ -322,7 +323,7 @@ def _namespace(ns: Mapping[str, Any], pin: str, target: str) -> Json:
 # -- PodSecurityPolicies and what to delete ---------------------------------------------------
 
 
-def _psps(plan: Mapping[str, Any]) -> list[Json]:
+def _psps(plan: Plan) -> list[Json]:
     usable: dict[str, set[str]] = {}
     for ns in plan["namespaces"]:
         for p in ns["ceiling"]["psps"]:
@@ -350,7 +351,7 @@ def _psps(plan: Mapping[str, Any]) -> list[Json]:
 
 
 
-def rbac_cleanup(plan: Mapping[str, Any], inventory: Inventory | None) -> Json:
+def rbac_cleanup(plan: Plan, inventory: Inventory | None) -> Json:
     """The objects to delete once Pod Security Admission enforces and PSP admission is off,
     with the commands that delete them.
 
@@ -432,7 +433,7 @@ def _checks(item: Mapping[str, Any]) -> str:
     return ", ".join(sorted({v["check"] for v in item["violations"]}))
 
 
-def _findings(plan: Mapping[str, Any], namespaces: list[Json], psps: list[Json],
+def _findings(plan: Plan, namespaces: list[Json], psps: list[Json],
               helm: Json, dry_run: Json | None) -> tuple[list[Json], list[Json]]:
     blockers: list[Json] = []
     warnings: list[Json] = []
@@ -568,7 +569,7 @@ def _namespace_status(ns: Json, findings: list[Json], rule_set: Iterable[str]) -
 # -- charts data and rollout -------------------------------------------------------------------
 
 
-def _passing(plan: Mapping[str, Any]) -> Json:
+def _passing(plan: Plan) -> Json:
     subjects = [s for ns in plan["namespaces"] for s in ns["subjects"]]
     templates = [s for s in subjects if s["template"]]
     pods = [s for s in subjects if not s["template"]]
@@ -583,7 +584,7 @@ def _passing(plan: Mapping[str, Any]) -> Json:
     return {"templates": len(templates), "pods": len(pods), "rows": rows}
 
 
-def _charts(plan: Mapping[str, Any], namespaces: list[Json], psps: list[Json]) -> Json:
+def _charts(plan: Plan, namespaces: list[Json], psps: list[Json]) -> Json:
     by_level = dict.fromkeys(LEVELS, 0)
     for ns in namespaces:
         by_level[str(ns["recommended"]["enforce"])] += 1
@@ -596,7 +597,7 @@ def _charts(plan: Mapping[str, Any], namespaces: list[Json], psps: list[Json]) -
             "passing": _passing(plan), "psps_by_level": psp_rows}
 
 
-def _rollout(plan: Mapping[str, Any], namespaces: list[Json], cleanup: Json,
+def _rollout(plan: Plan, namespaces: list[Json], cleanup: Json,
              blocked: bool) -> list[Json]:
     steps: list[Json] = []
     if blocked:
@@ -658,7 +659,7 @@ def _rollout(plan: Mapping[str, Any], namespaces: list[Json], cleanup: Json,
 
 
 def build_report(
-    plan: Mapping[str, Any],
+    plan: Plan,
     *,
     inventory: Inventory | None = None,
     helm: Mapping[str, Any] | None = None,
