@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 from migrator.cluster.client import connect
 from migrator.cluster.dryrun import attach_to_plan, run_server_dry_runs
@@ -33,6 +32,8 @@ from migrator.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, UsageError
 from migrator.files.planfile import load_plan
 from migrator.files.rollback import finish_rollback, read_rollback_file, save_rollback
 from migrator.model.identity import ClusterIdentity
+from migrator.model.plan import Plan
+from migrator.model.words import count
 
 Echo = Callable[[str], None]
 
@@ -68,20 +69,16 @@ def _print_results(results: Sequence[NamespaceResult], echo: Echo, err: Echo) ->
             err(f"error: {result.error}")
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
 def _tally(results: Sequence[NamespaceResult], unchanged: str = "already set") -> str:
     changing = [r for r in results if r.status in ("would-change", "changed")]
     verb = "changed" if any(r.status == "changed" for r in changing) else "to change"
-    parts = [f"{_count(sum(len(r.changes) for r in changing), 'label')} {verb} in "
-             f"{_count(len(changing), 'namespace')}"]
+    parts = [f"{count(sum(len(r.changes) for r in changing), 'label')} {verb} in "
+             f"{count(len(changing), 'namespace')}"]
     for status, words in (("unchanged", unchanged), ("skipped", "skipped"),
                           ("failed", "failed"), ("blocked", "stopped by existing pods")):
         n = sum(1 for r in results if r.status == status)
         if n:
-            parts.append(f"{_count(n, 'namespace')} {words}")
+            parts.append(f"{count(n, 'namespace')} {words}")
     return "; ".join(parts)
 
 
@@ -89,7 +86,7 @@ def _tally(results: Sequence[NamespaceResult], unchanged: str = "already set") -
 # Commands
 
 
-def check_cluster(plan: Mapping[str, Any], current: ClusterIdentity, plan_path: str,
+def check_cluster(plan: Plan, current: ClusterIdentity, plan_path: str,
                   *, allow_other: bool, err: Echo) -> None:
     """Refuse (UsageError) to act on `current` unless it is the cluster `plan` was made on,
     or `allow_other`; a plan that records no cluster (made from manifests) is refused too,
@@ -210,7 +207,7 @@ def cmd_rollback(
 
 
 def attach_server_dry_run(
-    plan: dict[str, Any],
+    plan: Plan,
     kubeconfig: str | None,
     context: str | None,
     echo: Echo,
@@ -227,9 +224,9 @@ def attach_server_dry_run(
     attach_to_plan(plan, results)
     summary = results["summary"]
     echo(f"server dry-run (dryRun=All, nothing persisted) on {summary['server']}: "
-         f"{summary['checked']} of {_count(summary['namespaces'], 'namespace')} answered, "
+         f"{summary['checked']} of {count(summary['namespaces'], 'namespace')} answered, "
          f"{summary['evaluated']} evaluated existing pods, {summary['agreeing']} agree with "
-         f"the plan, {_count(summary['disagreements'], 'disagreement')}")
+         f"the plan, {count(summary['disagreements'], 'disagreement')}")
     for name, entry in results["namespaces"].items():
         for disagreement in entry["disagreements"]:
             err(f"DISAGREEMENT {name} ({entry['level']}): {disagreement['message']}")

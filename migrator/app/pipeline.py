@@ -20,6 +20,7 @@ from typing import IO, Any
 from migrator.errors import ManifestError, NoObjectsFound
 from migrator.model.admission import AdmissionConfig, parse_admission_config
 from migrator.model.inventory import Inventory, Unreadable
+from migrator.model.plan import Plan
 from migrator.plan.gaps import unreadable_line
 from migrator.pss.api import Version
 
@@ -131,7 +132,7 @@ def require_objects(source: Source, paths: Sequence[str] | None,
 
 
 def plan_source(source: Source, *, pin: str | None, target: Version,
-                config: AdmissionConfig) -> dict[str, Any]:
+                config: AdmissionConfig) -> Plan:
     """The plan of what `source` holds: labels pinned to `pin` (default: the server's
     minor version), also judged at `target`."""
     from migrator.plan.decide import build_plan, pin_version

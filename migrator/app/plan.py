@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO
 
 from migrator.app.pipeline import (
     Progress,
@@ -20,7 +20,7 @@ from migrator.app.pipeline import (
     read_source,
     require_objects,
 )
-from migrator.app.report import PLAN_FILE, REPORT_FILES, write_report
+from migrator.app.report import REPORT_FILES, write_report
 from migrator.errors import (
     EXIT_ERROR,
     EXIT_INCOMPLETE,
@@ -30,6 +30,7 @@ from migrator.errors import (
     UsageError,
 )
 from migrator.files.writing import check_output
+from migrator.model.plan import PLAN_FILE, Plan
 from migrator.plan.gaps import plan_gaps
 from migrator.pss.api import Version
 
@@ -40,7 +41,7 @@ Echo = Callable[[str], None]
 class PlanRun:
     """What `plan` produced: the plan, where it was written, and the exit code."""
 
-    plan: dict[str, Any]
+    plan: Plan
     plan_path: str
     errors: list[ManifestError] = field(default_factory=list)
     #: what the plan could not know (`migrator.plan.gaps`): the answer is incomplete.
@@ -92,8 +93,8 @@ def run_plan(
         from migrator.app.apply import attach_server_dry_run
 
         attach_server_dry_run(result, kubeconfig, context, echo, err)
-        summary = result["server_dry_run"]
-        if summary["namespaces"] and not summary["checked"]:
+        summary = result.get("server_dry_run") or {}
+        if summary.get("namespaces") and not summary.get("checked"):
             raise SourceError(f"server dry-run: none of the {summary['namespaces']} "
                               "namespaces answered; nothing was compared, no plan written")
     write_report(out, result, inventory=source.inventory,

@@ -36,6 +36,7 @@ from migrator.cluster.namespaces import (
     send,
 )
 from migrator.errors import NamespaceError, SourceError, UsageError
+from migrator.model.plan import Plan
 from migrator.model.rollback import ROLLBACK_SCHEMA, RollbackFile
 from migrator.plan.dryrun import parse_namespace_warnings
 from migrator.pss.api import LABEL_PREFIX, Level, Version
@@ -122,7 +123,7 @@ class ApplyResult:
                 "namespaces": [n.to_dict() for n in self.namespaces]}
 
 
-def phase_labels(plan: Mapping[str, Any], phase: str,
+def phase_labels(plan: Plan, phase: str,
                  namespaces: Sequence[str] | None = None) -> dict[str, dict[str, str]]:
     """The labels `phase` sets, per plan namespace (all, or `namespaces`), validated.
 
@@ -284,7 +285,7 @@ def _confirm(client: ClusterClient, result: NamespaceResult) -> bool | None:
 
 def apply_labels(
     client: ClusterClient,
-    plan: Mapping[str, Any],
+    plan: Plan,
     *,
     phase: str,
     namespaces: Sequence[str] | None,

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from migrator.model.plan import Identity
+
 
 @dataclass(frozen=True, slots=True)
 class ClusterIdentity:
@@ -28,7 +30,7 @@ class ClusterIdentity:
         details.append(f"kube-system uid {self.uid}" if self.uid else "kube-system uid unknown")
         return f"{self.server} ({', '.join(details)})"
 
-    def to_dict(self) -> dict[str, str | None]:
+    def to_dict(self) -> Identity:
         return {"server": self.server, "context": self.context, "kube_system_uid": self.uid}
 
     @classmethod

@@ -21,64 +21,23 @@ import shlex
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from migrator.model.inventory import Inventory, name_of, namespace_of
+from migrator.model.inventory import Inventory
+from migrator.model.plan import PLAN_FILE, Plan, PlanNamespace
+from migrator.model.words import count, join
 from migrator.plan.decide import patchable
 from migrator.pss.engine import EVALUATOR
 from migrator.pss.registry import Violation
+from migrator.rbac.cleanup import psp_rbac_cleanup
+from migrator.report.rules import BLOCKER, BLOCKER_RULES, FAIL_ON, RULES, fail_on_rules
 
 Json = dict[str, Any]
 
 REPORT_SCHEMA = "migrator.report/v1"
 LEVELS = ("privileged", "baseline", "restricted")
 BLOCKED, WARNINGS, READY = "blocked", "warnings", "ready"
-FAIL_ON = ("blockers", "warnings")
-PLAN_FILE = "plan.json"
 
 #: What each `--fail-on` value fails on, in words (the README and `--help` quote these).
-FAIL_ON_RULES: dict[str, tuple[str, ...]] = {
-    "blockers": (
-        "enforce-rejects: an active workload template or pod, in a namespace not exempt in "
-        "the admission configuration, fails the namespace's recommended enforce level at "
-        "its pinned enforce-version",
-        "rejected-today: a workload template that no usable PodSecurityPolicy admits today "
-        "(the plan's rejected_today)",
-        "server-disagreement: the API server's dry-run verdict on a namespace's existing pods "
-        "differs from ours (only when the plan holds server_dry_run, from `migrator plan "
-        "--server-dry-run`)",
-        "helm-psp: the latest or deployed revision of a Helm release holds a "
-        "PodSecurityPolicy (only with --helm-history)",
-    ),
-    "warnings": (
-        "every blocker rule, and:",
-        "looser-than-psp: a namespace's recommended enforce level is looser than what its "
-        "PodSecurityPolicies allowed in practice",
-        "mutation-only: a workload whose pods pass their level only because a "
-        "PodSecurityPolicy mutated them",
-        "lost-guarantee: a PodSecurityPolicy guarantee with no Pod Security equivalent",
-        "target-rejects: a workload that fails the recommended enforce level at the target "
-        "policy version (new checks after an upgrade of enforce-version), or an inactive "
-        "one that fails it at the pinned version",
-        "helm-rollback: an older Helm revision holding a PodSecurityPolicy (a rollback to "
-        "it fails after 1.25), or Helm history that could not be read completely",
-        "server-incomplete: the server dry run checked only some of a namespace's pods, or "
-        "failed for a namespace",
-        "unreadable: part of the cluster could not be read, so the plan may be incomplete",
-    ),
-}
-
-_RULE_TITLES = {
-    "enforce-rejects": "Workloads the recommended enforce level would reject",
-    "rejected-today": "Templates PodSecurityPolicy already rejects",
-    "server-disagreement": "Offline and server verdicts disagree",
-    "helm-psp": "Helm releases holding a PodSecurityPolicy",
-    "looser-than-psp": "Looser than PodSecurityPolicy",
-    "mutation-only": "Passing only thanks to PSP mutation",
-    "lost-guarantee": "PSP guarantees that will be lost",
-    "target-rejects": "New checks at the target version",
-    "helm-rollback": "Helm history",
-    "server-incomplete": "Server dry run incomplete",
-    "unreadable": "Not read",
-}
+FAIL_ON_RULES: dict[str, tuple[str, ...]] = fail_on_rules()
 
 
 # -- small helpers ------------------------------------------------------------------------
@@ -91,17 +50,6 @@ def anchor_of(namespace: str) -> str:
     safe = re.sub(r"[^A-Za-z0-9_-]+", "-", namespace).strip("-")[:40]
     digest = hashlib.sha256(namespace.encode("utf-8")).hexdigest()[:8]
     return f"ns-{safe}-{digest}" if safe else f"ns-{digest}"
-
-
-def _plural(n: int, noun: str, plural: str | None = None) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {plural or noun + 's'}"
-
-
-def _join(items: Iterable[str]) -> str:
-    words = list(items)
-    if len(words) <= 1:
-        return "".join(words)
-    return ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def _rank(level: str | None) -> int:
@@ -121,7 +69,7 @@ def _ref(subject: Mapping[str, Any]) -> str:
     return f"{subject['kind']}/{subject['name']}"
 
 
-def _versions(plan: Mapping[str, Any]) -> list[str]:
+def _versions(plan: Plan) -> list[str]:
     pin, target = str(plan["pin_version"]), str(plan["target_version"])
     return [pin] if pin == target else [pin, target]
 
@@ -156,8 +104,10 @@ def _grouped(entries: Iterable[tuple[Mapping[str, Any], list[Mapping[str, Any]]]
     by_object: dict[str, Json] = {}
     for subject, violations in entries:
         ref = str(subject["ref"])
+        origin = subject.get("origin") or next(
+            (v.get("origin") for v in violations if v.get("origin")), None)
         item = by_object.setdefault(ref, {
-            "object": ref, "template": bool(subject["template"]),
+            "object": ref, "origin": origin, "template": bool(subject["template"]),
             "custom": bool(subject.get("custom")),
             "active": bool(subject["active"]), "pods": [], "violations": []})
         seen = {(x["check"], x["detail"]) for x in item["violations"]}
@@ -180,11 +130,11 @@ def _grouped(entries: Iterable[tuple[Mapping[str, Any], list[Mapping[str, Any]]]
     return out
 
 
-def _subject_rows(ns: Mapping[str, Any]) -> list[Json]:
+def _subject_rows(ns: PlanNamespace) -> list[Json]:
     return [{**s, "ref": _ref(s)} for s in ns["subjects"]]
 
 
-def _rejections(ns: Mapping[str, Any], level: str, version: str,
+def _rejections(ns: PlanNamespace, level: str, version: str,
                 skip: set[str]) -> list[Json]:
     """Objects of `ns` that `level` at `version` rejects (nothing for exempt namespaces)."""
     if ns["exempt"] or _rank(level) <= 0:
@@ -196,7 +146,7 @@ def _rejections(ns: Mapping[str, Any], level: str, version: str,
     return _grouped(((r, v) for r, v in found if v), owners)
 
 
-def _from_blockers(ns: Mapping[str, Any], blockers: list[Mapping[str, Any]]) -> list[Json]:
+def _from_blockers(ns: PlanNamespace, blockers: list[Mapping[str, Any]]) -> list[Json]:
     rows = {r["ref"]: r for r in _subject_rows(ns)}
     owners = {ref: r["owner"] for ref, r in rows.items()}
     by_ref: dict[str, list[Mapping[str, Any]]] = {}
@@ -281,15 +231,15 @@ def _dry_run_summary(section: Any) -> Json | None:
     """The plan's top-level `server_dry_run` summary, in words."""
     if not isinstance(section, dict):
         return None
-    count = section.get("disagreements")
-    listed = _disagreement_rows(count, None)
-    n = count if isinstance(count, int) else len(listed)
+    found = section.get("disagreements")
+    listed = _disagreement_rows(found, None)
+    n = found if isinstance(found, int) else len(listed)
     if isinstance(section.get("evaluated"), int) and isinstance(section.get("namespaces"), int):
         text = (f"The API server judged {section['evaluated']} of {section['namespaces']} "
                 f"namespaces (dryRun=All): {section.get('agreeing', 0)} agree with the plan, "
-                f"{_plural(n, 'disagreement')}.")
+                f"{count(n, 'disagreement')}.")
     else:
-        text = f"The API server's dry run: {_plural(n, 'disagreement')}."
+        text = f"The API server's dry run: {count(n, 'disagreement')}."
     incomplete = [{"namespace": str(i.get("namespace")),
                    "note": str(i.get("note") or _coverage(i))}
                   for i in section.get("incomplete_coverage") or [] if isinstance(i, dict)]
@@ -310,7 +260,7 @@ def _dry_run_summary(section: Any) -> Json | None:
 # -- namespaces -------------------------------------------------------------------------------
 
 
-def _namespace(ns: Mapping[str, Any], pin: str, target: str) -> Json:
+def _namespace(ns: PlanNamespace, pin: str, target: str) -> Json:
     rec = ns["recommended"]
     enforce, version = str(rec["enforce"]), str(rec["enforce_version"])
     rejected_today = _from_blockers(ns, list(ns["rejected_today"]))
@@ -363,7 +313,7 @@ def _namespace(ns: Mapping[str, Any], pin: str, target: str) -> Json:
 # -- PodSecurityPolicies and what to delete ---------------------------------------------------
 
 
-def _psps(plan: Mapping[str, Any]) -> list[Json]:
+def _psps(plan: Plan) -> list[Json]:
     usable: dict[str, set[str]] = {}
     for ns in plan["namespaces"]:
         for p in ns["ceiling"]["psps"]:
@@ -389,87 +339,25 @@ def _psps(plan: Mapping[str, Any]) -> list[Json]:
     return out
 
 
-_PSP_GROUPS = frozenset({"policy", "extensions"})
-_PSP_RESOURCE = "podsecuritypolicies"
 
 
-def _strings(value: Any) -> list[str]:
-    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+def rbac_cleanup(plan: Plan, inventory: Inventory | None) -> Json:
+    """The objects to delete once Pod Security Admission enforces and PSP admission is off,
+    with the commands that delete them.
 
-
-def _rules(role: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    rules = role.get("rules")
-    return [r for r in rules if isinstance(r, dict)] if isinstance(rules, list) else []
-
-
-def _psp_only_rule(rule: Mapping[str, Any]) -> bool:
-    """The rule is about PodSecurityPolicies and nothing else (no wildcard reaching further)."""
-    groups, resources = set(_strings(rule.get("apiGroups"))), set(_strings(rule.get("resources")))
-    return (not _strings(rule.get("nonResourceURLs")) and bool(groups) and groups <= _PSP_GROUPS
-            and resources == {_PSP_RESOURCE})
-
-
-def _names_psps(rule: Mapping[str, Any]) -> bool:
-    return _PSP_RESOURCE in _strings(rule.get("resources"))
-
-
-def _role_kind(role: Mapping[str, Any]) -> str:
-    """`delete` for a role that only grants PSP rights, `edit` for one that also grants more."""
-    rules = _rules(role)
-    if not any(_names_psps(r) for r in rules):
-        return ""
-    if all(_psp_only_rule(r) for r in rules) and not role.get("aggregationRule"):
-        return "delete"
-    return "edit"
-
-
-def rbac_cleanup(plan: Mapping[str, Any], inventory: Inventory | None) -> Json:
-    """The objects to delete once Pod Security Admission enforces and PSP admission is off.
-
-    Every PodSecurityPolicy; with an inventory also every ClusterRole and Role whose rules
-    only concern PodSecurityPolicies, the bindings to them, and the roles that grant PSP
-    rights among others (to edit, not delete). Without an inventory (a report made from
-    plan.json alone) only the PSPs can be named.
+    The plan's `rbac_cleanup` (computed when it was made, from the RBAC objects read); for a
+    plan written before it was recorded, computed from `inventory` when one is given, else
+    only the PSPs can be named.
     """
-    psps = sorted({str(p["name"]) for p in plan["psps"]}
-                  | ({name_of(p) for p in inventory.psps} if inventory else set()))
-    result: Json = {"psps": psps, "rbac_known": inventory is not None, "cluster_roles": [],
-                    "roles": [], "cluster_role_bindings": [], "role_bindings": [],
-                    "edit": [], "commands": []}
-    if inventory is not None:
-        deleted_cr: set[str] = set()
-        deleted_r: set[tuple[str, str]] = set()
-        for role in inventory.cluster_roles:
-            kind = _role_kind(role)
-            if kind == "delete":
-                deleted_cr.add(name_of(role))
-            elif kind == "edit":
-                result["edit"].append({"kind": "ClusterRole", "namespace": None,
-                                       "name": name_of(role)})
-        for role in inventory.roles:
-            kind = _role_kind(role)
-            where = namespace_of(role) or "default"
-            if kind == "delete":
-                deleted_r.add((where, name_of(role)))
-            elif kind == "edit":
-                result["edit"].append({"kind": "Role", "namespace": where,
-                                       "name": name_of(role)})
-        crb, rb = set(), set()
-        for binding in inventory.cluster_role_bindings:
-            ref = binding.get("roleRef") or {}
-            if ref.get("kind") == "ClusterRole" and ref.get("name") in deleted_cr:
-                crb.add(name_of(binding))
-        for binding in inventory.role_bindings:
-            ref = binding.get("roleRef") or {}
-            where = namespace_of(binding) or "default"
-            if (ref.get("kind") == "ClusterRole" and ref.get("name") in deleted_cr) or (
-                    ref.get("kind") == "Role" and (where, ref.get("name")) in deleted_r):
-                rb.add((where, name_of(binding)))
-        result["cluster_roles"] = sorted(deleted_cr)
-        result["roles"] = [{"namespace": n, "name": r} for n, r in sorted(deleted_r)]
-        result["cluster_role_bindings"] = sorted(crb)
-        result["role_bindings"] = [{"namespace": n, "name": b} for n, b in sorted(rb)]
-        result["edit"].sort(key=lambda e: (e["kind"], e["namespace"] or "", e["name"]))
+    recorded = plan.get("rbac_cleanup")
+    if isinstance(recorded, Mapping):
+        result: Json = {**recorded}
+    else:
+        result = psp_rbac_cleanup(inventory) if inventory is not None else {
+            "rbac_known": False, "psps": [], "cluster_roles": [], "roles": [],
+            "cluster_role_bindings": [], "role_bindings": [], "edit": []}
+    psps = sorted({str(p["name"]) for p in plan["psps"]} | set(result.pop("psps")))
+    result = {"psps": psps, **result}
     commands = []
     if result["cluster_role_bindings"]:
         commands.append(_sh("kubectl", "delete", "clusterrolebinding",
@@ -526,7 +414,7 @@ HELM_FIX = (
 
 def _finding(rule: str, namespace: str | None, text: str, subject: str | None = None) -> Json:
     """One blocker or warning: where it is (a namespace, else `subject`) and what it is."""
-    return {"rule": rule, "title": _RULE_TITLES[rule], "namespace": namespace,
+    return {"rule": rule, "title": RULES[rule].title, "namespace": namespace,
             "anchor": anchor_of(namespace) if namespace else None,
             "subject": subject or namespace or "cluster", "text": text}
 
@@ -535,7 +423,7 @@ def _checks(item: Mapping[str, Any]) -> str:
     return ", ".join(sorted({v["check"] for v in item["violations"]}))
 
 
-def _findings(plan: Mapping[str, Any], namespaces: list[Json], psps: list[Json],
+def _findings(plan: Plan, namespaces: list[Json], psps: list[Json],
               helm: Json, dry_run: Json | None) -> tuple[list[Json], list[Json]]:
     blockers: list[Json] = []
     warnings: list[Json] = []
@@ -558,7 +446,7 @@ def _findings(plan: Mapping[str, Any], namespaces: list[Json], psps: list[Json],
                 warnings.append(_finding(
                     "mutation-only", name,
                     f"{m['workload']} passes {m['pod_level']} only because PSP {m['psp']} "
-                    f"set {_plural(len(m['fields']), 'field')} its template lacks; the "
+                    f"set {count(len(m['fields']), 'field')} its template lacks; the "
                     f"template passes {m['template_level']}"))
         for item in ns["rejected_at_pin_inactive"]:
             warnings.append(_finding(
@@ -596,7 +484,10 @@ def _findings(plan: Mapping[str, Any], namespaces: list[Json], psps: list[Json],
     for u in plan["unreadable"]:
         warnings.append(_finding("unreadable", None, f"{u['reason']}: {u['consequence']}",
                                  str(u["what"])))
-    return blockers, warnings
+    # Each finding blocks or warns as its rule says, wherever it was produced.
+    found = blockers + warnings
+    return ([f for f in found if RULES[f["rule"]].severity == BLOCKER],
+            [f for f in found if RULES[f["rule"]].severity != BLOCKER])
 
 
 def _dry_run_findings(namespaces: list[Json], summary: Json | None, blockers: list[Json],
@@ -640,40 +531,35 @@ def _dry_run_findings(namespaces: list[Json], summary: Json | None, blockers: li
 
 def _blocked_phrase(rule: str, items: list[Json]) -> str:
     spaces = sorted({str(f["namespace"]) for f in items if f["namespace"]})
-    where = f" (in {_join(spaces)})" if spaces else ""
-    n = len(items)
-    if rule == "enforce-rejects":
-        return f"{_plural(n, 'active workload')} the recommended levels would reject{where}"
-    if rule == "rejected-today":
-        return f"{_plural(n, 'workload template')} that PodSecurityPolicy already rejects{where}"
-    if rule == "server-disagreement":
-        return f"{_plural(n, 'disagreement')} between offline and server verdicts{where}"
-    return f"{_plural(n, 'Helm release')} still holding a PodSecurityPolicy"
+    where = f" (in {join(spaces)})" if spaces else ""
+    noun, rest = RULES[rule].headline
+    return f"{count(len(items), noun)} {rest}{where}"
 
 
 def _headline(blockers: list[Json], warnings: list[Json]) -> tuple[str, str]:
     if blockers:
         rules = list(dict.fromkeys(f["rule"] for f in blockers))
         parts = [_blocked_phrase(r, [f for f in blockers if f["rule"] == r]) for r in rules]
-        return BLOCKED, f"Not ready to upgrade: resolve {_join(parts)} first."
+        return BLOCKED, f"Not ready to upgrade: resolve {join(parts)} first."
     if warnings:
         kinds = list(dict.fromkeys(f["title"].lower() for f in warnings))
         return WARNINGS, (
             "Ready to upgrade: every namespace can enforce its recommended level without "
-            f"rejecting a running workload; review {_plural(len(warnings), 'warning')} first "
-            f"({_join(kinds)}).")
+            f"rejecting a running workload; review {count(len(warnings), 'warning')} first "
+            f"({join(kinds)}).")
     return READY, ("Ready to upgrade: every namespace can enforce its recommended level "
                    "without rejecting a running workload.")
 
 
-def _namespace_status(ns: Json, findings: list[Json], rule_set: set[str]) -> int:
+def _namespace_status(ns: Json, findings: list[Json], rule_set: Iterable[str]) -> int:
+    rule_set = set(rule_set)
     return sum(1 for f in findings if f["namespace"] == ns["name"] and f["rule"] in rule_set)
 
 
 # -- charts data and rollout -------------------------------------------------------------------
 
 
-def _passing(plan: Mapping[str, Any]) -> Json:
+def _passing(plan: Plan) -> Json:
     subjects = [s for ns in plan["namespaces"] for s in ns["subjects"]]
     templates = [s for s in subjects if s["template"]]
     pods = [s for s in subjects if not s["template"]]
@@ -688,7 +574,7 @@ def _passing(plan: Mapping[str, Any]) -> Json:
     return {"templates": len(templates), "pods": len(pods), "rows": rows}
 
 
-def _charts(plan: Mapping[str, Any], namespaces: list[Json], psps: list[Json]) -> Json:
+def _charts(plan: Plan, namespaces: list[Json], psps: list[Json]) -> Json:
     by_level = dict.fromkeys(LEVELS, 0)
     for ns in namespaces:
         by_level[str(ns["recommended"]["enforce"])] += 1
@@ -701,7 +587,7 @@ def _charts(plan: Mapping[str, Any], namespaces: list[Json], psps: list[Json]) -
             "passing": _passing(plan), "psps_by_level": psp_rows}
 
 
-def _rollout(plan: Mapping[str, Any], namespaces: list[Json], cleanup: Json,
+def _rollout(plan: Plan, namespaces: list[Json], cleanup: Json,
              blocked: bool) -> list[Json]:
     steps: list[Json] = []
     if blocked:
@@ -741,12 +627,12 @@ def _rollout(plan: Mapping[str, Any], namespaces: list[Json], cleanup: Json,
         n_psps, n_edit = len(cleanup["psps"]), len(cleanup["edit"])
         n_roles = len(cleanup["cluster_roles"]) + len(cleanup["roles"])
         n_bindings = len(cleanup["cluster_role_bindings"]) + len(cleanup["role_bindings"])
-        listed = (f"{_plural(n_psps, 'PodSecurityPolicy', 'PodSecurityPolicies')}, "
-                  f"{_plural(n_roles, 'role')} that only grant PSP rights and "
-                  f"{_plural(n_bindings, 'binding')} to them")
+        listed = (f"{count(n_psps, 'PodSecurityPolicy', 'PodSecurityPolicies')}, "
+                  f"{count(n_roles, 'role')} that only grant PSP rights and "
+                  f"{count(n_bindings, 'binding')} to them")
         text = f"Delete {listed}, in this order (bindings, roles, PSPs)."
         if cleanup["edit"]:
-            text += (f" {_plural(n_edit, 'role')} also "
+            text += (f" {count(n_edit, 'role')} also "
                      f"{'grants' if n_edit == 1 else 'grant'} other rights: remove only "
                      "their podsecuritypolicies rules.")
     else:
@@ -763,7 +649,7 @@ def _rollout(plan: Mapping[str, Any], namespaces: list[Json], cleanup: Json,
 
 
 def build_report(
-    plan: Mapping[str, Any],
+    plan: Plan,
     *,
     inventory: Inventory | None = None,
     helm: Mapping[str, Any] | None = None,
@@ -783,10 +669,9 @@ def build_report(
     dry_run = _dry_run_summary(plan.get("server_dry_run"))
     blockers, warnings = _findings(plan, namespaces, psps, helm_view, dry_run)
     status, headline = _headline(blockers, warnings)
-    blocker_rules = {"enforce-rejects", "rejected-today", "server-disagreement"}
     for ns in namespaces:
-        n_block = _namespace_status(ns, blockers, blocker_rules)
-        n_warn = _namespace_status(ns, warnings, set(_RULE_TITLES))
+        n_block = _namespace_status(ns, blockers, BLOCKER_RULES)
+        n_warn = _namespace_status(ns, warnings, set(RULES))
         ns["blockers"], ns["warning_count"] = n_block, n_warn
         ns["status"] = BLOCKED if n_block else (WARNINGS if n_warn else READY)
     cleanup = rbac_cleanup(plan, inventory)
@@ -796,10 +681,10 @@ def build_report(
     passing = _passing(plan)
     versions = _versions(plan)
     subline = (
-        f"{_plural(len(namespaces), 'namespace')}: "
+        f"{count(len(namespaces), 'namespace')}: "
         + ", ".join(f"{n} {lv}" for lv, n in levels.items())
-        + f" · {_plural(passing['templates'], 'workload template')} and "
-        + f"{_plural(passing['pods'], 'pod')} checked at {_join(versions)}"
+        + f" · {count(passing['templates'], 'workload template')} and "
+        + f"{count(passing['pods'], 'pod')} checked at {join(versions)}"
     )
     return {
         "schema": REPORT_SCHEMA,
