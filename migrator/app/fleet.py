@@ -73,8 +73,9 @@ def plan_clusters(
     outcome as it completes (for progress lines)."""
     dirs = cluster_dirs(list(contexts))
     outcomes: list[ClusterOutcome] = []
-    with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(dirs))),
-                            thread_name_prefix="migrator-cluster") as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(dirs))),
+                              thread_name_prefix="migrator-cluster")
+    try:
         futures = [pool.submit(plan_cluster, ctx, dirs[ctx], kubeconfig, options)
                    for ctx in sorted(dirs)]
         for future in as_completed(futures):
@@ -82,6 +83,12 @@ def plan_clusters(
             outcomes.append(outcome)
             if done is not None:
                 done(outcome)
+    except BaseException:
+        # Ctrl-C: drop the clusters not started and do not wait for requests in flight
+        # (the command line's edge ends the process without joining them).
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     return sorted(outcomes, key=lambda o: o.context)
 
 

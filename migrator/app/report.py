@@ -33,7 +33,7 @@ from migrator.errors import (
     WriteError,
 )
 from migrator.files.planfile import load_plan
-from migrator.files.writing import check_output, write_file
+from migrator.files.writing import check_output, write_file, write_set
 from migrator.model.inventory import Inventory
 from migrator.model.plan import PLAN_FILE, Plan
 from migrator.model.serialise import plan_json
@@ -53,6 +53,15 @@ def _silent(_text: str) -> None:
 
 
 # -- writing ------------------------------------------------------------------------------------
+
+
+def _write_all(files: Mapping[Path, str]) -> None:
+    """One artefact set, all or nothing (`migrator.files.writing.write_set`)."""
+    try:
+        write_set(files)
+    except OSError as exc:
+        where = exc.filename or ", ".join(str(p) for p in files)
+        raise WriteError(f"{where}: cannot write: {exc.strerror or exc}") from exc
 
 
 def _write(path: Path, text: str) -> None:
@@ -89,10 +98,8 @@ def write_report(
     }
     if write_plan:
         texts[PLAN_FILE] = plan_json(plan)
-    written = []
-    for name, text in sorted(texts.items(), key=lambda item: item[0] == PLAN_FILE):
-        _write(folder / name, text)
-        written.append(folder / name)
+    written = [folder / name for name in sorted(texts, key=lambda name: name == PLAN_FILE)]
+    _write_all({path: texts[path.name] for path in written})
     return report, written
 
 
@@ -304,18 +311,20 @@ def _run_fleet(
     outcomes = plan_clusters(sorted(dirs), kubeconfig, options, done=done)
     gated = False
     try:
+        files: dict[Path, str] = {}
         for outcome in outcomes:
             if outcome.report is None or outcome.plan is None:
                 continue
             report = outcome.report
             sub = folder / outcome.directory
-            _write(sub / "report.html", render_html(report))
-            _write(sub / "report.md", render_markdown(report))
-            _write(sub / "report.json", render_json(report))
-            _write(sub / PLAN_FILE, plan_json(outcome.plan))
+            files[sub / "report.html"] = render_html(report)
+            files[sub / "report.md"] = render_markdown(report)
+            files[sub / "report.json"] = render_json(report)
+            files[sub / PLAN_FILE] = plan_json(outcome.plan)
         view = fleet_view(outcomes, generated_at)
-        _write(folder / "index.html", render_fleet(view))
-        _write(folder / "fleet.json", render_json(view))
+        files[folder / "index.html"] = render_fleet(view)
+        files[folder / "fleet.json"] = render_json(view)
+        _write_all(files)
     except OSError as exc:
         raise UsageError(f"{out}: cannot write the reports: {exc.strerror or exc}") from exc
     incomplete = False

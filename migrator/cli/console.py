@@ -8,12 +8,15 @@ own prefix (`error:`, `warning:`, `note:`), and `ReadProgress`.
 from __future__ import annotations
 
 import functools
+import os
+import sys
+import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import typer
 
-from migrator.errors import MigratorError, exit_code_of
+from migrator.errors import EXIT_INTERRUPTED, MigratorError, exit_code_of
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -42,8 +45,24 @@ def edge(command: F) -> F:
             where = f"{exc.filename}: " if exc.filename else ""
             error(f"{where}{exc.strerror or exc}")
             raise typer.Exit(exit_code_of(exc)) from None
+        except KeyboardInterrupt:
+            interrupted()
 
     return run  # type: ignore[return-value]
+
+
+def interrupted() -> NoReturn:
+    """Ctrl-C: say so, and exit 130 now. Worker threads still waiting on a server (a fleet,
+    a server dry-run) are not joined: the process ends without waiting for their timeouts.
+    Artefacts are written as whole sets (`migrator.files.writing.write_set`), so none is
+    left half-written."""
+    typer.echo("interrupted", err=True)
+    if any(t.is_alive() and not t.daemon for t in threading.enumerate()
+           if t is not threading.main_thread()):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(EXIT_INTERRUPTED)
+    raise typer.Exit(EXIT_INTERRUPTED)
 
 
 class ReadProgress:

@@ -190,9 +190,14 @@ def run_server_dry_runs(
     """
     defaults = _plan_defaults(plan)
     entries = [e for e in plan.get("namespaces") or () if isinstance(e, dict)]
-    with ThreadPoolExecutor(max_workers=max(1, concurrency),
-                            thread_name_prefix="migrator-dry-run") as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, concurrency),
+                              thread_name_prefix="migrator-dry-run")
+    try:
         results = list(pool.map(lambda e: _dry_run_namespace(client, e, defaults), entries))
+    except BaseException:  # Ctrl-C: do not wait for the requests in flight
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     by_name = {str(e.get("name")): r for e, r in zip(entries, results, strict=True)}
     names = sorted(by_name)
     answered = [n for n in names if by_name[n]["error"] is None]

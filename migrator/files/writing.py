@@ -97,6 +97,49 @@ def atomic_open(path: str | os.PathLike[str], *, mode: int | None = None) -> Ite
             os.unlink(handle.name)
 
 
+@contextlib.contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) back until the block ends, then raise KeyboardInterrupt if it
+    came; a no-op off the main thread (only it may set signal handlers)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, _frame: held.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if held:
+        raise KeyboardInterrupt
+
+
+def write_set(files: Mapping[Path, str]) -> None:
+    """Write a set of artefacts (a plan with its reports) so that none is replaced unless
+    all are: every text goes to a temporary file first (an error or Ctrl-C there leaves
+    every old file as it was), then all are renamed into place with Ctrl-C held back."""
+    staged: list[tuple[str, Path]] = []
+    try:
+        for path, text in files.items():
+            target = Path(path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile(
+                    "w", encoding="utf-8", newline="", dir=target.parent,
+                    prefix=f".{target.name}.", suffix=".tmp", delete=False) as handle:
+                staged.append((handle.name, target))
+                handle.write(text)
+        with _sigint_deferred():
+            for temporary, target in staged:
+                os.replace(temporary, target)
+    finally:
+        for temporary, _target in staged:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+
+
 def write_file(path: str | os.PathLike[str], text: str, *, mode: int | None = None) -> None:
     """Replace `path` with `text` atomically (see `atomic_open`): the one file writer."""
     with atomic_open(path, mode=mode) as handle:
