@@ -68,7 +68,7 @@ def test_denied_exits_one_and_reads_like_a_linter(runner: CliRunner, tmp_path: P
 
 def test_json_contract(runner: CliRunner, tmp_path: Path) -> None:
     write(tmp_path, "d/a.yaml", GOOD + "---\n" + BAD)
-    result = runner.invoke(app, ["check", str(tmp_path / "d"), "--format", "json",
+    result = runner.invoke(app, ["check", str(tmp_path / "d"), "-o", "json",
                                  "--level", "baseline", "--version", "v1.30"])
     assert result.exit_code == 1
     payload = json.loads(result.output)

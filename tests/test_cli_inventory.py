@@ -110,9 +110,9 @@ def test_snapshot_round_trip(runner: CliRunner, tmp_path: Path) -> None:
     with fa.FakeApiServer("v1.24.17", psp="policy") as server:
         server.add_all(demo_objects())
         kubeconfig = fa.write_kubeconfig(tmp_path, server.url)
-        result = runner.invoke(app, ["snapshot", "-o", str(out), "--kubeconfig", str(kubeconfig)])
+        result = runner.invoke(app, ["snapshot", "--out", str(out), "--kubeconfig", str(kubeconfig)])
         assert result.exit_code == 0, result.output
-        again = runner.invoke(app, ["snapshot", "-o", str(out), "--kubeconfig", str(kubeconfig)])
+        again = runner.invoke(app, ["snapshot", "--out", str(out), "--kubeconfig", str(kubeconfig)])
         assert again.exit_code == 2 and "--force" in again.stderr
         live = runner.invoke(app, ["inventory", "--kubeconfig", str(kubeconfig), "-o", "json"])
     offline = runner.invoke(app, ["inventory", str(out), "-o", "json"])

@@ -144,7 +144,7 @@ def test_snapshot_of_an_incomplete_read_is_incomplete(runner: CliRunner,
         server.add_all(demo_objects())
         server.forbid("pods")
         kubeconfig = fa.write_kubeconfig(tmp_path, server.url)
-        result = runner.invoke(app, ["snapshot", "-o", str(tmp_path / "snap.yaml"),
+        result = runner.invoke(app, ["snapshot", "--out", str(tmp_path / "snap.yaml"),
                                      "--kubeconfig", str(kubeconfig)])
     assert result.exit_code == EXIT_INCOMPLETE, result.output
     offline = runner.invoke(app, ["plan", str(tmp_path / "snap.yaml"), "--out",

@@ -73,6 +73,7 @@ def read_source(
     announce: Echo | None = None,
     progress: Progress | None = None,
     gap: Echo | None = None,
+    namespaces: Sequence[str] | None = None,
 ) -> Source:
     """Read `paths` (files, folders, `-`) or, without paths, the live cluster.
 
@@ -80,6 +81,7 @@ def read_source(
     be reached raises `SourceError`. `announce` hears which cluster is being read,
     `progress` each resource's running count, `gap` each thing that could not be read
     (a 403 on a list, a snapshot's own gaps) as one `incomplete: …` line, when it happens.
+    With `namespaces` (`-n`), only those namespaces (and cluster-scoped objects) are kept.
     """
     def on_gap(item: Unreadable) -> None:
         if gap is not None:
@@ -93,6 +95,8 @@ def read_source(
             _merge_policies(inventory, psp_from, errors)
         for item in inventory.unreadable:
             on_gap(item)
+        if namespaces:
+            inventory = inventory.scoped(namespaces)
         return Source(inventory, name_of_paths(paths), "files")
     from migrator.cluster.client import connect, read_inventory
 
@@ -114,17 +118,22 @@ def read_source(
         name = client.context or client.server
     if psp_from:
         _merge_policies(inventory, psp_from, errors)
+    if namespaces:
+        inventory = inventory.scoped(namespaces)
     return Source(inventory, name, context or "cluster", live=True, helm=helm)
 
 
 def require_objects(source: Source, paths: Sequence[str] | None,
-                    errors: Sequence[ManifestError] = ()) -> None:
+                    errors: Sequence[ManifestError] = (),
+                    namespaces: Sequence[str] | None = None) -> None:
     """Raise NoObjectsFound when `source` holds no namespace, workload or pod: there is
     nothing to plan (a missing path, an empty folder, files of other tools)."""
     inventory = source.inventory
     if inventory.namespaces or inventory.workloads or inventory.pods:
         return
     where = ", ".join(paths) if paths else source.name
+    if namespaces:
+        where += f" (namespaces {', '.join(namespaces)})"
     detail = "; ".join(str(e) for e in errors[:3])
     raise NoObjectsFound(f"no Kubernetes objects found in {where}"
                          + (f" ({detail})" if detail else "")

@@ -71,6 +71,7 @@ def run_plan(
     stdin: IO[str] | None = None,
     announce: Echo | None = None,
     progress: Progress | None = None,
+    namespaces: Sequence[str] | None = None,
 ) -> PlanRun:
     """Plan PATHS (or the live cluster) and write plan.json and the reports into `out`.
 
@@ -86,8 +87,8 @@ def run_plan(
     config = load_admission_config(admission_config)
     source: Source = read_source(paths, errors=errors, kubeconfig=kubeconfig, context=context,
                                  psp_from=psp_from, stdin=stdin, announce=announce,
-                                 progress=progress, gap=err)
-    require_objects(source, paths, errors)
+                                 progress=progress, gap=err, namespaces=namespaces)
+    require_objects(source, paths, errors, namespaces)
     result = plan_source(source, pin=pin, target=target, config=config)
     if server_dry_run:
         from migrator.app.apply import attach_server_dry_run

@@ -163,6 +163,7 @@ def run_report(
     quiet: bool = False,
     stdin: IO[str] | None = None,
     progress: Echo | None = None,
+    namespaces: Sequence[str] | None = None,
 ) -> int:
     """`migrator report`: write the readiness report(s) and return the exit code.
 
@@ -200,13 +201,15 @@ def run_report(
                        context=contexts[0] if contexts else None,
                        helm_history=helm_history, fail_on=fail_on, force=force,
                        psp_from=psp_from, pin=pin, target=target_, config=config,
-                       generated_at=generated_at, quiet=quiet, stdin=stdin)
+                       generated_at=generated_at, quiet=quiet, stdin=stdin,
+                       namespaces=namespaces)
 def _run_single(
     paths: Sequence[str] | None, *, echo: Echo, err: Echo, progress: Echo,
     plan_file: str | None, out: str,
     kubeconfig: str | None, context: str | None, helm_history: bool, fail_on: str | None,
     force: bool, psp_from: Sequence[str] | None, pin: str | None, target: Any, config: Any,
     generated_at: str | None, quiet: bool, stdin: IO[str] | None,
+    namespaces: Sequence[str] | None = None,
 ) -> int:
     folder = Path(out)
     targets = [folder / name for name in (*REPORT_FILES, PLAN_FILE)]
@@ -226,8 +229,8 @@ def _run_single(
     else:
         source = read_source(paths, errors=errors, kubeconfig=kubeconfig, context=context,
                              psp_from=psp_from, helm_history=helm_history and not paths,
-                             stdin=stdin, announce=progress, gap=err)
-        require_objects(source, paths, errors)
+                             stdin=stdin, announce=progress, gap=err, namespaces=namespaces)
+        require_objects(source, paths, errors, namespaces)
         plan = plan_source(source, pin=pin, target=target, config=config)
         inventory, helm, name = source.inventory, source.helm, source.name
         if helm_history and paths:

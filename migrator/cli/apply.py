@@ -6,24 +6,32 @@ from typing import Annotated
 
 import typer
 
-from migrator.cli.console import edge, err_line
-from migrator.cli.options import ContextOpt, KubeconfigOpt
+from migrator.cli.console import echo, edge, err_line
+from migrator.cli.options import (
+    AllNamespacesOpt,
+    ContextOpt,
+    KubeconfigOpt,
+    NamespaceOpt,
+    RequestTimeoutOpt,
+    scope,
+)
 from migrator.errors import UsageError
 
 
 @edge
 def apply(
-    plan_path: Annotated[str, typer.Option("--plan", help="plan.json (or its folder).")] = (
-        "migrator-out/plan.json"),
-    phase: Annotated[str, typer.Option("--phase", help="audit (audit and warn labels only) "
-                                       "or enforce (all labels).")] = "audit",
-    namespace: Annotated[list[str] | None, typer.Option(
-        "--namespace", "-n", help="Only these namespaces (repeatable).")] = None,
+    plan_path: Annotated[str, typer.Option(
+        "--plan", metavar="PLAN", help="plan.json (or its folder).")] = "migrator-out/plan.json",
+    phase: Annotated[str, typer.Option(
+        "--phase", metavar="PHASE", help="audit (audit and warn labels only) or enforce (all "
+        "labels).")] = "audit",
+    namespace: NamespaceOpt = None,
+    all_namespaces: AllNamespacesOpt = False,
     yes: Annotated[bool, typer.Option("--yes", help="Really change the cluster. Without it, "
                                       "print the changes and run a server dry-run.")] = False,
     rollback_file: Annotated[str | None, typer.Option(
-        "--rollback-file", help="Where to save the labels being replaced (default: beside "
-        "the plan).")] = None,
+        "--rollback-file", metavar="FILE", help="Where to save the labels being replaced "
+        "(default: beside the plan).")] = None,
     allow_other_cluster: Annotated[bool, typer.Option(
         "--allow-other-cluster", help="Apply even though the current cluster is not the one "
         "the plan was made on (or the plan records none).")] = False,
@@ -32,31 +40,43 @@ def apply(
         "server's dry-run says existing pods violate the level.")] = False,
     kubeconfig: KubeconfigOpt = None,
     context: ContextOpt = None,
+    request_timeout: RequestTimeoutOpt = None,
 ) -> None:
     """Set the planned Pod Security labels on the cluster's namespaces.
 
     Without --yes nothing is persisted. With --yes a rollback file is written first, then
     the labels are set by server-side apply (field manager `migrator`). Idempotent.
+    Refuses a cluster other than the plan's. With --phase enforce --yes, stops when the
+    server's dry-run finds existing pods that would violate the level.
+
+    Exit 0; 1 when enforce stopped on violating pods; 2 for another cluster, a bad plan, an
+    unreachable cluster or any namespace that failed.
     """
     from migrator.app.apply import cmd_apply
 
     if phase not in ("audit", "enforce"):
         raise UsageError("--phase must be audit or enforce")
-    raise typer.Exit(cmd_apply(plan_path, phase, namespace or None, yes, kubeconfig, context,
-                               rollback_file, typer.echo, err_line,
+    raise typer.Exit(cmd_apply(plan_path, phase, scope(namespace, all_namespaces), yes,
+                               kubeconfig, context,
+                               rollback_file, echo, err_line,
                                allow_other_cluster=allow_other_cluster,
                                allow_violations=allow_violations))
 
 
 @edge
 def rollback(
-    file: Annotated[str, typer.Argument(help="A rollback file written by `migrator apply`.")],
+    file: Annotated[str, typer.Argument(metavar="FILE", hidden=True)],
     yes: Annotated[bool, typer.Option("--yes", help="Really restore the labels.")] = False,
     kubeconfig: KubeconfigOpt = None,
     context: ContextOpt = None,
+    request_timeout: RequestTimeoutOpt = None,
 ) -> None:
-    """Restore the namespace labels recorded in a rollback file."""
+    """Restore the namespace labels recorded in FILE, a rollback file written by apply.
+
+    Refuses a cluster other than the one FILE was written for. Exit 0; 2 when the file or
+    the cluster cannot be read, or any namespace failed.
+    """
     from migrator.app.apply import cmd_rollback
 
-    raise typer.Exit(cmd_rollback(file, kubeconfig, context, yes, typer.echo, err_line))
+    raise typer.Exit(cmd_rollback(file, kubeconfig, context, yes, echo, err_line))
 

@@ -8,10 +8,18 @@ from typing import Annotated
 
 import typer
 
-from migrator.cli.console import edge, error
-from migrator.cli.options import OutputFormat, parse_level, parse_version
+from migrator.cli.console import echo, edge, error
+from migrator.cli.options import (
+    AllNamespacesOpt,
+    NamespaceOpt,
+    OutputFormat,
+    parse_level,
+    parse_version,
+    scope,
+)
 from migrator.errors import EXIT_ERROR, EXIT_FINDINGS, ManifestError, NoObjectsFound
 from migrator.files.manifests import load_documents
+from migrator.model.serialise import to_yaml
 from migrator.plan.checking import ObjectResult, check_object
 from migrator.pss.api import Level, Version
 from migrator.pss.engine import EVALUATOR
@@ -42,47 +50,55 @@ def render_text(results: list[ObjectResult], level: Level, version: Version) -> 
 
 @edge
 def check(
-    paths: Annotated[
-        list[str],
-        typer.Argument(help="Files or directories of manifests (.yaml, .yml, .json); - for stdin."),
-    ],
+    paths: Annotated[list[str], typer.Argument(metavar="PATH", hidden=True)],
     level: Annotated[
-        str, typer.Option("--level", "-l", help="privileged, baseline or restricted.")
+        str, typer.Option("--level", "-l", metavar="LEVEL",
+                          help="privileged, baseline or restricted.")
     ] = "restricted",
     version: Annotated[
-        str, typer.Option("--version", "-v", help="Policy version: v1.N or latest.")
+        str, typer.Option("--version", "-v", metavar="VERSION",
+                          help="Policy version: v1.N or latest.")
     ] = "latest",
     output: Annotated[
-        OutputFormat, typer.Option("--format", "-o", help="text or json.")
+        OutputFormat, typer.Option("--output", "-o", metavar="FORMAT",
+                                   help="text, json or yaml.")
     ] = OutputFormat.text,
+    namespace: NamespaceOpt = None,
+    all_namespaces: AllNamespacesOpt = False,
 ) -> None:
-    """Judge every pod and pod template in PATHS against a Pod Security level.
+    """Judge every pod and pod template in PATH... against a Pod Security level.
 
-    Exit 0 when all are allowed, 1 when any is denied, 2 when input could not be read.
+    PATH: files or folders of manifests (.yaml, .yml, .json), or - for stdin.
+
+    Exit 0 when all are allowed, 1 when any is denied, 2 when input could not be read or
+    holds nothing to judge.
     """
     level_ = parse_level(level)
     version_ = parse_version(version)
+    only = scope(namespace, all_namespaces)
     errors: list[ManifestError] = []
     results: list[ObjectResult] = []
     for doc in load_documents(paths, errors, stdin=sys.stdin):
         result = check_object(doc.obj, doc.source, level_, version_)
-        if result is not None:
+        if result is not None and (only is None or (result.namespace or "default") in only):
             results.append(result)
     for problem in errors:
         error(str(problem))
     if not results:
         detail = f" ({len(errors)} unreadable)" if errors else ""
-        raise NoObjectsFound(f"no Kubernetes objects with pods found in {', '.join(paths)}"
+        where = ", ".join(paths) + (f" (namespaces {', '.join(only)})" if only else "")
+        raise NoObjectsFound(f"no Kubernetes objects with pods found in {where}"
                              f"{detail}: nothing was checked")
-    if output is OutputFormat.json:
+    if output is not OutputFormat.text:
         payload = {
             "level": str(level_),
             "version": str(version_),
             "results": [r.to_dict() for r in results],
         }
-        typer.echo(json.dumps(payload, indent=2))
+        echo(json.dumps(payload, indent=2) if output is OutputFormat.json
+                   else to_yaml(payload))
     else:
-        typer.echo(render_text(results, level_, version_))
+        echo(render_text(results, level_, version_))
     if errors:
         raise typer.Exit(EXIT_ERROR)
     if any(not r.allowed for r in results):

@@ -1,8 +1,9 @@
 """The terminal: the error edge, progress while reading, and the lines commands print.
 
 Owns `edge`, the one place where a `MigratorError` becomes an `error:` line on stderr and
-its exit code (every command is wrapped in it), `err_line` for diagnostics that carry their
-own prefix (`error:`, `warning:`, `note:`), and `ReadProgress`.
+its exit code (every command is wrapped in it) and Ctrl-C becomes exit 130, `echo` for
+results and `err_line` for diagnostics that carry their own prefix (`error:`, `warning:`,
+`note:`), both escaping control characters for the terminal, and `ReadProgress`.
 """
 
 from __future__ import annotations
@@ -17,18 +18,25 @@ from typing import Any, NoReturn, TypeVar
 import typer
 
 from migrator.errors import EXIT_INTERRUPTED, MigratorError, exit_code_of
+from migrator.model.escape import terminal
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def echo(line: str) -> None:
+    """Print a line on stdout, with control characters from names and server messages
+    shown escaped (`\x1b`), never acted on by the terminal."""
+    typer.echo(terminal(line))
+
+
 def err_line(line: str) -> None:
-    """Print a line on stderr that already carries its own prefix."""
-    typer.echo(line, err=True)
+    """Print a line on stderr that already carries its own prefix (escaped like `echo`)."""
+    typer.echo(terminal(line), err=True)
 
 
 def error(message: str) -> None:
     """Print `error: message` on stderr."""
-    typer.echo(f"error: {message}", err=True)
+    err_line(f"error: {message}")
 
 
 def edge(command: F) -> F:

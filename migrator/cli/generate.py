@@ -6,17 +6,19 @@ from typing import Annotated
 
 import typer
 
-from migrator.cli.console import edge, err_line
+from migrator.cli.console import echo, edge, err_line
 from migrator.cli.options import SourcesOpt
 
 
 @edge
 def generate(
-    plan_path: Annotated[str, typer.Option("--plan", help="plan.json (or its folder).")] = (
-        "migrator-out/plan.json"),
-    out: Annotated[str, typer.Option("--out", help="Output folder.")] = "migrator-out",
+    plan_path: Annotated[str, typer.Option(
+        "--plan", metavar="PLAN", help="plan.json (or its folder).")] = "migrator-out/plan.json",
+    out: Annotated[str, typer.Option("--out", metavar="DIR", help="Output folder."
+                                     )] = "migrator-out",
     fmt: Annotated[str, typer.Option(
-        "--format", help="all, strategic, json6902 or full.")] = "all",
+        "--format", metavar="FORMAT", help="Patch format: all, strategic, json6902 or full."
+        )] = "all",
     sources: SourcesOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing output.")] = False,
 ) -> None:
@@ -24,16 +26,17 @@ def generate(
     from migrator.app.generate import generate as run
 
     raise typer.Exit(run(plan_path, out, force=force, fmt=fmt, sources=sources or (),
-                         echo=typer.echo, err=err_line))
+                         echo=echo, err=err_line))
 
 
 @edge
 def patch(
-    repo: Annotated[str, typer.Option("--repo", help="The manifests repository to edit.")],
-    plan_path: Annotated[str, typer.Option("--plan", help="plan.json (or its folder).")] = (
-        "migrator-out/plan.json"),
+    repo: Annotated[str, typer.Option("--repo", metavar="DIR",
+                                      help="The manifests repository to edit.")],
+    plan_path: Annotated[str, typer.Option(
+        "--plan", metavar="PLAN", help="plan.json (or its folder).")] = "migrator-out/plan.json",
     out: Annotated[str, typer.Option(
-        "--out", help="Folder for the pull request description.")] = "migrator-out",
+        "--out", metavar="DIR", help="Folder for the pull request description.")] = "migrator-out",
     commit: Annotated[bool, typer.Option(
         "--commit", help="Create a branch and one commit in the repository.")] = False,
     allow_dirty: Annotated[bool, typer.Option(
@@ -45,5 +48,5 @@ def patch(
     from migrator.app.generate import patch as run
 
     raise typer.Exit(run(plan_path, repo, out, commit=commit, allow_dirty=allow_dirty,
-                         force=force, sources=sources or (), echo=typer.echo, err=err_line))
+                         force=force, sources=sources or (), echo=echo, err=err_line))
 

@@ -18,9 +18,14 @@ app = typer.Typer(
     name="migrator",
     help="Take a Kubernetes cluster off PodSecurityPolicy and onto Pod Security Admission.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion for bash, zsh, fish
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+#: The kubectl plugin's name as kubectl users type it.
+PLUGIN_PROG = "kubectl psa-migrate"
 
 
 def _version_callback(value: bool) -> None:
@@ -46,6 +51,16 @@ for command in (check.check, inventory.inventory, inventory.snapshot, plan.plan,
     app.command()(command)
 
 
+def prog_name(argv0: str) -> str:
+    """`kubectl psa-migrate` when run as the kubectl plugin (`kubectl-psa_migrate`), else
+    `migrator`, for usage lines."""
+    import os
+
+    return PLUGIN_PROG if os.path.basename(argv0).startswith("kubectl-") else "migrator"
+
+
 def main() -> None:
     """Console-script entry point."""
-    app()
+    import sys
+
+    app(prog_name=prog_name(sys.argv[0]))

@@ -7,8 +7,19 @@ from typing import Annotated
 
 import typer
 
-from migrator.cli.console import edge, err_line, error, live_feedback
-from migrator.cli.options import ContextOpt, KubeconfigOpt, PathsArg, PspFromOpt, parse_version
+from migrator.cli.console import echo, edge, err_line, error, live_feedback
+from migrator.cli.options import (
+    AllNamespacesOpt,
+    ContextOpt,
+    KubeconfigOpt,
+    NamespaceOpt,
+    PathsArg,
+    PspFromOpt,
+    RequestTimeoutOpt,
+    no_live_options,
+    parse_version,
+    scope,
+)
 from migrator.model.plan import Blocker, Plan
 
 
@@ -74,39 +85,52 @@ def plan(
     paths: PathsArg = None,
     kubeconfig: KubeconfigOpt = None,
     context: ContextOpt = None,
+    request_timeout: RequestTimeoutOpt = None,
+    namespace: NamespaceOpt = None,
+    all_namespaces: AllNamespacesOpt = False,
     psp_from: PspFromOpt = None,
-    out: Annotated[str, typer.Option("--out", help="Folder for plan.json and every other "
-                                     "artefact of the run.")] = "migrator-out",
-    pin: Annotated[str | None, typer.Option("--pin-version", help="Policy version to pin "
-                   "(default: the cluster's minor version, else latest).")] = None,
-    target: Annotated[str, typer.Option("--target-version", help="Policy version also "
-                      "judged, e.g. the one after the upgrade.")] = "latest",
+    out: Annotated[str, typer.Option("--out", metavar="DIR", help="Folder for plan.json and "
+                                     "the reports (report.html, report.md, report.json)."
+                                     )] = "migrator-out",
+    pin: Annotated[str | None, typer.Option("--pin-version", metavar="VERSION",
+                   help="Policy version to pin (default: the cluster's minor version, "
+                   "else latest).")] = None,
+    target: Annotated[str, typer.Option("--target-version", metavar="VERSION",
+                      help="Policy version also judged, e.g. the one after the upgrade."
+                      )] = "latest",
     admission_config: Annotated[str | None, typer.Option(
-        "--admission-config", help="The API server's PodSecurity admission configuration "
-        "(defaults and exemptions).")] = None,
+        "--admission-config", metavar="FILE", help="The API server's PodSecurity admission "
+        "configuration (defaults and exemptions).")] = None,
     server_dry_run: Annotated[bool, typer.Option(
         "--server-dry-run", help="Also ask the live API server (dryRun=All, nothing is "
         "persisted) and compare its verdicts with ours.")] = False,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing plan.")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing plan.json and "
+                                        "reports.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No terminal summary.")] = False,
 ) -> None:
-    """Decide each namespace's Pod Security level and write plan.json.
+    """Decide each namespace's Pod Security level and write plan.json and the reports.
 
-    Reads PATHS (manifests, dumps, a snapshot) or, without PATHS, the live cluster.
+    Reads PATH... (manifests, dumps, a snapshot; - for stdin) or, without PATH, the live
+    cluster.
+
+    Exit 0; 2 when input could not be read, holds nothing to plan, or the output exists
+    (without --force); 3 when something could not be read or checked (incomplete).
     """
     from migrator.app.plan import run_plan
 
+    no_live_options(paths, kubeconfig, context)
     run = run_plan(paths, out=out, target=parse_version(target),
+                   namespaces=scope(namespace, all_namespaces),
                    pin=str(parse_version(pin)) if pin is not None else None,
                    kubeconfig=kubeconfig, context=context, psp_from=psp_from,
                    admission_config=admission_config, server_dry_run=server_dry_run,
-                   force=force, echo=(lambda _line: None) if quiet else typer.echo,
+                   force=force, echo=(lambda _line: None) if quiet else echo,
                    err=err_line, stdin=sys.stdin, **live_feedback(quiet=quiet))
     for problem in run.errors:
         error(str(problem))
     if not quiet:
         render_plan(run.plan)
-        typer.echo(f"\nwrote {run.plan_path} and the reports {out}/report.html, report.md")
+        echo(f"\nwrote {run.plan_path} and the reports {out}/report.html, report.md")
     if run.gaps:
         err_line(f"incomplete: {len(run.gaps)} thing{'s' if len(run.gaps) != 1 else ''} could "
                  "not be read or checked (listed above); the plan may be wrong there")

@@ -46,6 +46,8 @@ PAGE_SIZE = 500
 MAX_EXPIRED_RESTARTS = 3
 #: Pauses before the retries of a request the server answered 429 or 5xx.
 RETRY_DELAYS = (0.25, 1.0)
+#: Seconds each request may take (`--request-timeout` sets it for the whole run).
+DEFAULT_TIMEOUT = 30.0
 #: Longest `Retry-After` honoured before a retry, in seconds.
 MAX_RETRY_AFTER = 5.0
 
@@ -326,7 +328,7 @@ def _is_loopback(url: str) -> bool:
 def connect(
     kubeconfig: str | None = None,
     context: str | None = None,
-    timeout: float = 30,
+    timeout: float | None = None,
     *,
     probe: bool = True,
 ) -> ClusterClient:
@@ -355,7 +357,7 @@ def connect(
         server=str(configuration.host),
         context=credentials.context,
         kubeconfig=credentials.source,
-        timeout=timeout,
+        timeout=DEFAULT_TIMEOUT if timeout is None else timeout,
     )
     if probe:
         try:

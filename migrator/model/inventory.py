@@ -8,6 +8,7 @@ from manifests. Live and file sources must produce the same Inventory for the sa
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -136,14 +137,42 @@ class Inventory:
             yield from getattr(self, attr)
 
     def namespace_names(self) -> list[str]:
-        """Every namespace named by a Namespace object or by any namespaced object, sorted."""
+        """Every namespace named by a Namespace object or by any namespaced object, sorted
+        naturally (team-2 before team-10)."""
         names = {name_of(ns) for ns in self.namespaces}
         for obj in self.all_objects():
             ns = namespace_of(obj)
             if ns:
                 names.add(ns)
         names.discard("")
-        return sorted(names)
+        return sorted(names, key=natural_key)
+
+    def scoped(self, namespaces: Iterable[str]) -> Inventory:
+        """This inventory seen from `namespaces` only (`-n`): their Namespace objects and
+        namespaced objects, and every cluster-scoped object (PSPs, ClusterRoles, ...)."""
+        keep = set(namespaces)
+
+        def inside(obj: Obj) -> bool:
+            if obj.get("kind") == "Namespace":
+                return name_of(obj) in keep
+            ns = namespace_of(obj)
+            return not ns or ns in keep
+
+        out = Inventory(server_version=self.server_version, psp_api=self.psp_api,
+                        identity=self.identity, unreadable=list(self.unreadable),
+                        skipped=Counter(self.skipped), duplicates=list(self.duplicates))
+        for attr in sorted(set(KIND_FIELDS.values())):
+            setattr(out, attr, [o for o in getattr(self, attr) if inside(o)])
+        out.origins = {key: origin for key, origin in self.origins.items()
+                       if key[1] in keep or not key[1]
+                       if key[0] != "Namespace" or key[2] in keep}
+        return out
+
+
+def natural_key(text: str) -> tuple[tuple[int, int | str], ...]:
+    """Sort key that orders digit runs by value: `ns-2` < `ns-10`."""
+    return tuple((0, int(part)) if part.isdigit() else (1, part)
+                 for part in re.split(r"(\d+)", text) if part)
 
 
 def name_of(obj: Obj) -> str:

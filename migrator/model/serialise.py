@@ -34,6 +34,20 @@ def to_json(value: Any, indent: int | None = None) -> str:
     return json.dumps(value, indent=indent, sort_keys=False, ensure_ascii=False)
 
 
+def inline_value(value: Any) -> str:
+    """A value on one line as YAML flow style reads it: `runtime/default`, `["ALL"]`,
+    `true`, `{"type": "RuntimeDefault"}` (JSON is valid YAML; a plain string stays bare
+    unless YAML would read it as something else)."""
+    if isinstance(value, str) and value and value.strip() == value \
+            and not value.startswith(("{", "[", "'", '"', "&", "*", "!", "#")):
+        try:
+            if yaml.safe_load(value) == value:
+                return value
+        except yaml.YAMLError:
+            pass
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
 def plan_json(value: Any) -> str:
     """plan.json (and report.json) exactly as the tool writes them."""
     return to_json(value, indent=2) + "\n"

@@ -13,7 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from migrator.model.inventory import Inventory, Obj, name_of, namespace_of
+from migrator.model.inventory import Inventory, Obj, name_of, namespace_of, natural_key
 from migrator.model.owners import OwnerIndex, template_sources
 from migrator.model.workloads import is_custom, pod_template
 from migrator.pss.api import Level, LevelVersion, Version
@@ -138,4 +138,4 @@ def simulate(
         ))
     for sim in result.values():
         sim.subjects.sort(key=lambda s: (not s.is_template, s.kind, s.name))
-    return dict(sorted(result.items()))
+    return dict(sorted(result.items(), key=lambda item: natural_key(item[0])))

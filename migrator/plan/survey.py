@@ -14,6 +14,7 @@ from typing import Any
 
 from migrator.model.inventory import Inventory, Obj, name_of, namespace_of
 from migrator.model.owners import OwnerIndex, template_sources
+from migrator.model.serialise import inline_value
 from migrator.model.workloads import pod_template
 from migrator.psp import PSPAnalysis, analyze_psp
 from migrator.pss.engine import security_key
@@ -169,7 +170,7 @@ def render_text(data: dict[str, Any]) -> str:
         for hole in psp["loopholes"]:
             out.append(f"    loophole: {hole['message']}")
         for default in psp["defaults"]:
-            out.append(f"    injects {default['path']} = {default['value']!r}")
+            out.append(f"    injects {default['path']} = {inline_value(default['value'])}")
         for lost in psp["lost_guarantees"]:
             out.append(f"    PSA will not keep {lost['field']}: {lost['explanation']}")
     if data["granted_everywhere"]:
