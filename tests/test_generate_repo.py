@@ -462,3 +462,28 @@ def test_other_documents_of_the_file_are_kept_verbatim() -> None:
     assert edited.startswith("kind: A  # first\nx:    {a: 1,   b: 2}\n---\n")
     assert edited.endswith("        - name: c\n          securityContext:\n"
                            "            runAsNonRoot: true\n")
+
+
+def test_an_unwritable_out_is_refused_before_the_repository_is_edited(
+    plan_file: Path, tmp_path: Path
+) -> None:
+    repo = make_repo(tmp_path)
+    before = snapshot(repo)
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    rc, _said, errs = run_patch(plan_file, repo, blocker / "out")
+    assert rc == 2 and any("is not a folder" in e for e in errs), errs
+    assert snapshot(repo) == before
+    assert git(repo, "status", "--porcelain") == ""
+
+
+def test_an_existing_description_is_refused_before_the_repository_is_edited(
+    plan_file: Path, tmp_path: Path
+) -> None:
+    repo = make_repo(tmp_path)
+    before = snapshot(repo)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "pr-description.md").write_text("mine")
+    rc, _said, errs = run_patch(plan_file, repo, tmp_path / "out")
+    assert rc == 2 and any("already exist; pass --force" in e for e in errs), errs
+    assert snapshot(repo) == before

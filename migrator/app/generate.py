@@ -27,7 +27,7 @@ from migrator.files.repo import (
     prepare,
     read_repository,
 )
-from migrator.files.writing import check_tree, replace_file, write_tree
+from migrator.files.writing import check_output, replace_file, write_tree
 from migrator.generate.admission import admission_files
 from migrator.generate.namespaces import namespace_files
 from migrator.generate.patches import FORMATS, ObjectKey, Patched, patch_all, render_patches, select
@@ -139,6 +139,7 @@ def generate(plan_path: str, out: str, *, force: bool = False, fmt: str = "all",
     """`migrator generate`: namespaces/, patches/, admission-config.yaml and README.md."""
     errors: list[ManifestError] = []
     formats = formats_of(fmt)
+    check_output(out, [], force=force)
     plan = load_plan(plan_path)
     objects = load_objects(plan, plan_path, sources, errors)
     files, patched = generate_files(plan, objects, formats)
@@ -166,7 +167,7 @@ def _preflight(repo: str, out: str, branch: str, *, commit: bool, allow_dirty: b
     """Refuse what must be refused before anything is written; the Git to commit with."""
     if not os.path.isdir(repo):
         raise UsageError(f"--repo {repo}: not a folder")
-    check_tree(out, {DESCRIPTION: ""}, force=force)
+    check_output(out, [DESCRIPTION], force=force)
     git = Git(repo)
     if not git.is_repository():
         if commit:
@@ -218,11 +219,12 @@ def patch(plan_path: str, repo: str, out: str, *, commit: bool = False,
             raise UsageError(f"{', '.join(overlap)} has uncommitted changes that --commit "
                              "would include; commit or stash them first")
     text = describe(plan, pr, branch=branch if commit and pr.edits else None)
+    # the description first: if it cannot be written, the repository is left untouched
+    write_tree(out, {DESCRIPTION: text}, force=force)
     if git is not None and commit and pr.edits:
         git.create_branch(branch, force=force)
     for relpath, new_text in pr.edits.items():
         replace_file(repo, relpath, new_text)
-    write_tree(out, {DESCRIPTION: text}, force=force)
     for error in errors:
         err(f"warning: {error}")
     _report(pr, echo, err)
