@@ -315,12 +315,29 @@ def test_rollout_commands() -> None:
     report = build_report(demo_plan(), inventory=demo_inventory())
     steps = {s["id"]: s for s in report["rollout"]}
     assert list(steps) == ["fix", "audit", "watch", "enforce", "disable-psp", "cleanup"]
-    assert steps["audit"]["commands"] == ["migrator apply --plan plan.json --phase audit"]
-    assert steps["enforce"]["commands"] == ["migrator apply --plan plan.json --phase enforce"]
+    # made from files: nothing names the cluster, so apply needs (and the step explains)
+    # --allow-other-cluster
+    line = "migrator apply --plan plan.json --phase {} --allow-other-cluster"
+    assert steps["audit"]["commands"] == [line.format("audit"), line.format("audit") + " --yes"]
+    assert steps["enforce"]["commands"] == [line.format("enforce"),
+                                            line.format("enforce") + " --yes"]
+    assert "check that the current kubectl context" in steps["audit"]["text"]
     assert ("kubectl label --dry-run=server --overwrite namespace team-a "
             "pod-security.kubernetes.io/enforce=baseline "
             "pod-security.kubernetes.io/enforce-version=v1.24") in steps["watch"]["commands"]
     assert not any("kube-system" in c for c in steps["watch"]["commands"])  # privileged
+
+
+def test_rollout_commands_name_the_context_the_plan_was_made_on() -> None:
+    plan = copy.deepcopy(demo_plan())
+    plan["cluster"]["identity"] = {"server": "https://prod:6443", "context": "prod eu",
+                                   "kube_system_uid": "u"}
+    report = build_report(plan, inventory=demo_inventory())
+    commands = [c for step in report["rollout"] for c in step["commands"]]
+    assert "migrator apply --plan plan.json --phase enforce --context 'prod eu' --yes" in commands
+    assert all(c.startswith(("migrator apply", "kubectl --context 'prod eu' ")) for c in commands)
+    assert any(c.startswith("kubectl --context 'prod eu' delete podsecuritypolicy")
+               for c in commands)
 
 
 # -- anchors and determinism ----------------------------------------------------------------------------------

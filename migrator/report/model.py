@@ -83,6 +83,42 @@ def _sh(*words: str) -> str:
     return " ".join(shlex.quote(w) for w in words)
 
 
+def plan_context(plan: Plan) -> str | None:
+    """The kubeconfig context the plan was made from (its recorded identity, else its
+    `cluster.source` when that names one), so printed commands target that cluster."""
+    cluster = plan.get("cluster") or {}
+    identity = cluster.get("identity")
+    if identity and identity.get("context"):
+        return str(identity["context"])
+    source = cluster.get("source")
+    return None if source in (None, "", "files", "cluster") else str(source)
+
+
+def _kubectl(plan: Plan, *words: str) -> str:
+    context = plan_context(plan)
+    return _sh("kubectl", *(["--context", context] if context else []), *words)
+
+
+def _apply_lines(plan: Plan, phase: str) -> list[str]:
+    """The dry run, then the same line with --yes: runnable as printed. A plan made from
+    manifests records no cluster, so apply needs --allow-other-cluster to use it (the step
+    says to check the current context first)."""
+    context = plan_context(plan)
+    unbound = not (plan.get("cluster") or {}).get("identity")
+    line = _sh("migrator", "apply", "--plan", PLAN_FILE, "--phase", phase,
+               *(["--context", context] if context else []),
+               *(["--allow-other-cluster"] if unbound else []))
+    return [line, f"{line} --yes"]
+
+
+def _unbound_note(plan: Plan) -> str:
+    if (plan.get("cluster") or {}).get("identity"):
+        return ""
+    return (" This plan was made from files that do not say which cluster they describe, "
+            "hence --allow-other-cluster: check that the current kubectl context is the "
+            "cluster to label (a plan made live, or from a snapshot, is checked for you).")
+
+
 # -- violations grouped by object -----------------------------------------------------------
 
 
@@ -360,18 +396,18 @@ def rbac_cleanup(plan: Plan, inventory: Inventory | None) -> Json:
     result = {"psps": psps, **result}
     commands = []
     if result["cluster_role_bindings"]:
-        commands.append(_sh("kubectl", "delete", "clusterrolebinding",
-                            *result["cluster_role_bindings"]))
+        commands.append(_kubectl(plan, "delete", "clusterrolebinding",
+                                 *result["cluster_role_bindings"]))
     for ns in sorted({b["namespace"] for b in result["role_bindings"]}):
         names = [b["name"] for b in result["role_bindings"] if b["namespace"] == ns]
-        commands.append(_sh("kubectl", "delete", "rolebinding", "-n", ns, *names))
+        commands.append(_kubectl(plan, "delete", "rolebinding", "-n", ns, *names))
     if result["cluster_roles"]:
-        commands.append(_sh("kubectl", "delete", "clusterrole", *result["cluster_roles"]))
+        commands.append(_kubectl(plan, "delete", "clusterrole", *result["cluster_roles"]))
     for ns in sorted({r["namespace"] for r in result["roles"]}):
         names = [r["name"] for r in result["roles"] if r["namespace"] == ns]
-        commands.append(_sh("kubectl", "delete", "role", "-n", ns, *names))
+        commands.append(_kubectl(plan, "delete", "role", "-n", ns, *names))
     if psps:
-        commands.append(_sh("kubectl", "delete", "podsecuritypolicy", *psps))
+        commands.append(_kubectl(plan, "delete", "podsecuritypolicy", *psps))
     result["commands"] = commands
     return result
 
@@ -594,27 +630,30 @@ def _rollout(plan: Plan, namespaces: list[Json], cleanup: Json,
         steps.append({"id": "fix", "title": "Clear the blockers", "commands": [], "text": (
             "Fix or exempt every blocker listed above, then run the plan again: the rollout "
             "below assumes none is left.")})
-    steps.append({"id": "audit", "title": "Phase 1: audit and warn", "commands": [
-        f"migrator apply --plan {PLAN_FILE} --phase audit"], "text": (
-        "Label every namespace with its audit and warn levels (enforce unchanged). Nothing "
-        "is rejected; violations show up as warnings to whoever deploys and as audit "
-        "annotations.")})
+    steps.append({"id": "audit", "title": "Phase 1: audit and warn",
+                  "commands": _apply_lines(plan, "audit"), "text": (
+        "Label every namespace with its audit and warn levels (enforce unchanged): the first "
+        "line shows the changes, the second (--yes) makes them. Nothing is rejected; "
+        "violations show up as warnings to whoever deploys and as audit annotations."
+        + _unbound_note(plan))})
     checks = [
-        _sh("kubectl", "label", "--dry-run=server", "--overwrite", "namespace", str(ns["name"]),
+        _kubectl(plan, "label", "--dry-run=server", "--overwrite", "namespace", str(ns["name"]),
             f"pod-security.kubernetes.io/enforce={ns['recommended']['enforce']}",
             f"pod-security.kubernetes.io/enforce-version={ns['recommended']['enforce_version']}")
         for ns in namespaces if not ns["exempt"] and ns["recommended"]["enforce"] != "privileged"
     ]
     steps.append({"id": "watch", "title": "Watch audit and warnings", "commands": [
-        "kubectl get --raw /metrics | grep pod_security_evaluations_total", *checks], "text": (
+        _kubectl(plan, "get", "--raw", "/metrics") + " | grep pod_security_evaluations_total",
+        *checks], "text": (
         "Run a full release cycle (CronJobs included) and watch the API server audit log for "
         "pod-security.kubernetes.io/audit-violations annotations, the warnings kubectl and "
         "CI print on deploys, and the pod_security_evaluations_total metric. A server-side "
         "dry run of each enforce label lists the running pods it would reject.")})
-    steps.append({"id": "enforce", "title": "Phase 2: enforce", "commands": [
-        f"migrator apply --plan {PLAN_FILE} --phase enforce"], "text": (
+    steps.append({"id": "enforce", "title": "Phase 2: enforce",
+                  "commands": _apply_lines(plan, "enforce"), "text": (
         "Set the enforce labels, pinned to the policy version of the plan "
-        f"({plan['pin_version']}).")})
+        f"({plan['pin_version']}): the first line shows the changes, the second (--yes) "
+        "makes them, and stops if the server says running pods would be rejected.")})
     psp_api = plan["cluster"].get("psp_api")
     steps.append({"id": "disable-psp", "title": "Turn PodSecurityPolicy admission off",
                   "commands": [], "text": (
