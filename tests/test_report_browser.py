@@ -184,3 +184,83 @@ def test_fleet_page_loads(chromium: str, tmp_path: Path) -> None:
     assert [a["href"] for t, a in dom.tags if t == "a"] == ["prod/report.html"]
     assert not [t for t, _a in dom.tags if t == "b"]
     assert "<b>broken</b>" in "".join(dom.text)
+
+
+# -- layout at every width -----------------------------------------------------------------
+
+#: Measures the page once it is laid out and writes what it found into the DOM, where
+#: --dump-dom shows it (the report itself has no script; only this test copy does).
+MEASURE = """<script>
+window.addEventListener("load", () => {
+  const problems = [];
+  const doc = document.documentElement;
+  if (doc.scrollWidth > window.innerWidth + 1)
+    problems.push(`page scrolls sideways: ${doc.scrollWidth} > ${window.innerWidth}`);
+  for (const cell of document.querySelectorAll("td.check"))
+    if (cell.scrollWidth > cell.clientWidth + 1)
+      problems.push(`check name overflows its cell: ${cell.textContent.trim()}`);
+  for (const table of document.querySelectorAll("table")) {
+    const box = table.parentElement;
+    if (!box.classList.contains("scroll"))
+      problems.push(`table ${table.className} is not inside a scrolling box`);
+    else if (box.getBoundingClientRect().right > doc.clientWidth + 1)
+      problems.push(`table ${table.className} sticks out of the page`);
+  }
+  for (const svg of document.querySelectorAll("svg.chart")) {
+    const width = svg.viewBox.baseVal.width;
+    for (const text of svg.querySelectorAll("text")) {
+      const b = text.getBBox();
+      if (b.x < -0.5 || b.x + b.width > width + 0.5)
+        problems.push(`chart label "${text.textContent}" leaves its chart`);
+    }
+  }
+  const rule = [...document.styleSheets].flatMap(s => [...s.cssRules])
+    .filter(r => r.media && r.media.mediaText === "print")
+    .flatMap(r => [...r.cssRules]).map(r => r.cssText).join(" ");
+  if (!CSS.supports("selector(details::details-content)") ||
+      !/details::details-content \\{[^}]*content-visibility: visible/.test(rule))
+    problems.push("collapsed sections do not open when printed");
+  const meta = document.querySelector("header .meta").textContent;
+  document.body.setAttribute("data-problems", JSON.stringify(problems));
+  document.body.setAttribute("data-meta", meta.replace(/\\s+/g, " ").trim());
+});
+</script>"""
+
+
+@pytest.fixture(scope="module")
+def big_page(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo report with five-digit counts in every chart, and the measuring script."""
+    from demo import demo_inventory, demo_plan
+
+    from migrator.report.model import build_report
+    from migrator.report.render import render_html
+
+    report = build_report(demo_plan(), inventory=demo_inventory(),
+                          generated_at="2026-12-01 22:00:00 UTC")
+    charts = report["charts"]
+    for row in charts["namespaces_by_level"]:
+        row["count"] = 12345 + len(row["level"])
+    charts["passing"].update(templates=99999, pods=88888)
+    for row in charts["passing"]["rows"]:
+        row.update(templates=54321, pods=77777)
+    for row in charts["psps_by_level"]:
+        row.update(mutating=40000, non_mutating=12345)
+    page = tmp_path_factory.mktemp("big") / "report.html"
+    page.write_text(render_html(report).replace("</body>", MEASURE + "</body>"),
+                    encoding="utf-8")
+    return page
+
+
+@pytest.mark.parametrize("width", [800, 1400])
+def test_report_fits_every_width(chromium: str, big_page: Path, tmp_path: Path,
+                                 width: int) -> None:
+    import json
+
+    result = browse(chromium, tmp_path / "profile", big_page, "--dump-dom",
+                    f"--window-size={width},1200")
+    dom = dom_of(result.stdout)
+    (body,) = [a for t, a in dom.tags if t == "body"]
+    assert "data-problems" in body, "the measuring script did not run"
+    assert json.loads(body["data-problems"]) == []
+    assert "generated 2026-12-01 22:00:00 UTC" in body["data-meta"]
+    assert "migrator " in body["data-meta"]  # the tool and its version

@@ -72,6 +72,7 @@ def run_plan(
     announce: Echo | None = None,
     progress: Progress | None = None,
     namespaces: Sequence[str] | None = None,
+    generated_at: str | None = None,
 ) -> PlanRun:
     """Plan PATHS (or the live cluster) and write plan.json and the reports into `out`.
 
@@ -98,6 +99,6 @@ def run_plan(
         if summary.get("namespaces") and not summary.get("checked"):
             raise SourceError(f"server dry-run: none of the {summary['namespaces']} "
                               "namespaces answered; nothing was compared, no plan written")
-    write_report(out, result, inventory=source.inventory,
+    write_report(out, result, inventory=source.inventory, generated_at=generated_at,
                  cluster_name=source.name if paths else (context or None))
     return PlanRun(result, plan_path, errors, plan_gaps(result))

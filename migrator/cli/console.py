@@ -29,6 +29,13 @@ def echo(line: str) -> None:
     typer.echo(terminal(line))
 
 
+def now() -> str:
+    """The generation time printed in reports: UTC, to the second."""
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def err_line(line: str) -> None:
     """Print a line on stderr that already carries its own prefix (escaped like `echo`)."""
     typer.echo(terminal(line), err=True)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from migrator.cli.console import echo, edge, err_line, error, live_feedback
+from migrator.cli.console import echo, edge, err_line, error, live_feedback, now
 from migrator.cli.options import (
     AllNamespacesOpt,
     ContextOpt,
@@ -120,7 +120,7 @@ def plan(
 
     no_live_options(paths, kubeconfig, context)
     run = run_plan(paths, out=out, target=parse_version(target),
-                   namespaces=scope(namespace, all_namespaces),
+                   namespaces=scope(namespace, all_namespaces), generated_at=now(),
                    pin=str(parse_version(pin)) if pin is not None else None,
                    kubeconfig=kubeconfig, context=context, psp_from=psp_from,
                    admission_config=admission_config, server_dry_run=server_dry_run,

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from migrator.cli.console import echo, edge, err_line
+from migrator.cli.console import echo, edge, err_line, now
 from migrator.cli.options import (
     AllNamespacesOpt,
     FailOn,
@@ -62,7 +62,7 @@ def report(
     if not helm_history:
         no_live_options(paths, kubeconfig, context[0] if context else None)
     code = run_report(paths, echo=echo, err=err_line, progress=err_line,
-                      namespaces=scope(namespace, all_namespaces),
+                      namespaces=scope(namespace, all_namespaces), generated_at=now(),
                       plan_file=plan_file, out=out, kubeconfig=kubeconfig, contexts=context,
                       all_contexts=all_contexts, helm_history=helm_history,
                       fail_on=fail_on.value if fail_on else None, force=force,

@@ -53,6 +53,13 @@ def _svg(width: int, height: int, label: str, body: Sequence[str], css_class: st
     )
 
 
+def text_width(content: str, size: int, *, bold: bool = False) -> float:
+    """A generous estimate of how wide `content` renders at `size` px in a sans-serif font
+    (digits and lower case run about 0.6 em, bold a little wider), so every label has room,
+    five-digit counts included."""
+    return len(content) * size * (0.66 if bold else 0.62)
+
+
 def _level_colour(level: str) -> str:
     return LEVEL_COLOURS.get(level, MUTED_COLOUR)
 
@@ -78,14 +85,17 @@ def namespaces_donut(rows: Sequence[Mapping[str, Any]]) -> str:
         offset += share
     body.append(_text(cx, cy + 6, str(total), size=26, anchor="middle", weight="bold"))
     body.append(_text(cx, cy + 22, "namespaces", size=11, anchor="middle", fill=MUTED_COLOUR))
+    names = max((text_width(str(r["level"]), 13) for r in rows), default=0.0)
+    counts = max((text_width(str(r["count"]), 13, bold=True) for r in rows), default=0.0)
+    right = 192 + names + 12 + counts
     for i, row in enumerate(reversed(rows)):
         y = 52 + i * 26
         body.append(_rect(170, y - 11, 14, 14, _level_colour(str(row["level"]))))
         body.append(_text(192, y, str(row["level"]), size=13))
-        body.append(_text(300, y, str(row["count"]), size=13, anchor="end", weight="bold"))
+        body.append(_text(right, y, str(row["count"]), size=13, anchor="end", weight="bold"))
     label = "Namespaces by recommended level: " + ", ".join(
         f"{r['level']} {r['count']}" for r in reversed(rows))
-    return _svg(310, 160, label, body, "chart-donut")
+    return _svg(max(310, int(right + 8)), 160, label, body, "chart-donut")
 
 
 def passing_bars(passing: Mapping[str, Any]) -> str:
@@ -116,10 +126,13 @@ def passing_bars(passing: Mapping[str, Any]) -> str:
                               f"{what} passing {level} at {version}: {count} of {total}"))
             body.append(_text(left + bar_w + 6, by + bar_h - 1, f"{count}/{total}", size=10,
                               fill=MUTED_COLOUR))
+    widest = max((text_width(f"{r[w]}/{totals[w]}", 10) for r in rows
+                  for w in ("templates", "pods")), default=0.0)
     label = "Templates and pods passing each level: " + "; ".join(
         f"{r['level']} at {r['version']}: {r['templates']}/{totals['templates']} templates, "
         f"{r['pods']}/{totals['pods']} pods" for r in rows)
-    return _svg(380, height, label, body, "chart-passing")
+    return _svg(max(380, int(left + bar_w + 6 + widest + 6)), height, label, body,
+                "chart-passing")
 
 
 def psp_bars(rows: Sequence[Mapping[str, Any]]) -> str:
@@ -149,10 +162,13 @@ def psp_bars(rows: Sequence[Mapping[str, Any]]) -> str:
                               f"{level}: {other} not mutating"))
         body.append(_text(left + bar_w + 8, y + bar_h / 2 + 4, str(mutating + other), size=12,
                           weight="bold"))
+    widest = max((text_width(str(int(r["mutating"]) + int(r["non_mutating"])), 12, bold=True)
+                  for r in rows), default=0.0)
     label = "PodSecurityPolicies by mapped level: " + ", ".join(
         f"{r['level']} {r['mutating']} mutating and {r['non_mutating']} not"
         for r in reversed(rows))
-    return _svg(300, int(top + row_h * len(rows)), label, body, "chart-psps")
+    return _svg(max(300, int(left + bar_w + 8 + widest + 6)), int(top + row_h * len(rows)),
+                label, body, "chart-psps")
 
 
 def all_charts(charts: Mapping[str, Any]) -> dict[str, str]:
