@@ -151,3 +151,19 @@ def test_snapshot_of_an_incomplete_read_is_incomplete(runner: CliRunner,
                                   str(tmp_path / "out"), "-q"])
     assert offline.exit_code == EXIT_INCOMPLETE, offline.output  # the snapshot's own gap
     assert "incomplete: could not read pods" in offline.stderr
+
+
+def test_blockers_mean_one_number_in_the_terminal_the_report_and_the_gate(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    planned = runner.invoke(app, ["plan", str(DEMO), "--out", str(tmp_path / "out")])
+    assert planned.exit_code == 0, planned.output
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert planned.stdout.rstrip().splitlines()[-1] == report["headline"]
+    n = report["counts"]["blockers"]
+    assert report["headline"].startswith(f"Not ready to upgrade, {n} blockers:")
+    gated = runner.invoke(app, ["report", "--plan", str(tmp_path / "out" / "plan.json"),
+                                "--out", str(tmp_path / "gate"), "--fail-on", "blockers"])
+    assert gated.exit_code == 1
+    assert f"--fail-on blockers: {n} findings" in gated.stdout
+    assert " blockers" not in planned.stdout.replace(report["headline"], "")

@@ -83,7 +83,7 @@ def test_report_from_manifests_writes_every_file(tmp_path: Path) -> None:
     assert o.run([str(DEMO)], out=str(tmp_path / "r")) == EXIT_OK
     for name in FILES:
         assert (tmp_path / "r" / name).is_file()
-    assert o.out[0].startswith("Not ready to upgrade:")
+    assert o.out[0].startswith("Not ready to upgrade, 2 blockers:")
     assert o.out[1].startswith("wrote ")
 
 

@@ -60,7 +60,8 @@ def test_demo_is_blocked_by_templates_psp_already_rejects() -> None:
     report = build_report(demo_plan(), inventory=demo_inventory())
     assert report["status"] == BLOCKED
     assert report["headline"] == (
-        "Not ready to upgrade: resolve 2 workload templates that PodSecurityPolicy already "
+        "Not ready to upgrade, 2 blockers: resolve 2 workload templates that PodSecurityPolicy "
+        "already "
         "rejects (in batch and legacy) first.")
     blockers = [(f["rule"], f["namespace"]) for f in report["findings"]["blockers"]]
     assert blockers == [("rejected-today", "batch"), ("rejected-today", "legacy")]

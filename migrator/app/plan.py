@@ -46,6 +46,8 @@ class PlanRun:
     errors: list[ManifestError] = field(default_factory=list)
     #: what the plan could not know (`migrator.plan.gaps`): the answer is incomplete.
     gaps: list[str] = field(default_factory=list)
+    #: the one-line verdict the report opens with ("Not ready to upgrade, 2 blockers: …")
+    headline: str = ""
 
     @property
     def code(self) -> int:
@@ -99,6 +101,7 @@ def run_plan(
         if summary.get("namespaces") and not summary.get("checked"):
             raise SourceError(f"server dry-run: none of the {summary['namespaces']} "
                               "namespaces answered; nothing was compared, no plan written")
-    write_report(out, result, inventory=source.inventory, generated_at=generated_at,
-                 cluster_name=source.name if paths else (context or None))
-    return PlanRun(result, plan_path, errors, plan_gaps(result))
+    report, _written = write_report(out, result, inventory=source.inventory,
+                                    generated_at=generated_at,
+                                    cluster_name=source.name if paths else (context or None))
+    return PlanRun(result, plan_path, errors, plan_gaps(result), str(report["headline"]))

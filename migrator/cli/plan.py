@@ -31,7 +31,7 @@ def render_plan(plan: Plan) -> None:
     pin, target = plan["pin_version"], plan["target_version"]
     table = Table(title=f"Pod Security plan: labels pinned to {pin}, also judged at {target}")
     for column in ("namespace", "enforce", "audit/warn", "floor", "PSP ceiling",
-                   "after patches", "blockers", "notes"):
+                   "after patches", "short of next", "notes"):
         table.add_column(column, no_wrap=True)
     for ns in plan["namespaces"]:
         rec, floor, ceiling = ns["recommended"], ns["floor"], ns["ceiling"]
@@ -71,12 +71,13 @@ def render_plan(plan: Plan) -> None:
                 continue  # its template is listed: the pods are replicas of it
             fixable = all(b["patchable"] for b in items)
             checks = ", ".join(b["check"] for b in items)
-            console.print(f"  blocks {items[0]['level']}: {ref}: {checks}"
+            console.print(f"  short of {items[0]['level']}: {ref}: {checks}"
                           + (" (fixed by the generated patch)" if fixable else ""))
     summary = plan["summary"]
     console.print(f"\n{summary['namespaces']} namespaces: "
                   + ", ".join(f"{n} {lv}" for lv, n in summary["by_recommended_level"].items())
-                  + f"; {summary['blockers']} blockers (details in plan.json)")
+                  + f"; {summary['blockers']} failed checks stand between the enforced levels "
+                  "and the next stricter ones (details in plan.json)")
 
 
 
@@ -131,6 +132,7 @@ def plan(
     if not quiet:
         render_plan(run.plan)
         echo(f"\nwrote {run.plan_path} and the reports {out}/report.html, report.md")
+        echo(run.headline)
     if run.gaps:
         err_line(f"incomplete: {len(run.gaps)} thing{'s' if len(run.gaps) != 1 else ''} could "
                  "not be read or checked (listed above); the plan may be wrong there")

@@ -576,7 +576,8 @@ def _headline(blockers: list[Json], warnings: list[Json]) -> tuple[str, str]:
     if blockers:
         rules = list(dict.fromkeys(f["rule"] for f in blockers))
         parts = [_blocked_phrase(r, [f for f in blockers if f["rule"] == r]) for r in rules]
-        return BLOCKED, f"Not ready to upgrade: resolve {join(parts)} first."
+        return BLOCKED, (f"Not ready to upgrade, {count(len(blockers), 'blocker')}: resolve "
+                         f"{join(parts)} first.")
     if warnings:
         kinds = list(dict.fromkeys(f["title"].lower() for f in warnings))
         return WARNINGS, (
