@@ -554,6 +554,87 @@ def rollback(
     raise typer.Exit(cmd_rollback(file, kubeconfig, context, yes, typer.echo, _err_line))
 
 
+class _BytesProgress:
+    """A progress bar of bytes read on a terminal (stderr); nothing otherwise."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+
+        self.console = Console(stderr=True)
+        self.bar: Any = None
+        self.task: Any = None
+
+    def __enter__(self) -> _BytesProgress:
+        if self.console.is_terminal:
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+                TransferSpeedColumn,
+            )
+
+            self.bar = Progress(TextColumn("reading audit logs"), BarColumn(),
+                                DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
+                                console=self.console, transient=True)
+            self.bar.__enter__()
+            self.task = self.bar.add_task("read", total=None)
+        return self
+
+    def __call__(self, done: int, total: int | None) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, completed=done, total=total)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+
+
+class AuditFailOn(StrEnum):
+    violations = "violations"
+
+
+@app.command()
+def audit(
+    logs: Annotated[list[str], typer.Argument(
+        help="Audit logs: files (rotated and .gz too), folders, - for stdin; Event lines "
+        "or the webhook backend's EventList batches.")],
+    plan_path: Annotated[str | None, typer.Option(
+        "--plan", help="plan.json (or its folder): judge each namespace at its planned "
+        "enforce level (the gate).")] = None,
+    since: Annotated[str | None, typer.Option(
+        "--since", help="Only the last DURATION (7d, 24h, 1h30m) before --until or now.")] = None,
+    start: Annotated[str | None, typer.Option(
+        "--from", help="Only events from this time (RFC 3339, or a date).")] = None,
+    until: Annotated[str | None, typer.Option(
+        "--until", help="Only events up to this time (RFC 3339, or a date).")] = None,
+    output: Annotated[OutputFormat, typer.Option(
+        "--format", "-o", help="text or json.")] = OutputFormat.text,
+    out: Annotated[str | None, typer.Option(
+        "--out", help="Also write the JSON evidence to this file (e.g. audit.json, for "
+        "`apply --evidence`, `report --evidence`, `generate --evidence`).")] = None,
+    fail_on: Annotated[AuditFailOn | None, typer.Option(
+        "--fail-on", help="Exit 1 when a namespace's gate is blocked (for CI).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite --out.")] = False,
+) -> None:
+    """Evidence before enforcement: Pod Security's verdicts in the API server's audit logs.
+
+    Per namespace: pod creations seen, which violate the planned enforce level, by which
+    workload and user, and whether enforcing is safe (ready, blocked, or no evidence).
+    Exit 0; 1 when --fail-on violations trips; 2 when a log could not be read.
+    """
+    from migrator.cli_audit import run_audit
+
+    with _BytesProgress() as progress:
+        code = run_audit(logs, echo=typer.echo, err=_err_line, plan_path=plan_path,
+                         since=since, start=start, until=until, fmt=output.value, out=out,
+                         fail_on=fail_on.value if fail_on else None, force=force,
+                         stdin=sys.stdin.buffer, progress=progress)
+    if code:
+        raise typer.Exit(code)
+
+
 def main() -> None:
     """Console-script entry point."""
     app()
