@@ -1,0 +1,368 @@
+"""`migrator audit` on the audit logs recorded from real 1.24 and 1.36 API servers.
+
+tests/data/audit/README.md says which request made which line; the plan comes from
+tests/data/audit/cluster.yaml (audit-demo plans baseline, audit-pinned restricted, sandbox
+and quiet restricted).
+"""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from migrator.errors import ManifestError
+from migrator.evidence import Collector, Window, parse_time
+from migrator.inventory import Inventory
+from migrator.plan import build_plan
+from migrator.pss.api import Version
+from migrator.sources.auditlog import LogStats, log_files, read_events
+from migrator.sources.files import read_files
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data" / "audit"
+V136 = DATA / "v1.36-audit.jsonl"
+V124 = DATA / "v1.24-audit.jsonl"
+META136 = DATA / "v1.36-audit-metadata-level.jsonl"
+SCHEMA = json.loads((ROOT / "schemas" / "audit.schema.json").read_text())
+
+
+def lines(path: Path) -> list[str]:
+    return path.read_text().splitlines()
+
+
+def events(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in lines(path)]
+
+
+def plan_for(pin: str) -> dict[str, Any]:
+    errors: list[ManifestError] = []
+    inventory: Inventory = read_files([str(DATA / "cluster.yaml")], errors)
+    assert errors == []
+    return build_plan(inventory, pin=Version.parse(pin))
+
+
+def collect(evts: list[dict[str, Any]], plan: dict[str, Any] | None,
+            window: Window | None = None) -> dict[str, Any]:
+    collector = Collector(plan, window)
+    for event in evts:
+        collector.add(event)
+    result = collector.result()
+    jsonschema.validate(result, SCHEMA)
+    return result
+
+
+def ns_of(result: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(n for n in result["namespaces"] if n["name"] == name)
+
+
+def violators(ns: dict[str, Any]) -> list[tuple[str, str, int]]:
+    return [(v["object"], v["user"], v["count"]) for v in ns["violators"]]
+
+
+# -- the recorded logs: gate and attribution ---------------------------------------------------
+
+
+@pytest.mark.parametrize(("log", "pin"), [(V136, "latest"), (V124, "v1.24")])
+def test_recorded_logs_gate_and_attribution(log: Path, pin: str) -> None:
+    result = collect(events(log), plan_for(pin))
+    demo = ns_of(result, "audit-demo")
+    assert (demo["enforce"], demo["enforce_version"], demo["gate"]) == ("baseline", pin, "blocked")
+    # six real pod creations (two dry runs apart); the two privileged pods violate baseline,
+    # the restricted-only pods and Deployments do not
+    assert demo["pod_creations"] == 6
+    assert demo["violating_pod_creations"] == 2
+    assert demo["dry_runs"] == 2 and demo["dry_run_violations"] == 2
+    assert demo["violating_workload_writes"] == 0 and demo["workload_writes"] == 2
+    assert violators(demo) == [("Pod/privileged-admin", "admin", 1),
+                               ("Pod/privileged-deployer", "deployer", 1)]
+    assert all(v["checks"] == ["privileged"] for v in demo["violators"])
+    assert {tuple(v["recorded_at"]) for v in demo["violators"]} == {
+        ("restricted:latest",) if pin == "latest" else ("restricted:v1.24",)}
+
+    pinned = ns_of(result, "audit-pinned")
+    assert (pinned["enforce"], pinned["gate"]) == ("restricted", "blocked")
+    assert pinned["pod_creations"] == 2 and pinned["violating_pod_creations"] == 2
+    assert violators(pinned) == [("Pod/pinned-privileged-admin", "admin", 1),
+                                 ("Pod/pinned-privileged-deployer", "deployer", 1)]
+    # recorded at baseline:v1.24; the request shows what restricted adds
+    assert pinned["violators"][0]["recorded_at"] == ["baseline:v1.24"]
+    assert {"privileged", "runAsNonRoot"} <= set(pinned["violators"][0]["checks"])
+
+    quiet = ns_of(result, "quiet")
+    assert (quiet["gate"], quiet["pod_creations"]) == ("no-evidence", 0)
+    sandbox = ns_of(result, "sandbox")
+    assert sandbox["gate"] == "no-evidence" and sandbox["pod_creations"] == 0
+    if log == V136:
+        assert sandbox["exempt"] == 1 and sandbox["exempt_by"] == {"namespace": 1}
+    else:
+        assert sandbox["exempt"] == 0
+    assert result["malformed_lines"] == 0
+    assert result["window"]["from"] == min(e["requestReceivedTimestamp"] for e in events(log)
+                                           if e["objectRef"]["resource"] != "namespaces")
+
+
+def test_impersonated_requests_are_the_impersonated_users() -> None:
+    result = collect(events(V136), None)
+    demo = ns_of(result, "audit-demo")
+    users = {v["object"]: v["user"] for v in demo["violators"]}
+    assert users["Pod/restricted-only-deployer"] == "deployer"
+    assert users["Deployment/tmpl-deployer"] == "deployer"
+    assert users["Pod/restricted-only-admin"] == "admin"
+    assert "admin" not in {u for o, u in users.items() if "deployer" in o}
+
+
+def test_without_a_plan_violations_are_as_recorded() -> None:
+    result = collect(events(V136), None)
+    demo = ns_of(result, "audit-demo")
+    assert demo["gate"] is None and demo["enforce"] is None
+    assert demo["recorded_violations"] == 6  # 4 pods and 2 Deployments, dry runs apart
+    assert {v["object"] for v in demo["violators"]} == {
+        "Pod/restricted-only-admin", "Pod/restricted-only-deployer", "Pod/privileged-admin",
+        "Pod/privileged-deployer", "Deployment/tmpl-admin", "Deployment/tmpl-deployer"}
+    restricted_only = next(v for v in demo["violators"]
+                           if v["object"] == "Pod/restricted-only-admin")
+    assert restricted_only["checks"] == ["allowPrivilegeEscalation", "capabilities_restricted",
+                                         "runAsNonRoot", "seccompProfile_restricted"]
+
+
+def test_restricted_only_violations_clear_baseline() -> None:
+    # only the compliant and restricted-only pods (README lines 3, 4, 10, 11) and the
+    # Deployments (6, 13): every one violates restricted, none baseline
+    chosen = [e for i, e in enumerate(events(V136), 1) if i in (1, 2, 3, 4, 6, 10, 11, 13)]
+    result = collect(chosen, plan_for("latest"))
+    demo = ns_of(result, "audit-demo")
+    assert demo["gate"] == "ready"
+    assert (demo["pod_creations"], demo["violating_pod_creations"]) == (4, 0)
+    assert demo["violators"] == []
+    # planned at restricted instead, the same requests block, with pods and templates
+    plan = plan_for("latest")
+    for ns in plan["namespaces"]:
+        if ns["name"] == "audit-demo":
+            ns["recommended"]["enforce"] = "restricted"
+    blocked = ns_of(collect(chosen, plan), "audit-demo")
+    assert blocked["gate"] == "blocked"
+    assert blocked["violating_pod_creations"] == 2
+    assert blocked["violating_workload_writes"] == 2
+    assert ("Deployment/tmpl-deployer", "deployer", 1) in violators(blocked)
+
+
+def test_dry_runs_never_clear_a_gate() -> None:
+    dry = [e for i, e in enumerate(events(V136), 1) if i in (7, 14)]
+    result = collect(dry, plan_for("latest"))
+    demo = ns_of(result, "audit-demo")
+    assert demo["gate"] == "no-evidence" and demo["dry_runs"] == 2
+    assert demo["violators"] == []
+
+
+def test_window_limits_what_counts() -> None:
+    evts = events(V136)
+    # the second user's requests start at line 10
+    start = parse_time(evts[9]["requestReceivedTimestamp"])
+    result = collect(evts, plan_for("latest"), Window(start, None))
+    demo = ns_of(result, "audit-demo")
+    assert demo["pod_creations"] == 3
+    assert violators(demo) == [("Pod/privileged-deployer", "deployer", 1)]
+    assert result["window"]["from"] == evts[9]["requestReceivedTimestamp"]
+
+
+# -- owner chains -----------------------------------------------------------------------------
+
+
+def _pod_event(line: int, **changes: Any) -> dict[str, Any]:
+    event = copy.deepcopy(events(V136)[line - 1])
+    event.update(changes)
+    return event
+
+
+def test_controller_pods_go_to_the_top_of_their_chain() -> None:
+    # a baseline violation created by the ReplicaSet controller for Deployment web
+    pod = _pod_event(5)
+    pod["user"] = {"username": "system:serviceaccount:kube-system:replicaset-controller"}
+    pod["objectRef"].pop("name")
+    meta = pod["requestObject"]["metadata"]
+    meta.pop("name")
+    meta["generateName"] = "web-5d8f7c9b6d-"
+    meta["labels"] = {"app": "web", "pod-template-hash": "5d8f7c9b6d"}
+    meta["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                                "name": "web-5d8f7c9b6d", "uid": "u1", "controller": True}]
+    # a Job of CronJob nightly, whose own create the log holds
+    job_pod = copy.deepcopy(pod)
+    job_pod["user"] = {"username": "system:serviceaccount:kube-system:job-controller"}
+    job_meta = job_pod["requestObject"]["metadata"]
+    job_meta["generateName"] = "nightly-29410000-"
+    job_meta["labels"] = {"job-name": "nightly-29410000"}
+    job_meta["ownerReferences"] = [{"apiVersion": "batch/v1", "kind": "Job",
+                                    "name": "nightly-29410000", "uid": "u2", "controller": True}]
+    job_create = _pod_event(6)
+    job_create["user"] = {"username": "system:serviceaccount:kube-system:cronjob-controller"}
+    job_create["objectRef"] = {"resource": "jobs", "namespace": "audit-demo",
+                               "name": "nightly-29410000", "apiGroup": "batch"}
+    job_create["requestURI"] = "/apis/batch/v1/namespaces/audit-demo/jobs"
+    job_create["annotations"] = {"authorization.k8s.io/decision": "allow"}
+    job_create["requestObject"] = {
+        "kind": "Job", "apiVersion": "batch/v1",
+        "metadata": {"name": "nightly-29410000", "ownerReferences": [
+            {"apiVersion": "batch/v1", "kind": "CronJob", "name": "nightly", "uid": "u3",
+             "controller": True}]},
+        "spec": {"template": job_pod["requestObject"]}}
+    # the pod's line comes before the Job's: chains are resolved at the end
+    result = collect([job_pod, pod, pod, job_create], plan_for("latest"))
+    demo = ns_of(result, "audit-demo")
+    assert violators(demo) == [
+        ("CronJob/nightly", "system:serviceaccount:kube-system:job-controller", 1),
+        ("Deployment/web", "system:serviceaccount:kube-system:replicaset-controller", 2)]
+    assert demo["gate"] == "blocked"
+    # controllers are never suggested as exemptions
+    candidates = {c["username"]: c for c in result["exemption_candidates"]}
+    assert candidates["system:serviceaccount:kube-system:replicaset-controller"]["suggest"] \
+        is False
+    assert candidates["system:serviceaccount:kube-system:replicaset-controller"]["controller"]
+
+
+def test_metadata_level_events_use_the_plans_owner_index() -> None:
+    plan = plan_for("latest")
+    demo_plan = next(n for n in plan["namespaces"] if n["name"] == "audit-demo")
+    demo_plan["subjects"].append({**demo_plan["subjects"][0], "kind": "Pod",
+                                  "name": "privileged-admin", "template": False,
+                                  "owner": "Deployment/tmpl-admin"})
+    metadata_only = []
+    for line in (3, 5):
+        event = _pod_event(line, level="Metadata")
+        event.pop("requestObject")
+        metadata_only.append(event)
+    result = collect(metadata_only, plan)
+    demo = ns_of(result, "audit-demo")
+    assert violators(demo) == [("Deployment/tmpl-admin", "admin", 1)]
+    # the compliant pod was judged clean at restricted (the namespace's audit level)
+    assert demo["unjudged_pod_creations"] == 0 and demo["pod_creations"] == 2
+
+
+def test_metadata_only_pods_audited_below_the_plan_are_not_evidence() -> None:
+    # audit-pinned audits baseline; a clean Metadata-only pod says nothing about restricted
+    event = _pod_event(8, level="Metadata")
+    event.pop("requestObject")
+    event["annotations"] = {"pod-security.kubernetes.io/enforce-policy": "privileged:latest"}
+    result = collect([event], plan_for("latest"))
+    pinned = ns_of(result, "audit-pinned")
+    assert (pinned["gate"], pinned["unjudged_pod_creations"]) == ("no-evidence", 1)
+    # with the pod logged, the engine judges it at restricted
+    with_pod = _pod_event(8)
+    with_pod["annotations"] = dict(event["annotations"])
+    judged = ns_of(collect([with_pod], plan_for("latest")), "audit-pinned")
+    assert judged["gate"] == "blocked" and "privileged" in judged["violators"][0]["checks"]
+
+
+def test_namespace_label_changes_in_the_log_are_followed() -> None:
+    # line 16 patches audit-pinned's audit label to restricted: a clean Metadata-only pod
+    # after it counts as clean at restricted
+    patch = events(V136)[15]
+    event = _pod_event(8, level="Metadata")
+    event.pop("requestObject")
+    event["annotations"] = {"pod-security.kubernetes.io/enforce-policy": "privileged:latest"}
+    event["requestReceivedTimestamp"] = "2026-12-01T20:41:05.000000Z"
+    result = collect([patch, event], plan_for("latest"))
+    pinned = ns_of(result, "audit-pinned")
+    assert (pinned["gate"], pinned["pod_creations"]) == ("ready", 1)
+
+
+def test_failed_requests_and_watch_stages_are_not_counted() -> None:
+    denied = _pod_event(5)
+    denied["responseStatus"] = {"code": 403}
+    started = _pod_event(5, stage="ResponseStarted")
+    result = collect([denied, started], plan_for("latest"))
+    assert ns_of(result, "audit-demo")["pod_creations"] == 0
+
+
+# -- reading ----------------------------------------------------------------------------------
+
+
+def test_reader_parses_only_lines_with_a_needle(tmp_path: Path) -> None:
+    unrelated = json.dumps({"kind": "Event", "auditID": "x", "stage": "ResponseComplete",
+                            "verb": "get", "objectRef": {"resource": "configmaps"}})
+    log = tmp_path / "audit.log"
+    log.write_text("\n".join([unrelated] * 1000 + lines(V136) + [unrelated]) + "\n")
+    stats = LogStats()
+    found = list(read_events([str(log)], stats))
+    assert len(found) == 16  # every recorded line names a pod-security annotation or label
+    assert stats.lines == 1017 and stats.parsed_lines == 16
+    assert stats.bytes_read == log.stat().st_size == stats.bytes_total
+
+
+def test_malformed_lines_are_counted_and_named(tmp_path: Path) -> None:
+    text = lines(V136)
+    text.insert(3, text[3][:-50])  # a line cut short (its annotations hold a needle)
+    text.insert(5, '{"pod-security.kubernetes.io/": "not an event"}')
+    log = tmp_path / "audit.log"
+    log.write_text("\n".join(text))  # no newline at the end
+    stats = LogStats()
+    found = list(read_events([str(log)], stats))
+    assert len(found) == 16
+    assert stats.malformed == 2
+    assert stats.malformed_lines[0].startswith(f"{log}:4: not valid JSON")
+    assert stats.malformed_lines[1] == f"{log}:6: not an audit event"
+    assert stats.lines == 18
+
+
+def test_rotated_gzip_folders_in_time_order(tmp_path: Path) -> None:
+    evts = lines(V136)
+    (tmp_path / "audit.log").write_text("\n".join(evts[10:]) + "\n")
+    (tmp_path / "audit.log.1").write_text("\n".join(evts[5:10]) + "\n")
+    with gzip.open(tmp_path / "audit.log.2.gz", "wt") as handle:
+        handle.write("\n".join(evts[:5]) + "\n")
+    assert [Path(p).name for p in log_files([str(tmp_path)])] == [
+        "audit.log.2.gz", "audit.log.1", "audit.log"]
+    stats = LogStats()
+    found = list(read_events([str(tmp_path)], stats))
+    assert [e["auditID"] for e in found] == [
+        json.loads(line)["auditID"] for line in evts if "pod-security.kubernetes.io/" in line]
+    assert stats.bytes_read == sum(p.stat().st_size for p in tmp_path.iterdir())
+
+
+def test_lumberjack_backups_sort_by_their_time(tmp_path: Path) -> None:
+    for name in ("audit.log", "audit-2026-12-01T10-00-00.000.log.gz",
+                 "audit-2026-11-30T10-00-00.000.log"):
+        (tmp_path / name).write_text("")
+    assert [Path(p).name for p in log_files([str(tmp_path)])] == [
+        "audit-2026-11-30T10-00-00.000.log", "audit-2026-12-01T10-00-00.000.log.gz",
+        "audit.log"]
+
+
+def test_webhook_eventlist_batches(tmp_path: Path) -> None:
+    evts = events(V124)
+    batch = {"kind": "EventList", "apiVersion": "audit.k8s.io/v1", "metadata": {},
+             "items": evts}
+    one_line = tmp_path / "batches.jsonl"
+    one_line.write_text(json.dumps({**batch, "items": evts[:7]}) + "\n"
+                        + json.dumps({**batch, "items": evts[7:]}) + "\n")
+    pretty = tmp_path / "batch.json"
+    pretty.write_text(json.dumps(batch, indent=2))
+    for path in (one_line, pretty):
+        stats = LogStats()
+        found = list(read_events([str(path)], stats))
+        assert len(found) == 15 and stats.malformed == 0
+        result = collect(found, plan_for("v1.24"))
+        assert ns_of(result, "audit-demo")["violating_pod_creations"] == 2
+
+
+def test_stdin_gzip_and_truncated_gzip(tmp_path: Path) -> None:
+    data = gzip.compress(V136.read_bytes())
+    stats = LogStats()
+    found = list(read_events(["-"], stats, stdin=io.BufferedReader(io.BytesIO(data))))
+    assert len(found) == 16 and stats.files == ["-"]
+    cut = tmp_path / "audit.log.1.gz"
+    cut.write_bytes(data[: len(data) // 2])
+    stats = LogStats()
+    list(read_events([str(cut)], stats))
+    assert len(stats.unreadable) == 1 and str(cut) in stats.unreadable[0]
+
+
+def test_missing_path_is_named() -> None:
+    with pytest.raises(ManifestError, match="nope.log: no such file"):
+        list(read_events(["nope.log"], LogStats()))
