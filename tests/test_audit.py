@@ -18,12 +18,12 @@ import jsonschema
 import pytest
 
 from migrator.errors import ManifestError
-from migrator.evidence import Collector, Window, parse_time
-from migrator.inventory import Inventory
-from migrator.plan import build_plan
+from migrator.files.auditlog import LogStats, log_files, read_events
+from migrator.files.source import read_files
+from migrator.model.inventory import Inventory
+from migrator.plan.decide import build_plan
+from migrator.plan.evidence import Collector, Window, parse_time
 from migrator.pss.api import Version
-from migrator.sources.auditlog import LogStats, log_files, read_events
-from migrator.sources.files import read_files
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "audit"

@@ -1,6 +1,6 @@
 """Audit annotations mapped back to check IDs, and restricted verdicts re-judged for baseline.
 
-Each pod of the upstream conformance corpus (../shared/pss-conformance, when present) and a
+Each pod of the upstream conformance corpus (MIGRATOR_PSS_CONFORMANCE, when present) and a
 few pods kept here is judged at restricted; the annotation the API server would write is
 built with `migrator.pss.messages.warning` and read back. The check IDs must be the engine's,
 and re-judging for baseline from the text alone must never pass a pod baseline rejects (and,
@@ -9,18 +9,18 @@ with the pod at hand, must agree with the engine exactly).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
+from paths import CONFORMANCE
 
-from migrator.evidence import REASON_CHECKS, judge, parse_violations
-from migrator.manifests import load_file
+from migrator.files.manifests import load_file
+from migrator.plan.evidence import REASON_CHECKS, judge, parse_violations
 from migrator.pss.api import Level, LevelVersion, Version
 from migrator.pss.engine import evaluate
 from migrator.pss.messages import warning
 
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "pss-conformance"
+CORPUS = CONFORMANCE
 FIXTURES = sorted(CORPUS.rglob("*.yaml")) if CORPUS.is_dir() else []
 
 #: Pods kept here so the property holds on a fresh clone too.

@@ -14,7 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from demo import demo_inventory, demo_plan  # noqa: E402
 
-from migrator.inventory import Inventory
+from migrator.model.inventory import Inventory
 from migrator.report.model import (
     BLOCKED,
     READY,
@@ -200,7 +200,7 @@ def server_dry_run_plan() -> dict[str, Any]:
 
 def test_server_dry_run_shape_is_the_one_plan_writes() -> None:
     jsonschema = pytest.importorskip("jsonschema")
-    from migrator.server_dryrun import SERVER_DRY_RUN_SCHEMA
+    from migrator.cluster.dryrun import SERVER_DRY_RUN_SCHEMA
 
     plan = server_dry_run_plan()
     jsonschema.validate(plan["server_dry_run"], SERVER_DRY_RUN_SCHEMA["summary"])
