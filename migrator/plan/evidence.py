@@ -822,3 +822,47 @@ def controller_like(username: str) -> bool:
 
 def _count(n: int, noun: str) -> str:
     return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
+# -- the gate, for `apply --phase enforce --evidence` -------------------------------------------
+
+
+def evidence_refusals(plan: Mapping[str, Any], evidence: Mapping[str, Any],
+                      namespaces: Iterable[str]) -> dict[str, str]:
+    """Namespace -> why the evidence does not clear enforcing its planned level.
+
+    Cleared: a planned enforce of privileged (it rejects nothing), or a `ready` gate judged
+    at the plan's enforce level and version. Anything else is refused: a blocked gate (its
+    violators named), no evidence, a namespace the evidence lacks, or evidence judged at
+    another level than this plan enforces.
+    """
+    planned = {str(ns["name"]): ns for ns in plan.get("namespaces") or ()}
+    judged = {str(ns.get("name")): ns for ns in evidence.get("namespaces") or ()
+              if isinstance(ns, dict)}
+    refused: dict[str, str] = {}
+    for name in sorted(namespaces):
+        rec = planned[name]["recommended"]
+        level, version = str(rec["enforce"]), str(rec.get("enforce_version") or "latest")
+        if level == str(Level.PRIVILEGED):
+            continue
+        entry = judged.get(name)
+        if entry is None:
+            refused[name] = "not in the evidence (no pod creation of it in the audit logs read)"
+            continue
+        at = (entry.get("enforce"), entry.get("enforce_version") or version)
+        if at != (level, version):
+            refused[name] = (f"the evidence judged it at {at[0]}:{at[1]}, the plan enforces "
+                             f"{level}:{version}; run `migrator audit --plan` with this plan")
+            continue
+        gate = entry.get("gate")
+        if gate == "ready":
+            continue
+        if gate == "blocked":
+            who = ", ".join(f"{v.get('object')} by {v.get('user')} ({v.get('count')})"
+                            for v in (entry.get("violators") or ())[:5])
+            more = len(entry.get("violators") or ()) - 5
+            refused[name] = (f"blocked: {entry.get('why')}: {who}"
+                             + (f" and {more} more" if more > 0 else ""))
+        else:
+            refused[name] = f"no evidence: {entry.get('why') or 'no pod creation seen'}"
+    return refused
