@@ -155,3 +155,32 @@ def test_apply_enforce_refuses_what_the_evidence_does_not_clear(tmp_path: Path) 
     no_plan = runner.invoke(app, ["apply", "--plan", str(out), "--phase", "enforce",
                                   "--evidence", str(unplanned)])
     assert no_plan.exit_code == 2 and "made without --plan" in no_plan.stderr
+
+
+def test_report_shows_the_evidence(tmp_path: Path) -> None:
+    out = _plan(tmp_path)
+    runner = CliRunner()
+    evidence = tmp_path / "audit.json"
+    assert runner.invoke(app, ["audit", str(LOG), "--plan", str(out), "--out",
+                               str(evidence)]).exit_code == 0
+    reports = tmp_path / "reports"
+    result = runner.invoke(app, ["report", "--plan", str(out), "--evidence", str(evidence),
+                                 "--out", str(reports)])
+    assert result.exit_code == 0, result.output
+    md = (reports / "report.md").read_text()
+    section = md.split("## Evidence from audit logs", 1)[1].split("## Namespaces", 1)[0]
+    assert "0 ready, 2 blocked, 2 without evidence" in section
+    assert "| audit-demo | blocked | baseline | 6 | 2 | 0 | 2 |" in section
+    assert "| sandbox | no-evidence | restricted | 0 | 0 | 1 | 0 |" in section
+    assert ("- audit-demo: Pod/privileged-deployer by deployer: 1 pod creation (privileged)"
+            in section)
+    assert ("Audit evidence: audit-pinned: blocked for enforce restricted: 2 pod creations "
+            "of 2 violate restricted:latest") in md
+    html = (reports / "report.html").read_text()
+    assert 'id="evidence"' in html and "<code>Pod/privileged-admin</code> by" in html
+    data = json.loads((reports / "report.json").read_text())
+    assert data["evidence"]["counts"] == {"ready": 0, "blocked": 2, "no-evidence": 2}
+    # without --evidence there is no such section
+    plain = runner.invoke(app, ["report", "--plan", str(out), "--out", str(tmp_path / "p")])
+    assert plain.exit_code == 0
+    assert "Evidence from audit logs" not in (tmp_path / "p" / "report.md").read_text()

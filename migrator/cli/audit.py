@@ -12,60 +12,28 @@ import typer
 from migrator.cli.console import BytesProgress, edge, err_line
 from migrator.cli.options import OutputFormat
 from migrator.errors import EXIT_ERROR, EXIT_FINDINGS
-from migrator.plan.evidence import parse_time
+from migrator.plan.evidence import count_of, gate_line, violator_line
 
 
 class AuditFailOn(StrEnum):
     violations = "violations"
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
-
-
-def _span(window: Mapping[str, Any]) -> str:
-    start, end = parse_time(window.get("from")), parse_time(window.get("until"))
-    if start is None or end is None:
-        return "in the logs read"
-    seconds = max(0.0, (end - start).total_seconds())
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            n = round(seconds / size)
-            return f"in {n} {unit}{'s' if n != 1 else ''}"
-    return f"in {round(seconds)} second{'s' if round(seconds) != 1 else ''}"
-
-
 def render_text(evidence: Mapping[str, Any]) -> list[str]:
     """The evidence in words, one namespace per paragraph."""
     lines: list[str] = []
     window = evidence["window"]
-    span = _span(window)
     lines.append(f"audit window {window['from'] or '?'} .. {window['until'] or '?'}")
     for ns in evidence["namespaces"]:
-        name, gate = ns["name"], ns["gate"]
-        level = ns["enforce"]
-        if gate == "ready":
-            head = (f"{name}: ready for enforce {level}: 0 violations {span}, "
-                    f"{_count(ns['pod_creations'], 'pod creation')} seen")
-        elif gate == "blocked":
-            head = f"{name}: blocked for enforce {level}: {ns['why']} {span}"
-        elif gate == "no-evidence":
-            head = f"{name}: no evidence for enforce {level}: {ns['why']}"
-        else:
-            head = (f"{name}: {ns['why']}: {_count(ns['pod_creations'], 'pod creation')}, "
-                    f"{_count(ns['recorded_violations'], 'recorded violation')}")
+        head = gate_line(ns, window)
         extras = []
         if ns["exempt"]:
             kinds = ", ".join(f"{k} {n:,}" for k, n in ns["exempt_by"].items())
             extras.append(f"{ns['exempt']:,} exempt ({kinds})")
         if ns["dry_runs"]:
-            extras.append(f"{_count(ns['dry_runs'], 'dry run')} not counted")
+            extras.append(f"{count_of(ns['dry_runs'], 'dry run')} not counted")
         lines.append(head + (f"; {'; '.join(extras)}" if extras else ""))
-        for v in ns["violators"]:
-            what = _count(v["count"], "pod creation" if v["via"] == "pod" else "template write")
-            checks = ", ".join(v["checks"])
-            lines.append(f"  {v['object']} by {v['user']}: {what} ({checks}), "
-                         f"first {v['first'] or '?'}, last {v['last'] or '?'}")
+        lines.extend(f"  {violator_line(v)}" for v in ns["violators"])
     candidates = evidence.get("exemption_candidates") or ()
     for c in candidates:
         if c["suggest"]:
@@ -75,7 +43,7 @@ def render_text(evidence: Mapping[str, Any]) -> list[str]:
             lines.append(f"not an exemption candidate: {c['username']} creates pods for "
                          "workloads; exempting it would exempt every workload it creates")
     if evidence["malformed_lines"]:
-        lines.append(f"{_count(evidence['malformed_lines'], 'malformed line')} skipped")
+        lines.append(f"{count_of(evidence['malformed_lines'], 'malformed line')} skipped")
     return lines
 
 

@@ -820,8 +820,46 @@ def controller_like(username: str) -> bool:
     return any(hint in username for hint in CONTROLLER_HINTS)
 
 
-def _count(n: int, noun: str) -> str:
+def count_of(n: int, noun: str) -> str:
+    """`1 pod creation`, `1,204 pod creations`."""
     return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
+_count = count_of
+
+
+def span_of(window: Mapping[str, Any]) -> str:
+    """`in 7 days`: how long the evidence window is, in words."""
+    start, end = parse_time(window.get("from")), parse_time(window.get("until"))
+    if start is None or end is None:
+        return "in the logs read"
+    seconds = max(0.0, (end - start).total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = round(seconds / size)
+            return f"in {n} {unit}{'s' if n != 1 else ''}"
+    return f"in {round(seconds)} second{'s' if round(seconds) != 1 else ''}"
+
+
+def gate_line(ns: Mapping[str, Any], window: Mapping[str, Any]) -> str:
+    """`team-a: ready for enforce baseline: 0 violations in 7 days, 1,204 pod creations seen`."""
+    name, gate, level = ns["name"], ns["gate"], ns["enforce"]
+    if gate == "ready":
+        return (f"{name}: ready for enforce {level}: 0 violations {span_of(window)}, "
+                f"{count_of(ns['pod_creations'], 'pod creation')} seen")
+    if gate == "blocked":
+        return f"{name}: blocked for enforce {level}: {ns['why']} {span_of(window)}"
+    if gate == "no-evidence":
+        return f"{name}: no evidence for enforce {level}: {ns['why']}"
+    return (f"{name}: {ns['why']}: {count_of(ns['pod_creations'], 'pod creation')}, "
+            f"{count_of(ns['recorded_violations'], 'recorded violation')}")
+
+
+def violator_line(v: Mapping[str, Any]) -> str:
+    """`Deployment/web by deployer: 3 pod creations (privileged), first …, last …`."""
+    what = count_of(v["count"], "pod creation" if v.get("via") == "pod" else "template write")
+    return (f"{v['object']} by {v['user']}: {what} ({', '.join(v.get('checks') or ())}), "
+            f"first {v.get('first') or '?'}, last {v.get('last') or '?'}")
 
 
 # -- the gate, for `apply --phase enforce --evidence` -------------------------------------------
