@@ -184,3 +184,40 @@ def test_report_shows_the_evidence(tmp_path: Path) -> None:
     plain = runner.invoke(app, ["report", "--plan", str(out), "--out", str(tmp_path / "p")])
     assert plain.exit_code == 0
     assert "Evidence from audit logs" not in (tmp_path / "p" / "report.md").read_text()
+
+
+def test_generate_suggests_username_exemptions_from_the_evidence(tmp_path: Path) -> None:
+    import yaml
+
+    out = _plan(tmp_path)
+    runner = CliRunner()
+    evidence = tmp_path / "audit.json"
+    assert runner.invoke(app, ["audit", str(LOG), "--plan", str(out), "--out",
+                               str(evidence)]).exit_code == 0
+    # a controller's pods violate too: it must be warned about, never exempted
+    data = json.loads(evidence.read_text())
+    data["exemption_candidates"].append({
+        "username": "system:serviceaccount:kube-system:daemon-set-controller",
+        "namespaces": ["audit-demo"], "violating_pod_creations": 3,
+        "objects": ["DaemonSet/node-agent"], "controller": True, "suggest": False})
+    evidence.write_text(json.dumps(data))
+    generated = tmp_path / "gen"
+    result = runner.invoke(app, ["generate", "--plan", str(out), "--out", str(generated),
+                                 "--evidence", str(evidence)])
+    assert result.exit_code == 0, result.output
+    text = (generated / "admission-config.yaml").read_text()
+    body = yaml.safe_load(text)
+    assert body["exemptions"]["usernames"] == ["admin", "deployer"]
+    assert ("#   usernames deployer: suggested by the audit evidence: its own 2 pod creations "
+            "violate the planned level in audit-demo, audit-pinned") in text
+    assert ("# WARNING: not exempted: system:serviceaccount:kube-system:daemon-set-controller "
+            "creates the violating pods of DaemonSet/node-agent in audit-demo") in text
+    wrapped = yaml.safe_load((generated / "admission-configuration.yaml").read_text())
+    assert wrapped["plugins"][0]["configuration"]["exemptions"]["usernames"] == [
+        "admin", "deployer"]
+    # without the evidence, no username is exempted
+    plain = tmp_path / "plain"
+    assert runner.invoke(app, ["generate", "--plan", str(out), "--out",
+                               str(plain)]).exit_code == 0
+    assert yaml.safe_load((plain / "admission-config.yaml").read_text())[
+        "exemptions"]["usernames"] == []
