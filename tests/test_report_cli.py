@@ -133,7 +133,7 @@ def test_report_from_plan_in_its_own_folder(tmp_path: Path) -> None:
     assert o.run(plan_file=str(tmp_path / "plan.json"), out=str(tmp_path)) == EXIT_OK, o.errors
     assert (tmp_path / "plan.json").read_text(encoding="utf-8") == plan_before
     report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
-    assert report["cleanup"]["rbac_known"] is False
+    assert report["cleanup"]["rbac_known"] is True  # recorded in plan.json
     assert report["cluster"]["name"] == "manifests"
 
 

@@ -18,7 +18,6 @@ import functools
 import os
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 from migrator.cluster.client import connect
 from migrator.cluster.dryrun import attach_to_plan, run_server_dry_runs
@@ -33,6 +32,7 @@ from migrator.cluster.labels import (
 from migrator.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, UsageError
 from migrator.files.planfile import load_evidence, load_plan
 from migrator.files.rollback import read_rollback_file, save_rollback
+from migrator.model.plan import Plan
 from migrator.plan.evidence import evidence_refusals
 
 Echo = Callable[[str], None]
@@ -194,7 +194,7 @@ def cmd_rollback(
 
 
 def attach_server_dry_run(
-    plan: dict[str, Any],
+    plan: Plan,
     kubeconfig: str | None,
     context: str | None,
     echo: Echo,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import IO, Any
@@ -59,7 +59,7 @@ def window_of(since: str | None, start: str | None, until: str | None,
     return Window(begin, end)
 
 
-def collect(paths: Sequence[str], plan: dict[str, Any] | None, window: Window,
+def collect(paths: Sequence[str], plan: Mapping[str, Any] | None, window: Window,
             stats: LogStats, *, stdin: IO[bytes] | None = None,
             progress: Progress | None = None) -> dict[str, Any]:
     """The evidence of the logs at `paths` (ManifestError for a path that does not exist)."""

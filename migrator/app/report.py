@@ -28,6 +28,7 @@ from migrator.errors import (
 from migrator.files.planfile import load_evidence, load_plan
 from migrator.files.writing import write_file
 from migrator.model.inventory import Inventory
+from migrator.model.plan import Plan
 from migrator.model.serialise import plan_json
 from migrator.report.model import build_report, gate
 from migrator.report.render import render_fleet, render_html, render_json, render_markdown
@@ -55,7 +56,7 @@ def _write(path: Path, text: str) -> None:
 
 def write_report(
     out: str | Path,
-    plan: Mapping[str, Any],
+    plan: Plan,
     *,
     inventory: Inventory | None = None,
     helm: Mapping[str, Any] | None = None,
@@ -88,7 +89,7 @@ def write_report(
     return report, written
 
 
-def report_of(plan: Mapping[str, Any], *, source: str = "plan", **kwargs: Any) -> dict[str, Any]:
+def report_of(plan: Plan, *, source: str = "plan", **kwargs: Any) -> dict[str, Any]:
     """`build_report`, with a plan that is not shaped as the schema says as a ManifestError."""
     try:
         return build_report(plan, **kwargs)

@@ -4,7 +4,8 @@ Owns `server_dry_run` (a JSON merge patch of the proposed enforce label and its 
 `dryRun=All`: never persisted; its warnings are the server's verdict on the existing pods),
 `run_server_dry_runs` (every namespace of a plan, with bounded concurrency, compared group by
 group with the plan's verdicts through `migrator.plan.dryrun`), `attach_to_plan`, and
-`SERVER_DRY_RUN_SCHEMA`, the shape of what is stored in plan.json:
+the shape of what is stored in plan.json (declared in `schemas/plan.schema.json`,
+its one source):
 
     summary: {server, context, namespaces, checked, evaluated, agreeing, disagreements,
               with_disagreements: [ns], not_evaluated: [ns],
@@ -34,6 +35,7 @@ from migrator.cluster.namespaces import (
     send,
 )
 from migrator.errors import MigratorError, NamespaceError, UsageError
+from migrator.model.plan import Plan
 from migrator.plan.dryrun import (
     Disagreement,
     ServerVerdict,
@@ -217,132 +219,10 @@ def run_server_dry_runs(
     return {"summary": summary, "namespaces": {n: by_name[n] for n in names}}
 
 
-def attach_to_plan(plan: dict[str, Any], results: Mapping[str, Any]) -> None:
+def attach_to_plan(plan: Plan, results: Mapping[str, Any]) -> None:
     """Store `run_server_dry_runs` results in `plan` (top level and per namespace)."""
     plan["server_dry_run"] = results["summary"]
     per_namespace = results["namespaces"]
     for entry in plan.get("namespaces") or ():
         if isinstance(entry, dict):
             entry["server_dry_run"] = per_namespace.get(str(entry.get("name")))
-
-
-# ---------------------------------------------------------------------------------------
-
-
-# ---------------------------------------------------------------------------------------
-# The sub-schema of plan.json's `server_dry_run` entries
-
-_STR_LIST: dict[str, Any] = {"type": "array", "items": {"type": "string"}}
-_GROUP: dict[str, Any] = {
-    "type": "object",
-    "required": ["pod", "count", "reasons"],
-    "additionalProperties": False,
-    "properties": {"pod": {"type": "string"}, "count": {"type": "integer", "minimum": 1},
-                   "reasons": _STR_LIST},
-}
-_NULLABLE_INT: dict[str, Any] = {"type": ["integer", "null"], "minimum": 0}
-
-SERVER_DRY_RUN_SCHEMA: dict[str, Any] = {
-    "summary": {
-        "type": "object",
-        "description": "The server dry-run of every namespace's proposed enforce level.",
-        "required": ["server", "context", "namespaces", "checked", "evaluated", "agreeing",
-                     "disagreements", "with_disagreements", "not_evaluated",
-                     "incomplete_coverage", "errors"],
-        "additionalProperties": False,
-        "properties": {
-            "server": {"type": "string"},
-            "context": {"type": ["string", "null"]},
-            "namespaces": {"type": "integer", "minimum": 0},
-            "checked": {"type": "integer", "minimum": 0},
-            "evaluated": {"type": "integer", "minimum": 0},
-            "agreeing": {"type": "integer", "minimum": 0},
-            "disagreements": {"type": "integer", "minimum": 0},
-            "with_disagreements": _STR_LIST,
-            "not_evaluated": _STR_LIST,
-            "incomplete_coverage": {"type": "array", "items": {
-                "type": "object",
-                "required": ["namespace", "checked", "total", "note"],
-                "additionalProperties": False,
-                "properties": {"namespace": {"type": "string"}, "checked": _NULLABLE_INT,
-                               "total": _NULLABLE_INT, "note": {"type": ["string", "null"]}},
-            }},
-            "errors": {"type": "array", "items": {
-                "type": "object",
-                "required": ["namespace", "message"],
-                "additionalProperties": False,
-                "properties": {"namespace": {"type": "string"}, "message": {"type": "string"}},
-            }},
-        },
-    },
-    "namespace": {
-        "type": "object",
-        "description": "The server's verdict on this namespace's proposed enforce level "
-                       "(dryRun=All) and how it compares with the plan's.",
-        "required": ["level", "labels", "evaluated", "not_evaluated_because", "server",
-                     "offline", "coverage", "disagreements", "agrees", "error"],
-        "additionalProperties": False,
-        "properties": {
-            "level": {"type": ["string", "null"]},
-            "labels": {"type": "object", "additionalProperties": {"type": "string"}},
-            "evaluated": {"type": "boolean"},
-            "not_evaluated_because": {"type": ["string", "null"]},
-            "server": {"oneOf": [{"type": "null"}, {
-                "type": "object",
-                "required": ["namespace", "level", "groups", "violating_pods", "checked",
-                             "total", "exemption", "pods_unlisted", "other", "warnings"],
-                "additionalProperties": False,
-                "properties": {
-                    "namespace": {"type": ["string", "null"]},
-                    "level": {"type": ["string", "null"]},
-                    "groups": {"type": "array", "items": _GROUP},
-                    "violating_pods": {"type": "integer", "minimum": 0},
-                    "checked": _NULLABLE_INT,
-                    "total": _NULLABLE_INT,
-                    "exemption": {"type": ["string", "null"]},
-                    "pods_unlisted": {"type": "boolean"},
-                    "other": _STR_LIST,
-                    "warnings": _STR_LIST,
-                },
-            }]},
-            "offline": {"oneOf": [{"type": "null"}, {
-                "type": "object",
-                "required": ["pods", "violating_pods", "groups"],
-                "additionalProperties": False,
-                "properties": {"pods": {"type": "integer", "minimum": 0},
-                               "violating_pods": {"type": "integer", "minimum": 0},
-                               "groups": {"type": "array", "items": _GROUP}},
-            }]},
-            "coverage": {"oneOf": [{"type": "null"}, {
-                "type": "object",
-                "required": ["complete", "checked", "total", "offline_pods", "note"],
-                "additionalProperties": False,
-                "properties": {"complete": {"type": "boolean"}, "checked": _NULLABLE_INT,
-                               "total": _NULLABLE_INT,
-                               "offline_pods": {"type": "integer", "minimum": 0},
-                               "note": {"type": ["string", "null"]}},
-            }]},
-            "disagreements": {"type": "array", "items": {
-                "type": "object",
-                "required": ["kind", "pod", "server_reasons", "offline_reasons",
-                             "server_count", "offline_count", "server_only", "offline_only",
-                             "message"],
-                "additionalProperties": False,
-                "properties": {
-                    "kind": {"enum": ["level", "reasons", "server_only", "offline_only",
-                                      "count", "pod", "exemption"]},
-                    "pod": {"type": ["string", "null"]},
-                    "server_reasons": {"type": "string"},
-                    "offline_reasons": {"type": "string"},
-                    "server_count": {"type": "integer", "minimum": 0},
-                    "offline_count": {"type": "integer", "minimum": 0},
-                    "server_only": _STR_LIST,
-                    "offline_only": _STR_LIST,
-                    "message": {"type": "string"},
-                },
-            }},
-            "agrees": {"type": ["boolean", "null"]},
-            "error": {"type": ["string", "null"]},
-        },
-    },
-}

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import Any, cast
 
 from migrator.errors import ManifestError
+from migrator.model.plan import Plan
 from migrator.plan.decide import PLAN_SCHEMA
 
 _NAMESPACE_KEYS = ("name", "recommended", "labels", "after_patches", "subjects")
@@ -36,7 +37,7 @@ def read_json(path: str) -> Any:
         raise ManifestError(path, f"not valid JSON: {exc.msg}", exc.lineno) from None
 
 
-def parse_plan(data: Any, source: str) -> dict[str, Any]:
+def parse_plan(data: Any, source: str) -> Plan:
     """`data` if it is a plan the commands can use; ManifestError naming `source` if not."""
     if not isinstance(data, dict) or data.get("schema") != PLAN_SCHEMA:
         found = data.get("schema") if isinstance(data, dict) else None
@@ -57,7 +58,7 @@ def parse_plan(data: Any, source: str) -> dict[str, Any]:
         for key in ("labels", "recommended"):
             if not isinstance(entry.get(key), dict):
                 raise ManifestError(source, f"namespace {entry['name']}: `{key}` is not an object")
-    return data
+    return cast(Plan, data)
 
 
 def plan_path(path: str) -> str:
@@ -65,7 +66,7 @@ def plan_path(path: str) -> str:
     return os.path.join(path, "plan.json") if os.path.isdir(path) else path
 
 
-def load_plan(path: str) -> dict[str, Any]:
+def load_plan(path: str) -> Plan:
     """The plan at `path` (a plan.json, or the folder holding one)."""
     path = plan_path(path)
     if not os.path.exists(path):

@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from migrator.model.plan import Plan
 from migrator.model.serialise import comment, dump_yaml
 from migrator.plan.evidence import controller_like
 from migrator.pss.api import MODES, Level, Version
@@ -41,7 +42,7 @@ def _minor(version: str | None) -> int | None:
     return None
 
 
-def config_version(plan: Mapping[str, Any]) -> tuple[str, str]:
+def config_version(plan: Plan) -> tuple[str, str]:
     """The PodSecurityConfiguration API version for the plan's cluster, and why."""
     server = (plan.get("cluster") or {}).get("server_version")
     minor = _minor(server)
@@ -58,7 +59,7 @@ def config_version(plan: Mapping[str, Any]) -> tuple[str, str]:
     return "v1alpha1", basis + " (PodSecurity is alpha before 1.23 and needs its feature gate)"
 
 
-def _current(plan: Mapping[str, Any], mode: str) -> tuple[Level, str | None]:
+def _current(plan: Plan, mode: str) -> tuple[Level, str | None]:
     value = str(((plan.get("admission_config") or {}).get("defaults") or {}).get(mode) or "")
     level, _, version = value.partition(":")
     try:
@@ -67,7 +68,7 @@ def _current(plan: Mapping[str, Any], mode: str) -> tuple[Level, str | None]:
         return Level.PRIVILEGED, None
 
 
-def defaults(plan: Mapping[str, Any]) -> dict[str, tuple[str, str, str]]:
+def defaults(plan: Plan) -> dict[str, tuple[str, str, str]]:
     """mode -> (level, version, why), never looser than the configuration in force."""
     pin = str(plan.get("pin_version") or "latest")
     out: dict[str, tuple[str, str, str]] = {}
@@ -118,7 +119,7 @@ def evidence_usernames(evidence: Mapping[str, Any] | None) -> tuple[
     return suggested, warnings
 
 
-def exemptions(plan: Mapping[str, Any], evidence: Mapping[str, Any] | None = None
+def exemptions(plan: Plan, evidence: Mapping[str, Any] | None = None
                ) -> dict[str, list[tuple[str, str]]]:
     """kind -> [(name, why)]: the exemptions in force plus privileged system namespaces,
     and the usernames the audit evidence suggests."""
@@ -142,7 +143,7 @@ def exemptions(plan: Mapping[str, Any], evidence: Mapping[str, Any] | None = Non
     }
 
 
-def pod_security_configuration(plan: Mapping[str, Any],
+def pod_security_configuration(plan: Plan,
                                evidence: Mapping[str, Any] | None = None
                                ) -> tuple[list[str], str]:
     """(comment lines, YAML body) of the PodSecurityConfiguration."""
@@ -185,7 +186,7 @@ def pod_security_configuration(plan: Mapping[str, Any],
     return lines, dump_yaml(body)
 
 
-def admission_files(plan: Mapping[str, Any],
+def admission_files(plan: Plan,
                     evidence: Mapping[str, Any] | None = None) -> dict[str, str]:
     """`admission-config.yaml` and its AdmissionConfiguration wrapper, keyed by file name."""
     lines, body = pod_security_configuration(plan, evidence)

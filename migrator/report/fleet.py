@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from migrator.model.plan import Plan
 from migrator.report.model import BLOCKED, READY, WARNINGS
 
 FAILED = "failed"
@@ -24,7 +25,7 @@ class ClusterOutcome:
 
     context: str
     directory: str
-    plan: dict[str, Any] | None = None
+    plan: Plan | None = None
     report: dict[str, Any] | None = None
     error: str | None = None
 

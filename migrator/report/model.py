@@ -21,11 +21,13 @@ import shlex
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from migrator.model.inventory import Inventory, name_of, namespace_of
+from migrator.model.inventory import Inventory
+from migrator.model.plan import Plan, PlanNamespace
 from migrator.plan.decide import patchable
 from migrator.plan.evidence import gate_line, span_of, violator_line
 from migrator.pss.engine import EVALUATOR
 from migrator.pss.registry import Violation
+from migrator.rbac.cleanup import psp_rbac_cleanup
 from migrator.report.rules import BLOCKER, BLOCKER_RULES, FAIL_ON, RULES, fail_on_rules
 
 Json = dict[str, Any]
@@ -79,7 +81,7 @@ def _ref(subject: Mapping[str, Any]) -> str:
     return f"{subject['kind']}/{subject['name']}"
 
 
-def _versions(plan: Mapping[str, Any]) -> list[str]:
+def _versions(plan: Plan) -> list[str]:
     pin, target = str(plan["pin_version"]), str(plan["target_version"])
     return [pin] if pin == target else [pin, target]
 
@@ -114,8 +116,10 @@ def _grouped(entries: Iterable[tuple[Mapping[str, Any], list[Mapping[str, Any]]]
     by_object: dict[str, Json] = {}
     for subject, violations in entries:
         ref = str(subject["ref"])
+        origin = subject.get("origin") or next(
+            (v.get("origin") for v in violations if v.get("origin")), None)
         item = by_object.setdefault(ref, {
-            "object": ref, "template": bool(subject["template"]),
+            "object": ref, "origin": origin, "template": bool(subject["template"]),
             "active": bool(subject["active"]), "pods": [], "violations": []})
         seen = {(x["check"], x["detail"]) for x in item["violations"]}
         for v in violations:
@@ -137,11 +141,11 @@ def _grouped(entries: Iterable[tuple[Mapping[str, Any], list[Mapping[str, Any]]]
     return out
 
 
-def _subject_rows(ns: Mapping[str, Any]) -> list[Json]:
+def _subject_rows(ns: PlanNamespace) -> list[Json]:
     return [{**s, "ref": _ref(s)} for s in ns["subjects"]]
 
 
-def _rejections(ns: Mapping[str, Any], level: str, version: str,
+def _rejections(ns: PlanNamespace, level: str, version: str,
                 skip: set[str]) -> list[Json]:
     """Objects of `ns` that `level` at `version` rejects (nothing for exempt namespaces)."""
     if ns["exempt"] or _rank(level) <= 0:
@@ -153,7 +157,7 @@ def _rejections(ns: Mapping[str, Any], level: str, version: str,
     return _grouped(((r, v) for r, v in found if v), owners)
 
 
-def _from_blockers(ns: Mapping[str, Any], blockers: list[Mapping[str, Any]]) -> list[Json]:
+def _from_blockers(ns: PlanNamespace, blockers: list[Mapping[str, Any]]) -> list[Json]:
     rows = {r["ref"]: r for r in _subject_rows(ns)}
     owners = {ref: r["owner"] for ref, r in rows.items()}
     by_ref: dict[str, list[Mapping[str, Any]]] = {}
@@ -267,7 +271,7 @@ def _dry_run_summary(section: Any) -> Json | None:
 # -- namespaces -------------------------------------------------------------------------------
 
 
-def _namespace(ns: Mapping[str, Any], pin: str, target: str) -> Json:
+def _namespace(ns: PlanNamespace, pin: str, target: str) -> Json:
     rec = ns["recommended"]
     enforce, version = str(rec["enforce"]), str(rec["enforce_version"])
     rejected_today = _from_blockers(ns, list(ns["rejected_today"]))
@@ -320,7 +324,7 @@ def _namespace(ns: Mapping[str, Any], pin: str, target: str) -> Json:
 # -- PodSecurityPolicies and what to delete ---------------------------------------------------
 
 
-def _psps(plan: Mapping[str, Any]) -> list[Json]:
+def _psps(plan: Plan) -> list[Json]:
     usable: dict[str, set[str]] = {}
     for ns in plan["namespaces"]:
         for p in ns["ceiling"]["psps"]:
@@ -346,87 +350,25 @@ def _psps(plan: Mapping[str, Any]) -> list[Json]:
     return out
 
 
-_PSP_GROUPS = frozenset({"policy", "extensions"})
-_PSP_RESOURCE = "podsecuritypolicies"
 
 
-def _strings(value: Any) -> list[str]:
-    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+def rbac_cleanup(plan: Plan, inventory: Inventory | None) -> Json:
+    """The objects to delete once Pod Security Admission enforces and PSP admission is off,
+    with the commands that delete them.
 
-
-def _rules(role: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    rules = role.get("rules")
-    return [r for r in rules if isinstance(r, dict)] if isinstance(rules, list) else []
-
-
-def _psp_only_rule(rule: Mapping[str, Any]) -> bool:
-    """The rule is about PodSecurityPolicies and nothing else (no wildcard reaching further)."""
-    groups, resources = set(_strings(rule.get("apiGroups"))), set(_strings(rule.get("resources")))
-    return (not _strings(rule.get("nonResourceURLs")) and bool(groups) and groups <= _PSP_GROUPS
-            and resources == {_PSP_RESOURCE})
-
-
-def _names_psps(rule: Mapping[str, Any]) -> bool:
-    return _PSP_RESOURCE in _strings(rule.get("resources"))
-
-
-def _role_kind(role: Mapping[str, Any]) -> str:
-    """`delete` for a role that only grants PSP rights, `edit` for one that also grants more."""
-    rules = _rules(role)
-    if not any(_names_psps(r) for r in rules):
-        return ""
-    if all(_psp_only_rule(r) for r in rules) and not role.get("aggregationRule"):
-        return "delete"
-    return "edit"
-
-
-def rbac_cleanup(plan: Mapping[str, Any], inventory: Inventory | None) -> Json:
-    """The objects to delete once Pod Security Admission enforces and PSP admission is off.
-
-    Every PodSecurityPolicy; with an inventory also every ClusterRole and Role whose rules
-    only concern PodSecurityPolicies, the bindings to them, and the roles that grant PSP
-    rights among others (to edit, not delete). Without an inventory (a report made from
-    plan.json alone) only the PSPs can be named.
+    The plan's `rbac_cleanup` (computed when it was made, from the RBAC objects read); for a
+    plan written before it was recorded, computed from `inventory` when one is given, else
+    only the PSPs can be named.
     """
-    psps = sorted({str(p["name"]) for p in plan["psps"]}
-                  | ({name_of(p) for p in inventory.psps} if inventory else set()))
-    result: Json = {"psps": psps, "rbac_known": inventory is not None, "cluster_roles": [],
-                    "roles": [], "cluster_role_bindings": [], "role_bindings": [],
-                    "edit": [], "commands": []}
-    if inventory is not None:
-        deleted_cr: set[str] = set()
-        deleted_r: set[tuple[str, str]] = set()
-        for role in inventory.cluster_roles:
-            kind = _role_kind(role)
-            if kind == "delete":
-                deleted_cr.add(name_of(role))
-            elif kind == "edit":
-                result["edit"].append({"kind": "ClusterRole", "namespace": None,
-                                       "name": name_of(role)})
-        for role in inventory.roles:
-            kind = _role_kind(role)
-            where = namespace_of(role) or "default"
-            if kind == "delete":
-                deleted_r.add((where, name_of(role)))
-            elif kind == "edit":
-                result["edit"].append({"kind": "Role", "namespace": where,
-                                       "name": name_of(role)})
-        crb, rb = set(), set()
-        for binding in inventory.cluster_role_bindings:
-            ref = binding.get("roleRef") or {}
-            if ref.get("kind") == "ClusterRole" and ref.get("name") in deleted_cr:
-                crb.add(name_of(binding))
-        for binding in inventory.role_bindings:
-            ref = binding.get("roleRef") or {}
-            where = namespace_of(binding) or "default"
-            if (ref.get("kind") == "ClusterRole" and ref.get("name") in deleted_cr) or (
-                    ref.get("kind") == "Role" and (where, ref.get("name")) in deleted_r):
-                rb.add((where, name_of(binding)))
-        result["cluster_roles"] = sorted(deleted_cr)
-        result["roles"] = [{"namespace": n, "name": r} for n, r in sorted(deleted_r)]
-        result["cluster_role_bindings"] = sorted(crb)
-        result["role_bindings"] = [{"namespace": n, "name": b} for n, b in sorted(rb)]
-        result["edit"].sort(key=lambda e: (e["kind"], e["namespace"] or "", e["name"]))
+    recorded = plan.get("rbac_cleanup")
+    if isinstance(recorded, Mapping):
+        result: Json = {**recorded}
+    else:
+        result = psp_rbac_cleanup(inventory) if inventory is not None else {
+            "rbac_known": False, "psps": [], "cluster_roles": [], "roles": [],
+            "cluster_role_bindings": [], "role_bindings": [], "edit": []}
+    psps = sorted({str(p["name"]) for p in plan["psps"]} | set(result.pop("psps")))
+    result = {"psps": psps, **result}
     commands = []
     if result["cluster_role_bindings"]:
         commands.append(_sh("kubectl", "delete", "clusterrolebinding",
@@ -492,7 +434,7 @@ def _checks(item: Mapping[str, Any]) -> str:
     return ", ".join(sorted({v["check"] for v in item["violations"]}))
 
 
-def _findings(plan: Mapping[str, Any], namespaces: list[Json], psps: list[Json],
+def _findings(plan: Plan, namespaces: list[Json], psps: list[Json],
               helm: Json, dry_run: Json | None) -> tuple[list[Json], list[Json]]:
     blockers: list[Json] = []
     warnings: list[Json] = []
@@ -628,7 +570,7 @@ def _namespace_status(ns: Json, findings: list[Json], rule_set: Iterable[str]) -
 # -- charts data and rollout -------------------------------------------------------------------
 
 
-def _passing(plan: Mapping[str, Any]) -> Json:
+def _passing(plan: Plan) -> Json:
     subjects = [s for ns in plan["namespaces"] for s in ns["subjects"]]
     templates = [s for s in subjects if s["template"]]
     pods = [s for s in subjects if not s["template"]]
@@ -643,7 +585,7 @@ def _passing(plan: Mapping[str, Any]) -> Json:
     return {"templates": len(templates), "pods": len(pods), "rows": rows}
 
 
-def _charts(plan: Mapping[str, Any], namespaces: list[Json], psps: list[Json]) -> Json:
+def _charts(plan: Plan, namespaces: list[Json], psps: list[Json]) -> Json:
     by_level = dict.fromkeys(LEVELS, 0)
     for ns in namespaces:
         by_level[str(ns["recommended"]["enforce"])] += 1
@@ -656,7 +598,7 @@ def _charts(plan: Mapping[str, Any], namespaces: list[Json], psps: list[Json]) -
             "passing": _passing(plan), "psps_by_level": psp_rows}
 
 
-def _rollout(plan: Mapping[str, Any], namespaces: list[Json], cleanup: Json,
+def _rollout(plan: Plan, namespaces: list[Json], cleanup: Json,
              blocked: bool) -> list[Json]:
     steps: list[Json] = []
     if blocked:
@@ -723,7 +665,7 @@ def _rollout(plan: Mapping[str, Any], namespaces: list[Json], cleanup: Json,
 
 
 def build_report(
-    plan: Mapping[str, Any],
+    plan: Plan,
     *,
     inventory: Inventory | None = None,
     helm: Mapping[str, Any] | None = None,
