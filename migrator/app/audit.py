@@ -71,7 +71,7 @@ def collect(paths: Sequence[str], plan: Mapping[str, Any] | None, window: Window
         collector.add(event)
     result = collector.result(stats.malformed)
     result["read"] = {"files": ["stdin" if f == "-" else f for f in stats.files],
-                      "bytes": stats.bytes_read, "lines": stats.lines,
+                      "bytes": stats.bytes_read,
                       "events_parsed": stats.events, "unreadable": list(stats.unreadable)}
     return result
 

@@ -16,7 +16,6 @@ recorded there too and the others are still read.
 from __future__ import annotations
 
 import gzip
-import json
 import os
 import re
 import zlib
@@ -24,11 +23,14 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any, cast
 
+import orjson
+
 from migrator.errors import ManifestError
 
-#: Substrings a line must hold to be parsed: Pod Security's annotation keys (and labels),
-#: and the ReplicaSet and Job requests that tell who owns a controller's pods.
-NEEDLES: tuple[bytes, ...] = (b"pod-security.kubernetes.io/", b"/replicasets", b"/jobs")
+#: Substrings a line must hold to be parsed: Pod Security's annotation keys (and the
+#: namespace labels). Workload requests Pod Security judged carry them too, so the
+#: ReplicaSets and Jobs that own violating pods are seen; one needle is one search per block.
+NEEDLES: tuple[bytes, ...] = (b"pod-security.kubernetes.io/",)
 BLOCK = 4 << 20
 #: How many malformed lines are named one by one (all are counted).
 NAMED_LIMIT = 50
@@ -49,7 +51,6 @@ class LogStats:
     files: list[str] = field(default_factory=list)
     bytes_total: int | None = 0
     bytes_read: int = 0
-    lines: int = 0
     parsed_lines: int = 0
     events: int = 0
     malformed: int = 0
@@ -117,24 +118,40 @@ def _opens_document(line: bytes) -> bool:
 
 
 class _Scanner:
-    """Reads one stream block by block and yields the events of the lines it must parse."""
+    """Reads one stream block by block and yields the events of the lines it must parse.
 
-    def __init__(self, source: str, stats: LogStats, needles: tuple[bytes, ...]) -> None:
+    Lines are not counted as they go by (that would cost as much as the search): a
+    malformed line is noted by its byte offset, and `numbered` turns the offsets into line
+    numbers afterwards, by counting newlines up to them (one more pass, only for a file that
+    has malformed lines). With `count_lines` (stdin, which cannot be read twice), lines are
+    counted while reading instead.
+    """
+
+    def __init__(self, source: str, stats: LogStats, needles: tuple[bytes, ...],
+                 count_lines: bool = False) -> None:
         self.source = source
         self.stats = stats
         self.needles = needles
+        self.count_lines = count_lines
+        #: (byte offset or line number, reason) of the malformed lines to name
+        self.pending: list[tuple[int, str]] = []
 
-    def _parse(self, line: bytes, number: int) -> Iterator[dict[str, Any]]:
+    def _bad(self, where: int, reason: str) -> None:
+        if len(self.pending) < NAMED_LIMIT:
+            self.pending.append((where, reason))
+        else:
+            self.stats.malformed += 1
+
+    def _parse(self, line: bytes, where: int) -> Iterator[dict[str, Any]]:
         self.stats.parsed_lines += 1
         try:
-            obj = json.loads(line)
-        except (UnicodeDecodeError, ValueError) as exc:
-            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-            self.stats.bad_line(self.source, number, f"not valid JSON ({reason})")
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            self._bad(where, f"not valid JSON ({exc.msg})")
             return
         events = _events_of(obj)
         if events is None:
-            self.stats.bad_line(self.source, number, "not an audit event")
+            self._bad(where, "not an audit event")
             return
         self.stats.events += len(events)
         yield from events
@@ -147,20 +164,19 @@ class _Scanner:
             parts.append(block)
             size += len(block)
             if size > DOCUMENT_LIMIT:
-                self.stats.bad_line(self.source, 1, "a multi-line JSON document larger than "
-                                    f"{DOCUMENT_LIMIT >> 20} MiB; write one event per line")
+                self._bad(0, "a multi-line JSON document larger than "
+                          f"{DOCUMENT_LIMIT >> 20} MiB; write one event per line")
                 return
         text = b"".join(parts)
         try:
-            obj = json.loads(text)
-        except (UnicodeDecodeError, ValueError):
+            obj = orjson.loads(text)
+        except orjson.JSONDecodeError:
             obj = None
         events = _events_of(obj) if obj is not None else None
         if events is None:  # not one document after all: read it line by line
             blocks = iter((text, b""))
             yield from self.scan(lambda _n: next(blocks), document=False)
             return
-        self.stats.lines += text.count(b"\n") + (0 if text.endswith(b"\n") else 1)
         self.stats.parsed_lines += 1
         self.stats.events += len(events)
         yield from events
@@ -168,6 +184,7 @@ class _Scanner:
     def scan(self, read: Callable[[int], bytes], document: bool = True
              ) -> Iterator[dict[str, Any]]:
         needles = self.needles
+        offset = 0  # of buf[0] in the stream
         line_base = 1
         carry = b""
         first = document
@@ -202,17 +219,45 @@ class _Scanner:
                     at = buf.find(needle, stop, end)
             counted_to, number = 0, line_base
             for start, stop in sorted(spans):
-                number += buf.count(b"\n", counted_to, start)
-                counted_to = start
+                if self.count_lines:
+                    number += buf.count(b"\n", counted_to, start)
+                    counted_to = start
                 line = buf[start:stop].strip()
                 if line:
-                    yield from self._parse(line, number)
-            newlines = buf.count(b"\n", 0, end)
-            line_base += newlines
-            self.stats.lines += newlines + (1 if not block and end and not
-                                            buf.endswith(b"\n") else 0)
+                    yield from self._parse(line, number if self.count_lines else offset + start)
+            if self.count_lines:
+                line_base += buf.count(b"\n", 0, end)
+            offset += end
             if not block:
                 return
+
+    def named(self, numbers: dict[int, int] | None) -> None:
+        """Record the pending malformed lines in the stats, by line number."""
+        for where, reason in self.pending:
+            number = where if numbers is None else numbers.get(where, 0)
+            self.stats.bad_line(self.source, number, reason)
+        self.pending = []
+
+
+def _line_numbers(stream: IO[bytes], offsets: list[int]) -> dict[int, int]:
+    """offset -> line number (1-based), counting the newlines of `stream` before each."""
+    wanted = sorted(set(offsets))
+    found: dict[int, int] = {}
+    position, lines = 0, 1
+    while wanted:
+        block = stream.read(BLOCK)
+        if not block:
+            break
+        end = position + len(block)
+        cut = 0
+        while wanted and wanted[0] < end:
+            target = wanted.pop(0)
+            lines += block.count(b"\n", cut, target - position)
+            cut = target - position
+            found[target] = lines
+        lines += block.count(b"\n", cut)
+        position = end
+    return found
 
 
 def _open(path: str, stdin: IO[bytes] | None) -> tuple[IO[bytes], IO[bytes]]:
@@ -250,6 +295,16 @@ class _Reader:
         return block
 
 
+def _numbers_of(path: str, pending: list[tuple[int, str]]) -> dict[int, int] | None:
+    """Line numbers of the pending offsets, reading `path` once more."""
+    try:
+        stream, raw = _open(path, None)
+        with raw:
+            return _line_numbers(stream, [where for where, _reason in pending])
+    except (OSError, EOFError, zlib.error):
+        return {}
+
+
 def read_events(
     paths: Iterable[str],
     stats: LogStats,
@@ -277,13 +332,16 @@ def read_events(
             stats.unreadable.append(f"{source}: {exc.strerror or exc}")
             continue
         reader = _Reader(stream, None if path == "-" else raw, stats, done_before, progress)
+        scanner = _Scanner(source, stats, needles, count_lines=path == "-")
         try:
-            yield from _Scanner(source, stats, needles).scan(reader.read)
+            yield from scanner.scan(reader.read)
         except (OSError, EOFError, zlib.error) as exc:
             reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
             stats.unreadable.append(f"{source}: {reason} (read up to there)")
         finally:
             if path != "-":
                 raw.close()
+        if scanner.pending:
+            scanner.named(None if path == "-" else _numbers_of(path, scanner.pending))
         done_before += size if size is not None else reader.here
         stats.bytes_read = done_before

@@ -28,6 +28,7 @@ creation (or some could not be judged), else `ready`. Nothing here reads, writes
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -118,8 +119,11 @@ def _split_top(text: str) -> list[str]:
     return [p for p in (part.strip() for part in parts) if p]
 
 
-def parse_violations(text: str) -> tuple[LevelVersion, list[Recorded]] | None:
-    """The level:version and failed checks of an `audit-violations` value; None if unreadable."""
+@functools.lru_cache(maxsize=4096)
+def parse_violations(text: str) -> tuple[LevelVersion, tuple[Recorded, ...]] | None:
+    """The level:version and failed checks of an `audit-violations` value; None if unreadable.
+
+    Cached: the replicas of a workload repeat the same text in every event."""
     match = _POLICY_RE.match(text)
     if not match:
         return None
@@ -132,7 +136,7 @@ def parse_violations(text: str) -> tuple[LevelVersion, list[Recorded]] | None:
         reason, sep, rest = part.partition(" (")
         detail = rest[:-1] if sep and rest.endswith(")") else ""
         found.append(Recorded(reason if sep else part, detail))
-    return policy, found
+    return policy, tuple(found)
 
 
 def parse_policy(text: str | None) -> LevelVersion | None:
@@ -222,7 +226,7 @@ def engine_verdict(obj: Mapping[str, Any], target: LevelVersion) -> tuple[str, .
 
 
 def judge(
-    recorded: tuple[LevelVersion, list[Recorded]] | None,
+    recorded: tuple[LevelVersion, tuple[Recorded, ...]] | None,
     judged_clean_at: LevelVersion | None,
     obj: Mapping[str, Any] | None,
     target: LevelVersion,
@@ -549,13 +553,14 @@ class Collector:
         elif kind is not None and verb in _WRITES:
             self._workload(event, namespace, ref, kind, annotations, obj, violations)
 
-    def _recorded(self, namespace: str, text: Any) -> tuple[LevelVersion, list[Recorded]] | None:
+    def _recorded(self, namespace: str, text: Any
+                  ) -> tuple[LevelVersion, tuple[Recorded, ...]] | None:
         if not isinstance(text, str):
             return None
         parsed = parse_violations(text)
         if parsed is None:
             return (LevelVersion(Level.BASELINE, Version.latest()),
-                    [Recorded(text, "")])  # unreadable: count it as violating baseline
+                    (Recorded(text, ""),))  # unreadable: count it as violating baseline
         self.audit_seen[namespace] = parsed[0]
         return parsed
 
