@@ -33,6 +33,7 @@ from migrator.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, UsageError
 from migrator.files.planfile import load_evidence, load_plan
 from migrator.files.rollback import read_rollback_file, save_rollback
 from migrator.model.plan import Plan
+from migrator.model.words import count
 from migrator.plan.evidence import evidence_refusals
 
 Echo = Callable[[str], None]
@@ -68,20 +69,16 @@ def _print_results(results: Sequence[NamespaceResult], echo: Echo, err: Echo) ->
             err(f"error: {result.error}")
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
 def _tally(results: Sequence[NamespaceResult], unchanged: str = "already set") -> str:
     changing = [r for r in results if r.status in ("would-change", "changed")]
     verb = "changed" if any(r.status == "changed" for r in changing) else "to change"
-    parts = [f"{_count(sum(len(r.changes) for r in changing), 'label')} {verb} in "
-             f"{_count(len(changing), 'namespace')}"]
+    parts = [f"{count(sum(len(r.changes) for r in changing), 'label')} {verb} in "
+             f"{count(len(changing), 'namespace')}"]
     for status, words in (("unchanged", unchanged), ("skipped", "skipped"),
                           ("failed", "failed")):
         n = sum(1 for r in results if r.status == status)
         if n:
-            parts.append(f"{_count(n, 'namespace')} {words}")
+            parts.append(f"{count(n, 'namespace')} {words}")
     return "; ".join(parts)
 
 
@@ -142,7 +139,7 @@ def cmd_apply(
                               save_rollback=functools.partial(save_rollback, rollback_path))
     _report_apply(result, echo, err)
     if refused:
-        echo(f"{_count(len(refused), 'namespace')} refused by the evidence: "
+        echo(f"{count(len(refused), 'namespace')} refused by the evidence: "
              f"{', '.join(sorted(refused))}")
     if result.failed:
         return EXIT_ERROR
@@ -211,9 +208,9 @@ def attach_server_dry_run(
     attach_to_plan(plan, results)
     summary = results["summary"]
     echo(f"server dry-run (dryRun=All, nothing persisted) on {summary['server']}: "
-         f"{summary['checked']} of {_count(summary['namespaces'], 'namespace')} answered, "
+         f"{summary['checked']} of {count(summary['namespaces'], 'namespace')} answered, "
          f"{summary['evaluated']} evaluated existing pods, {summary['agreeing']} agree with "
-         f"the plan, {_count(summary['disagreements'], 'disagreement')}")
+         f"the plan, {count(summary['disagreements'], 'disagreement')}")
     for name, entry in results["namespaces"].items():
         for disagreement in entry["disagreements"]:
             err(f"DISAGREEMENT {name} ({entry['level']}): {disagreement['message']}")

@@ -19,9 +19,9 @@ from migrator.app.pipeline import (
     plan_source,
     read_source,
 )
-from migrator.app.report import PLAN_FILE, write_report
+from migrator.app.report import write_report
 from migrator.errors import EXIT_ERROR, EXIT_OK, ManifestError, UsageError
-from migrator.model.plan import Plan
+from migrator.model.plan import PLAN_FILE, Plan
 from migrator.pss.api import Version
 
 Echo = Callable[[str], None]

@@ -28,14 +28,14 @@ from migrator.errors import (
 from migrator.files.planfile import load_evidence, load_plan
 from migrator.files.writing import write_file
 from migrator.model.inventory import Inventory
-from migrator.model.plan import Plan
+from migrator.model.plan import PLAN_FILE, Plan
 from migrator.model.serialise import plan_json
+from migrator.model.words import count
 from migrator.report.model import build_report, gate
 from migrator.report.render import render_fleet, render_html, render_json, render_markdown
 from migrator.report.rules import FAIL_ON
 
 REPORT_FILES = ("report.html", "report.md", "report.json")
-PLAN_FILE = "plan.json"
 
 Echo = Callable[[str], None]
 
@@ -258,7 +258,7 @@ def _gate(report: Mapping[str, Any], fail_on: str | None, echo: Echo) -> int:
     lines = _gate_lines(report, fail_on)
     if not lines:
         return EXIT_OK
-    echo(f"--fail-on {fail_on}: {len(lines)} finding{'s' if len(lines) != 1 else ''}")
+    echo(f"--fail-on {fail_on}: {count(len(lines), 'finding')}")
     for line in lines:
         echo(line)
     return EXIT_FINDINGS
@@ -323,8 +323,7 @@ def _run_fleet(
             lines = _gate_lines(outcome.report, fail_on)
             if lines:
                 gated = True
-                echo(f"{outcome.context}: --fail-on {fail_on}: {len(lines)} "
-                     f"finding{'s' if len(lines) != 1 else ''}")
+                echo(f"{outcome.context}: --fail-on {fail_on}: {count(len(lines), 'finding')}")
                 for line in lines:
                     echo(line)
     if any(o.error for o in outcomes):

@@ -13,8 +13,7 @@ import os
 from typing import Any, cast
 
 from migrator.errors import ManifestError
-from migrator.model.plan import Plan
-from migrator.plan.decide import PLAN_SCHEMA
+from migrator.model.plan import PLAN_FILE, PLAN_SCHEMA, Plan
 
 _NAMESPACE_KEYS = ("name", "recommended", "labels", "after_patches", "subjects")
 
@@ -63,7 +62,7 @@ def parse_plan(data: Any, source: str) -> Plan:
 
 def plan_path(path: str) -> str:
     """`path`, or the plan.json inside it when it is a folder."""
-    return os.path.join(path, "plan.json") if os.path.isdir(path) else path
+    return os.path.join(path, PLAN_FILE) if os.path.isdir(path) else path
 
 
 def load_plan(path: str) -> Plan:

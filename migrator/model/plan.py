@@ -11,6 +11,10 @@ from __future__ import annotations
 
 from typing import Any, NotRequired, TypedDict
 
+#: plan.json's `schema` value, and its file name in an output folder.
+PLAN_SCHEMA = "migrator.plan/v1"
+PLAN_FILE = "plan.json"
+
 
 class Violation(TypedDict):
     check: str

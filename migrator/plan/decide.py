@@ -21,6 +21,8 @@ from migrator.model import plan as plan_types
 from migrator.model.admission import AdmissionConfig
 from migrator.model.inventory import Inventory, Obj, name_of, namespace_of
 from migrator.model.owners import OwnerIndex
+from migrator.model.plan import PLAN_SCHEMA
+from migrator.model.words import count
 from migrator.plan.simulate import NamespaceSimulation, Subject, simulate
 from migrator.plan.survey import analyze_psps
 from migrator.psp import PSPAnalysis, explains
@@ -30,7 +32,6 @@ from migrator.pss.registry import Violation
 from migrator.rbac.access import resolve_psp_access
 from migrator.rbac.cleanup import psp_rbac_cleanup
 
-PLAN_SCHEMA = "migrator.plan/v1"
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
 LEVELS_BY_RANK = (Level.PRIVILEGED, Level.BASELINE, Level.RESTRICTED)
 
@@ -176,10 +177,6 @@ def _blockers(subjects: list[Subject], level: Level, version: Version) -> list[p
     return out
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
 def _next_stricter(level: Level) -> Level:
     return LEVELS_BY_RANK[min(level.rank + 1, 2)]
 
@@ -286,7 +283,7 @@ def reasoning_of(
     inactive = [s.ref for s in d.counted if s.is_template and not s.active]
     judged_at = f"{pin}" if pin == target else f"{pin} and {target}"
     reasoning.append(
-        f"{_count(n_templates, 'workload template')} and {_count(n_pods, 'pod')} judged at "
+        f"{count(n_templates, 'workload template')} and {count(n_pods, 'pod')} judged at "
         f"{judged_at}; all that can run pass {d.floor} at {pin}."
         if sim.subjects else "No workloads or pods: any level can be enforced."
     )

@@ -22,7 +22,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from migrator.model.inventory import Inventory
-from migrator.model.plan import Plan, PlanNamespace
+from migrator.model.plan import PLAN_FILE, Plan, PlanNamespace
+from migrator.model.words import count, join
 from migrator.plan.decide import patchable
 from migrator.plan.evidence import gate_line, span_of, violator_line
 from migrator.pss.engine import EVALUATOR
@@ -35,7 +36,6 @@ Json = dict[str, Any]
 REPORT_SCHEMA = "migrator.report/v1"
 LEVELS = ("privileged", "baseline", "restricted")
 BLOCKED, WARNINGS, READY = "blocked", "warnings", "ready"
-PLAN_FILE = "plan.json"
 
 #: What each `--fail-on` value fails on, in words (the README and `--help` quote these).
 FAIL_ON_RULES: dict[str, tuple[str, ...]] = fail_on_rules()
@@ -51,17 +51,6 @@ def anchor_of(namespace: str) -> str:
     safe = re.sub(r"[^A-Za-z0-9_-]+", "-", namespace).strip("-")[:40]
     digest = hashlib.sha256(namespace.encode("utf-8")).hexdigest()[:8]
     return f"ns-{safe}-{digest}" if safe else f"ns-{digest}"
-
-
-def _plural(n: int, noun: str, plural: str | None = None) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {plural or noun + 's'}"
-
-
-def _join(items: Iterable[str]) -> str:
-    words = list(items)
-    if len(words) <= 1:
-        return "".join(words)
-    return ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def _rank(level: str | None) -> int:
@@ -242,15 +231,15 @@ def _dry_run_summary(section: Any) -> Json | None:
     """The plan's top-level `server_dry_run` summary, in words."""
     if not isinstance(section, dict):
         return None
-    count = section.get("disagreements")
-    listed = _disagreement_rows(count, None)
-    n = count if isinstance(count, int) else len(listed)
+    found = section.get("disagreements")
+    listed = _disagreement_rows(found, None)
+    n = found if isinstance(found, int) else len(listed)
     if isinstance(section.get("evaluated"), int) and isinstance(section.get("namespaces"), int):
         text = (f"The API server judged {section['evaluated']} of {section['namespaces']} "
                 f"namespaces (dryRun=All): {section.get('agreeing', 0)} agree with the plan, "
-                f"{_plural(n, 'disagreement')}.")
+                f"{count(n, 'disagreement')}.")
     else:
-        text = f"The API server's dry run: {_plural(n, 'disagreement')}."
+        text = f"The API server's dry run: {count(n, 'disagreement')}."
     incomplete = [{"namespace": str(i.get("namespace")),
                    "note": str(i.get("note") or _coverage(i))}
                   for i in section.get("incomplete_coverage") or [] if isinstance(i, dict)]
@@ -457,7 +446,7 @@ def _findings(plan: Plan, namespaces: list[Json], psps: list[Json],
                 warnings.append(_finding(
                     "mutation-only", name,
                     f"{m['workload']} passes {m['pod_level']} only because PSP {m['psp']} "
-                    f"set {_plural(len(m['fields']), 'field')} its template lacks; the "
+                    f"set {count(len(m['fields']), 'field')} its template lacks; the "
                     f"template passes {m['template_level']}"))
         for item in ns["rejected_at_pin_inactive"]:
             warnings.append(_finding(
@@ -542,22 +531,22 @@ def _dry_run_findings(namespaces: list[Json], summary: Json | None, blockers: li
 
 def _blocked_phrase(rule: str, items: list[Json]) -> str:
     spaces = sorted({str(f["namespace"]) for f in items if f["namespace"]})
-    where = f" (in {_join(spaces)})" if spaces else ""
+    where = f" (in {join(spaces)})" if spaces else ""
     noun, rest = RULES[rule].headline
-    return f"{_plural(len(items), noun)} {rest}{where}"
+    return f"{count(len(items), noun)} {rest}{where}"
 
 
 def _headline(blockers: list[Json], warnings: list[Json]) -> tuple[str, str]:
     if blockers:
         rules = list(dict.fromkeys(f["rule"] for f in blockers))
         parts = [_blocked_phrase(r, [f for f in blockers if f["rule"] == r]) for r in rules]
-        return BLOCKED, f"Not ready to upgrade: resolve {_join(parts)} first."
+        return BLOCKED, f"Not ready to upgrade: resolve {join(parts)} first."
     if warnings:
         kinds = list(dict.fromkeys(f["title"].lower() for f in warnings))
         return WARNINGS, (
             "Ready to upgrade: every namespace can enforce its recommended level without "
-            f"rejecting a running workload; review {_plural(len(warnings), 'warning')} first "
-            f"({_join(kinds)}).")
+            f"rejecting a running workload; review {count(len(warnings), 'warning')} first "
+            f"({join(kinds)}).")
     return READY, ("Ready to upgrade: every namespace can enforce its recommended level "
                    "without rejecting a running workload.")
 
@@ -643,12 +632,12 @@ def _rollout(plan: Plan, namespaces: list[Json], cleanup: Json,
         n_psps, n_edit = len(cleanup["psps"]), len(cleanup["edit"])
         n_roles = len(cleanup["cluster_roles"]) + len(cleanup["roles"])
         n_bindings = len(cleanup["cluster_role_bindings"]) + len(cleanup["role_bindings"])
-        listed = (f"{_plural(n_psps, 'PodSecurityPolicy', 'PodSecurityPolicies')}, "
-                  f"{_plural(n_roles, 'role')} that only grant PSP rights and "
-                  f"{_plural(n_bindings, 'binding')} to them")
+        listed = (f"{count(n_psps, 'PodSecurityPolicy', 'PodSecurityPolicies')}, "
+                  f"{count(n_roles, 'role')} that only grant PSP rights and "
+                  f"{count(n_bindings, 'binding')} to them")
         text = f"Delete {listed}, in this order (bindings, roles, PSPs)."
         if cleanup["edit"]:
-            text += (f" {_plural(n_edit, 'role')} also "
+            text += (f" {count(n_edit, 'role')} also "
                      f"{'grants' if n_edit == 1 else 'grant'} other rights: remove only "
                      "their podsecuritypolicies rules.")
     else:
@@ -699,10 +688,10 @@ def build_report(
     passing = _passing(plan)
     versions = _versions(plan)
     subline = (
-        f"{_plural(len(namespaces), 'namespace')}: "
+        f"{count(len(namespaces), 'namespace')}: "
         + ", ".join(f"{n} {lv}" for lv, n in levels.items())
-        + f" · {_plural(passing['templates'], 'workload template')} and "
-        + f"{_plural(passing['pods'], 'pod')} checked at {_join(versions)}"
+        + f" · {count(passing['templates'], 'workload template')} and "
+        + f"{count(passing['pods'], 'pod')} checked at {join(versions)}"
     )
     report: Json = {
         "schema": REPORT_SCHEMA,
