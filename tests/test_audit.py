@@ -387,3 +387,62 @@ def test_block_boundaries_do_not_change_what_is_read(tmp_path: Path, block: int,
     piped = io.BufferedReader(io.BytesIO(log.read_bytes()))
     assert len(list(read_events(["-"], stats, stdin=piped))) == 16
     assert [m.split(": ")[0] for m in stats.malformed_lines] == ["stdin:9", "stdin:13"]
+
+
+def test_metadata_only_clean_pods_settle_at_the_audit_level_the_window_shows() -> None:
+    # audit-pinned's plan knows an audit label of baseline: v1.24; a recorded baseline
+    # violation shows it; clean Metadata-only pods count as clean for a baseline plan, in
+    # whatever order the lines come
+    plan = plan_for("latest")
+    for ns in plan["namespaces"]:
+        if ns["name"] == "audit-pinned":
+            ns["recommended"]["enforce"] = "baseline"
+            ns["current_policy"]["audit"] = "privileged:latest"  # stale plan: not known
+    clean = _pod_event(8, level="Metadata")
+    clean.pop("requestObject")
+    clean["annotations"] = {"pod-security.kubernetes.io/enforce-policy": "privileged:latest"}
+    violating = _pod_event(15, level="Metadata")
+    violating.pop("requestObject")
+    for order in ([clean, violating], [violating, clean]):
+        pinned = ns_of(collect(order, plan), "audit-pinned")
+        assert (pinned["gate"], pinned["unjudged_pod_creations"]) == ("blocked", 0)
+    alone = ns_of(collect([clean], plan), "audit-pinned")
+    assert (alone["gate"], alone["unjudged_pod_creations"]) == ("no-evidence", 1)
+
+
+def test_metadata_only_clean_pods_can_clear_a_gate() -> None:
+    plan = plan_for("latest")
+    for ns in plan["namespaces"]:
+        if ns["name"] == "audit-demo":
+            ns["current_policy"]["audit"] = "privileged:latest"  # the plan predates phase 1
+    evts = []
+    for line in (4, 3):  # a restricted-only violation (recorded at restricted), a clean pod
+        event = _pod_event(line, level="Metadata")
+        event.pop("requestObject")
+        evts.append(event)
+    demo = ns_of(collect(evts, plan), "audit-demo")
+    assert (demo["gate"], demo["pod_creations"], demo["unjudged_pod_creations"]) == (
+        "ready", 2, 0)
+
+
+def test_evidence_refusals() -> None:
+    from migrator.plan.evidence import evidence_refusals
+
+    plan = plan_for("latest")
+    evidence = collect(events(V136), plan)
+    names = [ns["name"] for ns in plan["namespaces"]]
+    refused = evidence_refusals(plan, evidence, names)
+    assert sorted(refused) == ["audit-demo", "audit-pinned", "quiet", "sandbox"]
+    assert refused["audit-demo"].startswith("blocked: 2 pod creations of 6 violate")
+    assert refused["quiet"].startswith("no evidence: no pod creation")
+    for ns in plan["namespaces"]:
+        if ns["name"] == "sandbox":
+            ns["exempt"] = True  # exempt in the admission configuration: nothing to refuse
+        if ns["name"] == "quiet":
+            ns["recommended"]["enforce"] = "privileged"
+        if ns["name"] == "audit-pinned":
+            ns["recommended"]["enforce_version"] = "v1.30"  # not what the evidence judged
+    refused = evidence_refusals(plan, evidence, names)
+    assert sorted(refused) == ["audit-demo", "audit-pinned"]
+    assert "judged it at restricted:latest, the plan enforces restricted:v1.30" in \
+        refused["audit-pinned"]

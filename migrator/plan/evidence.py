@@ -385,6 +385,10 @@ class _Namespace:
     pod_creations: int = 0
     violating_pod_creations: int = 0
     unjudged: int = 0
+    #: the audit policies violations in the window were recorded at
+    audit_levels: set[LevelVersion] = field(default_factory=set)
+    #: the namespace's audit label changed in the window
+    relabelled: bool = False
     exempt: int = 0
     exempt_by: dict[str, int] = field(default_factory=dict)
     dry_runs: int = 0
@@ -494,6 +498,9 @@ class Collector:
         parsed = policy_from_labels({str(k): str(v) for k, v in labels.items()
                                      if isinstance(v, str)}, defaults)
         self.audit_seen[name] = parsed.policy.audit
+        when = parse_time(event.get("requestReceivedTimestamp") or event.get("stageTimestamp"))
+        if verb != "create" and self.window.holds(when):
+            self._ns(name).relabelled = True
 
     def _defaults(self) -> Any:
         from migrator.pss.api import Policy
@@ -573,6 +580,8 @@ class Collector:
             return
         self._note_time(when)
         entry = self._ns(namespace)
+        if recorded is not None and not is_dry_run(event):
+            entry.audit_levels.add(recorded[0])
         if EVALUATION_ERROR in annotations:
             entry.evaluation_errors += 1
         target = self._target(namespace)
@@ -643,6 +652,8 @@ class Collector:
             return
         self._note_time(when)
         entry = self._ns(namespace)
+        if recorded is not None and not is_dry_run(event):
+            entry.audit_levels.add(recorded[0])
         if is_dry_run(event):
             entry.dry_runs += 1
             if recorded is not None:
@@ -715,9 +726,19 @@ class Collector:
             "exemption_candidates": self._candidates(namespaces),
         }
 
+    def _settle_unjudged(self, entry: _Namespace, planned: PlannedNamespace | None) -> None:
+        """Pods logged without the pod and without a violation were clean at the namespace's
+        audit level: when the window's recorded violations show one audit level at least as
+        strict as the plan, and the audit label did not change, they count as clean."""
+        if not entry.unjudged or planned is None or entry.relabelled or not entry.audit_levels:
+            return
+        if min(p.level.rank for p in entry.audit_levels) >= planned.enforce.level.rank:
+            entry.unjudged = 0
+
     def _namespace_result(self, name: str) -> dict[str, Any]:
         entry = self.namespaces.get(name) or _Namespace()
         planned = self.plan.get(name)
+        self._settle_unjudged(entry, planned)
         merged: dict[tuple[str, str, str], _Violator] = {}
         for (subject, user, via), item in entry.violators.items():
             top = self.top(name, subject)
@@ -874,8 +895,9 @@ def evidence_refusals(plan: Mapping[str, Any], evidence: Mapping[str, Any],
                       namespaces: Iterable[str]) -> dict[str, str]:
     """Namespace -> why the evidence does not clear enforcing its planned level.
 
-    Cleared: a planned enforce of privileged (it rejects nothing), or a `ready` gate judged
-    at the plan's enforce level and version. Anything else is refused: a blocked gate (its
+    Cleared: a planned enforce of privileged (it rejects nothing), a namespace the plan's
+    admission configuration exempts (its pods are not checked), or a `ready` gate judged at
+    the plan's enforce level and version. Anything else is refused: a blocked gate (its
     violators named), no evidence, a namespace the evidence lacks, or evidence judged at
     another level than this plan enforces.
     """
@@ -886,8 +908,8 @@ def evidence_refusals(plan: Mapping[str, Any], evidence: Mapping[str, Any],
     for name in sorted(namespaces):
         rec = planned[name]["recommended"]
         level, version = str(rec["enforce"]), str(rec.get("enforce_version") or "latest")
-        if level == str(Level.PRIVILEGED):
-            continue
+        if level == str(Level.PRIVILEGED) or planned[name].get("exempt"):
+            continue  # rejects nothing / its pods are not checked at admission
         entry = judged.get(name)
         if entry is None:
             refused[name] = "not in the evidence (no pod creation of it in the audit logs read)"
