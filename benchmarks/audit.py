@@ -12,8 +12,8 @@ once over a quarter of the log and once over all of it, and prints for each the 
 included) and the child's peak RSS (VmHWM, Linux), beside baselines measured in the same run:
 reading the file in blocks and doing nothing (the ceiling), `json.loads` of every line (what
 a reader without the substring pre-filter pays, on the first 256 MB), and the command over
-an empty log (start-up time and memory). Equal peaks for a quarter and the whole log show
-the memory is constant.
+an empty log (start-up time and memory); and once over the quarter gzip-compressed, as a
+rotated file. Equal peaks for a quarter and the whole log show the memory is constant.
 
     .venv/bin/python benchmarks/audit.py [--gb 2] [--related-every 50] [--keep]
 """
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import gzip
 import json
 import subprocess
 import sys
@@ -237,6 +238,16 @@ def main() -> None:
                                       "--format", "json"])
         print(f"baseline, migrator audit of an empty log: {seconds:.2f} s (start-up), "
               f"peak RSS {rss / 1024:,.0f} MB")
+        rotated = folder / "audit.log.1.gz"
+        with quarter.open("rb") as src, gzip.open(rotated, "wb", compresslevel=6) as dst:
+            while block := src.read(4 * MB):
+                dst.write(block)
+        seconds, rss, _result = _run(["audit", str(rotated), "--plan", str(plan),
+                                      "--format", "json"])
+        plain = quarter.stat().st_size / MB
+        print(f"migrator audit, the quarter gzip-compressed ({rotated.stat().st_size / MB:,.0f} "
+              f"MB on disk): {seconds:.1f} s, {plain / seconds:,.0f} MB/s of log, peak RSS "
+              f"{rss / 1024:,.0f} MB")
         for name, path in (("quarter", quarter), ("full", log)):
             seconds, rss, result = _run(["audit", str(path), "--plan", str(plan),
                                          "--format", "json"])
