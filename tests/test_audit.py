@@ -446,3 +446,25 @@ def test_evidence_refusals() -> None:
     assert sorted(refused) == ["audit-demo", "audit-pinned"]
     assert "judged it at restricted:latest, the plan enforces restricted:v1.30" in \
         refused["audit-pinned"]
+
+
+def test_progress_reports_bytes_read(tmp_path: Path) -> None:
+    first, second = tmp_path / "audit.log.1", tmp_path / "audit.log"
+    first.write_bytes(V124.read_bytes())
+    second.write_bytes(V136.read_bytes())
+    seen: list[tuple[int, int | None]] = []
+    list(read_events([str(tmp_path)], LogStats(), progress=lambda d, t: seen.append((d, t))))
+    total = first.stat().st_size + second.stat().st_size
+    assert seen[-1] == (total, total)
+    assert all(t == total for _d, t in seen)
+    assert [d for d, _t in seen] == sorted(d for d, _t in seen)
+
+
+def test_generated_names_come_from_the_response_at_request_response_level() -> None:
+    pod = _pod_event(5, level="RequestResponse")
+    pod["objectRef"].pop("name")
+    pod["requestObject"]["metadata"] = {"generateName": "agent-"}
+    pod["responseObject"] = {"kind": "Pod", "metadata": {"name": "agent-x7k2p",
+                                                          "generateName": "agent-"}}
+    demo = ns_of(collect([pod], plan_for("latest")), "audit-demo")
+    assert violators(demo) == [("Pod/agent-x7k2p", "admin", 1)]

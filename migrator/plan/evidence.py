@@ -604,7 +604,8 @@ class Collector:
             obj = {**obj, "kind": "Pod"}
         meta = _metadata(obj)
         owner = _controller(meta)
-        name = str(ref.get("name") or meta.get("name") or "")
+        name = str(ref.get("name") or meta.get("name")
+                   or _metadata(event.get("responseObject")).get("name") or "")
         if owner is not None:
             self._deployment_by_hash(namespace, owner, meta)
             subject = f"{owner[0]}/{owner[1]}"
