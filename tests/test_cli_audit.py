@@ -221,3 +221,25 @@ def test_generate_suggests_username_exemptions_from_the_evidence(tmp_path: Path)
                                str(plain)]).exit_code == 0
     assert yaml.safe_load((plain / "admission-config.yaml").read_text())[
         "exemptions"]["usernames"] == []
+
+
+def test_golden_evidence(tmp_path: Path) -> None:
+    """The recorded logs' evidence, text and JSON, as the command prints them."""
+    from demo import cwd
+    from golden import assert_golden
+
+    out = _plan(tmp_path)
+    runner = CliRunner()
+    with cwd(ROOT):
+        for server, pin in (("v1.36", "latest"), ("v1.24", "v1.24")):
+            plan = out if pin == "latest" else tmp_path / "pinned"
+            if pin != "latest":
+                assert runner.invoke(app, ["plan", "tests/data/audit/cluster.yaml", "--out",
+                                           str(plan), "--pin-version", pin, "-q"]).exit_code == 0
+            logs = [f"tests/data/audit/{server}-audit.jsonl",
+                    f"tests/data/audit/{server}-audit-metadata-level.jsonl"]
+            text = runner.invoke(app, ["audit", *logs, "--plan", str(plan)])
+            data = runner.invoke(app, ["audit", *logs, "--plan", str(plan), "--format", "json"])
+            assert text.exit_code == 0 and data.exit_code == 0
+            assert_golden(f"audit/{server}.txt", text.stdout)
+            assert_golden(f"audit/{server}.json", data.stdout)
