@@ -223,23 +223,29 @@ def test_generate_suggests_username_exemptions_from_the_evidence(tmp_path: Path)
         "exemptions"]["usernames"] == []
 
 
+def _evidence_outputs(tmp_path: Path, server: str, pin: str) -> tuple[str, str]:
+    from demo import cwd
+
+    runner = CliRunner()
+    plan = tmp_path / f"plan-{pin}"
+    with cwd(ROOT):
+        assert runner.invoke(app, ["plan", "tests/data/audit/cluster.yaml", "--out", str(plan),
+                                   "--pin-version", pin, "-q"]).exit_code == 0
+        logs = [f"tests/data/audit/{server}-audit.jsonl",
+                f"tests/data/audit/{server}-audit-metadata-level.jsonl"]
+        text = runner.invoke(app, ["audit", *logs, "--plan", str(plan)])
+        data = runner.invoke(app, ["audit", *logs, "--plan", str(plan), "--format", "json"])
+    assert text.exit_code == 0 and data.exit_code == 0
+    return text.stdout, data.stdout
+
+
 def test_golden_evidence(tmp_path: Path) -> None:
     """The recorded logs' evidence, text and JSON, as the command prints them."""
-    from demo import cwd
     from golden import assert_golden
 
-    out = _plan(tmp_path)
-    runner = CliRunner()
-    with cwd(ROOT):
-        for server, pin in (("v1.36", "latest"), ("v1.24", "v1.24")):
-            plan = out if pin == "latest" else tmp_path / "pinned"
-            if pin != "latest":
-                assert runner.invoke(app, ["plan", "tests/data/audit/cluster.yaml", "--out",
-                                           str(plan), "--pin-version", pin, "-q"]).exit_code == 0
-            logs = [f"tests/data/audit/{server}-audit.jsonl",
-                    f"tests/data/audit/{server}-audit-metadata-level.jsonl"]
-            text = runner.invoke(app, ["audit", *logs, "--plan", str(plan)])
-            data = runner.invoke(app, ["audit", *logs, "--plan", str(plan), "--format", "json"])
-            assert text.exit_code == 0 and data.exit_code == 0
-            assert_golden(f"audit/{server}.txt", text.stdout)
-            assert_golden(f"audit/{server}.json", data.stdout)
+    text, data = _evidence_outputs(tmp_path, "v1.36", "latest")
+    assert_golden("audit/v1.36.txt", text)
+    assert_golden("audit/v1.36.json", data)
+    text, data = _evidence_outputs(tmp_path, "v1.24", "v1.24")
+    assert_golden("audit/v1.24.txt", text)
+    assert_golden("audit/v1.24.json", data)
