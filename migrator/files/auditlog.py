@@ -4,9 +4,10 @@ Owns `read_events`: every `audit.k8s.io/v1` Event of the given files, folders, r
 gzip-compressed files (recognised by their magic bytes, not their names) and `-` (stdin),
 one JSON event per line as the log backend writes them, or the webhook backend's
 `EventList` batches (one per line, or a whole file holding one JSON document). Files are
-read in blocks; only the lines holding one of the `needles` are cut out and parsed, so
-unrelated events cost a substring search, not a JSON decode. A line that does not parse is
-counted and named by file and line in `LogStats`, never fatal; a file that cannot be read is
+read in blocks; only the lines holding one of the `needles` are cut out and parsed (with
+orjson), so unrelated events cost a substring search, not a JSON decode, and memory does
+not grow with the log. A line that does not parse is counted and named by file and line in
+`LogStats`, never fatal; a file that cannot be read (or a compressed one cut short) is
 recorded there too and the others are still read.
 
 `log_files` expands folders and orders rotated files oldest first (`audit.log.2.gz`,
@@ -46,7 +47,7 @@ Progress = Callable[[int, int | None], None]
 
 @dataclass
 class LogStats:
-    """What reading the logs saw: sizes, line counts, malformed lines, unreadable files."""
+    """What reading the logs saw: sizes, lines parsed, malformed lines, unreadable files."""
 
     files: list[str] = field(default_factory=list)
     bytes_total: int | None = 0
