@@ -468,3 +468,32 @@ def test_generated_names_come_from_the_response_at_request_response_level() -> N
                                                           "generateName": "agent-"}}
     demo = ns_of(collect([pod], plan_for("latest")), "audit-demo")
     assert violators(demo) == [("Pod/agent-x7k2p", "admin", 1)]
+
+
+def test_metadata_level_controller_requests_find_their_workload_by_name() -> None:
+    # a ReplicaSet create at Metadata level (no requestObject), violating baseline, made by
+    # the Deployment controller for the plan's Deployment tmpl-admin
+    rs = _pod_event(6, level="Metadata")
+    rs.pop("requestObject")
+    rs["objectRef"] = {"resource": "replicasets", "namespace": "audit-demo",
+                       "name": "tmpl-admin-7b9c6d5f4", "apiGroup": "apps", "apiVersion": "v1"}
+    rs["user"] = {"username": "system:serviceaccount:kube-system:deployment-controller"}
+    rs["annotations"] = dict(events(V136)[4]["annotations"])  # the privileged pod's verdict
+    rs["annotations"].pop("pod-security.kubernetes.io/enforce-policy")
+    # a Job of a CronJob the log names (its create, Metadata level too)
+    cron = copy.deepcopy(rs)
+    cron["objectRef"] = {"resource": "cronjobs", "namespace": "audit-demo", "name": "nightly"}
+    cron["user"] = {"username": "ci"}
+    job = copy.deepcopy(rs)
+    job["objectRef"] = {"resource": "jobs", "namespace": "audit-demo", "name": "nightly-29410560"}
+    job["user"] = {"username": "system:serviceaccount:kube-system:cronjob-controller"}
+    other = copy.deepcopy(rs)
+    other["objectRef"]["name"] = "unrelated-7b9c6d5f4"  # no such Deployment: stays a ReplicaSet
+    demo = ns_of(collect([rs, job, cron, other], plan_for("latest")), "audit-demo")
+    assert violators(demo) == [
+        ("CronJob/nightly", "ci", 1),
+        ("CronJob/nightly", "system:serviceaccount:kube-system:cronjob-controller", 1),
+        ("Deployment/tmpl-admin", "system:serviceaccount:kube-system:deployment-controller", 1),
+        ("ReplicaSet/unrelated-7b9c6d5f4",
+         "system:serviceaccount:kube-system:deployment-controller", 1)]
+    assert demo["gate"] == "blocked" and demo["violating_workload_writes"] == 4

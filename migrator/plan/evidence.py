@@ -79,6 +79,8 @@ REASON_CHECKS: dict[str, tuple[str, ...]] = {
 }
 UNKNOWN_CHECK = "unknown"
 
+_HASH_SUFFIX = re.compile(r"[a-z0-9]{4,10}")
+_MINUTE_SUFFIX = re.compile(r"[0-9]{6,}")
 _POLICY_RE = re.compile(r'^would violate PodSecurity "(?P<level>[a-z]+):(?P<version>[^"]+)": ')
 _QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
 
@@ -430,7 +432,8 @@ class Collector:
         self.owners: dict[tuple[str, str], str] = {}
         #: "ns" -> its audit policy as the log last showed it (labels or a recorded verdict)
         self.audit_seen: dict[str, LevelVersion] = {}
-        self.cronjobs: dict[str, set[str]] = {}
+        #: namespace -> "Kind/name" of the Deployments and CronJobs requests named
+        self.known: dict[str, set[str]] = {}
         self.first_seen: datetime | None = None
         self.last_seen: datetime | None = None
         self.events = 0
@@ -515,8 +518,12 @@ class Collector:
         owner = _controller(meta)
         if name and owner:
             self.owners.setdefault((namespace, f"{kind}/{name}"), f"{owner[0]}/{owner[1]}")
-        if kind == "CronJob" and name:
-            self.cronjobs.setdefault(namespace, set()).add(str(name))
+        if name:
+            self._know(namespace, kind, str(name))
+
+    def _know(self, namespace: str, kind: str, name: str) -> None:
+        if kind in ("CronJob", "Deployment") and name:
+            self.known.setdefault(namespace, set()).add(f"{kind}/{name}")
 
     # -- one event
 
@@ -668,6 +675,7 @@ class Collector:
         entry.recorded_violations += 1
         name = str(ref.get("name") or _metadata(obj).get("name") or "")
         subject = f"{kind}/{name}"
+        self._know(namespace, kind, name)
         user = effective_user(event)
         target = self._target(namespace)
         full = obj if obj is not None and event.get("verb") != "patch" else None
@@ -696,21 +704,33 @@ class Collector:
             if planned is not None and current in planned.workloads:
                 return current
             parent = self.owners.get((namespace, current))
-            if parent is None and current.startswith("Job/"):
-                parent = self._cronjob_of(namespace, current[4:])
+            if parent is None:
+                parent = self._named_parent(namespace, current)
             if parent is None or parent in seen:
                 return current
             seen.add(parent)
             current = parent
 
-    def _cronjob_of(self, namespace: str, job: str) -> str | None:
-        """A CronJob's Jobs are `<cronjob>-<scheduled minute>`: only for CronJobs we know."""
-        names = set(self.cronjobs.get(namespace, ()))
+    def _named_parent(self, namespace: str, subject: str) -> str | None:
+        """The owner a controller's naming convention gives, among the workloads known.
+
+        A Deployment's ReplicaSets are `<deployment>-<pod-template-hash>`, a CronJob's Jobs
+        `<cronjob>-<scheduled minute>`; only Deployments and CronJobs that the plan holds
+        or a request named are candidates (the longest name wins)."""
+        kind, _, name = subject.partition("/")
+        parent_kind, pattern = {"ReplicaSet": ("Deployment", _HASH_SUFFIX),
+                                "Job": ("CronJob", _MINUTE_SUFFIX)}.get(kind, ("", None))
+        if pattern is None:
+            return None
+        known = set(self.known.get(namespace, ()))
         planned = self.plan.get(namespace)
         if planned is not None:
-            names.update(w[8:] for w in planned.workloads if w.startswith("CronJob/"))
-        matches = [n for n in names if job.startswith(n + "-") and job[len(n) + 1:].isdigit()]
-        return f"CronJob/{max(matches, key=len)}" if matches else None
+            known.update(planned.workloads)
+        prefix = parent_kind + "/"
+        matches = [w[len(prefix):] for w in known if w.startswith(prefix)
+                   and name.startswith(w[len(prefix):] + "-")
+                   and pattern.fullmatch(name[len(w) - len(prefix) + 1:])]
+        return f"{prefix}{max(matches, key=len)}" if matches else None
 
     def result(self, malformed_lines: int = 0) -> dict[str, Any]:
         """The evidence, JSON-ready, every list sorted."""
