@@ -249,3 +249,15 @@ def test_golden_evidence(tmp_path: Path) -> None:
     text, data = _evidence_outputs(tmp_path, "v1.24", "v1.24")
     assert_golden("audit/v1.24.txt", text)
     assert_golden("audit/v1.24.json", data)
+
+
+def test_audit_reads_stdin(tmp_path: Path) -> None:
+    import gzip
+
+    out = _plan(tmp_path)
+    result = CliRunner().invoke(app, ["audit", "-", "--plan", str(out), "--format", "json"],
+                                input=gzip.compress(LOG.read_bytes()))
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["read"]["files"] == ["stdin"]
+    assert {n["name"]: n["gate"] for n in data["namespaces"]}["audit-demo"] == "blocked"

@@ -261,15 +261,37 @@ def _line_numbers(stream: IO[bytes], offsets: list[int]) -> dict[int, int]:
     return found
 
 
+class _Prepended:
+    """A read-only stream: `head`, then the rest of `stream`."""
+
+    def __init__(self, head: bytes, stream: IO[bytes]) -> None:
+        self.head, self.stream = head, stream
+
+    def read(self, n: int = -1) -> bytes:
+        if not self.head:
+            return self.stream.read(n)
+        if n < 0:
+            block, self.head = self.head + self.stream.read(), b""
+            return block
+        block, self.head = self.head[:n], self.head[n:]
+        return block + (self.stream.read(n - len(block)) if len(block) < n else b"")
+
+    def tell(self) -> int:
+        return 0
+
+
 def _open(path: str, stdin: IO[bytes] | None) -> tuple[IO[bytes], IO[bytes]]:
     """(stream to read, raw stream for the position): gzip is recognised by its magic."""
     raw: IO[bytes]
     if path == "-":
         if stdin is None:
             raise ManifestError("-", "no standard input")
-        raw = stdin
-        peek = getattr(raw, "peek", None)
-        head = peek(2)[:2] if peek else b""
+        peek = getattr(stdin, "peek", None)
+        if peek is not None:
+            raw, head = stdin, peek(2)[:2]
+        else:  # a stream that cannot peek: read the magic and put it back in front
+            head = stdin.read(2)
+            raw = cast(IO[bytes], _Prepended(head, stdin))
     else:
         raw = open(path, "rb")  # noqa: SIM115 - closed by the caller
         head = raw.read(2)
