@@ -497,3 +497,18 @@ def test_metadata_level_controller_requests_find_their_workload_by_name() -> Non
         ("ReplicaSet/unrelated-7b9c6d5f4",
          "system:serviceaccount:kube-system:deployment-controller", 1)]
     assert demo["gate"] == "blocked" and demo["violating_workload_writes"] == 4
+
+
+def test_distinct_violators_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    import migrator.plan.evidence as evidence
+
+    monkeypatch.setattr(evidence, "MAX_VIOLATORS", 3)
+    evts = []
+    for i in range(6):
+        pod = _pod_event(5)
+        pod["objectRef"]["name"] = f"ci-{i}"
+        evts.append(pod)
+    demo = ns_of(collect(evts, plan_for("latest")), "audit-demo")
+    assert violators(demo) == [("Pod/(others)", "admin", 3), ("Pod/ci-0", "admin", 1),
+                               ("Pod/ci-1", "admin", 1), ("Pod/ci-2", "admin", 1)]
+    assert demo["violating_pod_creations"] == 6

@@ -79,6 +79,8 @@ REASON_CHECKS: dict[str, tuple[str, ...]] = {
 }
 UNKNOWN_CHECK = "unknown"
 
+#: Distinct (object, user) entries kept per namespace before the rest are folded together.
+MAX_VIOLATORS = 10_000
 _HASH_SUFFIX = re.compile(r"[a-z0-9]{4,10}")
 _MINUTE_SUFFIX = re.compile(r"[0-9]{6,}")
 _POLICY_RE = re.compile(r'^would violate PodSecurity "(?P<level>[a-z]+):(?P<version>[^"]+)": ')
@@ -402,6 +404,17 @@ class _Namespace:
     #: (immediate object, user, via) -> what it did
     violators: dict[tuple[str, str, str], _Violator] = field(default_factory=dict)
 
+    def violator(self, subject: str, user: str, via: str) -> _Violator:
+        """The entry of (subject, user, via); past MAX_VIOLATORS distinct ones, new subjects
+        are folded into one `<Kind>/(others)` entry per user, so memory stays bounded."""
+        key = (subject, user, via)
+        found = self.violators.get(key)
+        if found is None:
+            if len(self.violators) >= MAX_VIOLATORS:
+                key = (subject.partition("/")[0] + "/(others)", user, via)
+            found = self.violators.setdefault(key, _Violator())
+        return found
+
 
 @dataclass
 class Window:
@@ -628,7 +641,7 @@ class Collector:
             if recorded is not None:
                 policy, failures = recorded
                 checks = [c for f in failures for c in recorded_checks(f, policy.level)]
-                entry.violators.setdefault((subject, user, "pod"), _Violator()).add(
+                entry.violator(subject, user, "pod").add(
                     when, checks, str(policy))
             return
         verdict = judge(recorded, self._clean_at(namespace, annotations, True), obj, target)
@@ -636,7 +649,7 @@ class Collector:
             entry.unjudged += 1
         elif verdict.violates:
             entry.violating_pod_creations += 1
-            entry.violators.setdefault((subject, user, "pod"), _Violator()).add(
+            entry.violator(subject, user, "pod").add(
                 when, verdict.checks, str(recorded[0]) if recorded else None)
 
     def _deployment_by_hash(self, namespace: str, owner: tuple[str, str],
@@ -684,13 +697,13 @@ class Collector:
         if target is None:
             policy, failures = recorded
             checks = [c for f in failures for c in recorded_checks(f, policy.level)]
-            entry.violators.setdefault((subject, user, "workload"), _Violator()).add(
+            entry.violator(subject, user, "workload").add(
                 when, checks, str(policy))
             return
         verdict = judge(recorded, None, full, target)
         if verdict.violates:
             entry.violating_workload_writes += 1
-            entry.violators.setdefault((subject, user, "workload"), _Violator()).add(
+            entry.violator(subject, user, "workload").add(
                 when, verdict.checks, str(recorded[0]))
 
     # -- the result
