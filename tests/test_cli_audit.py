@@ -180,10 +180,21 @@ def test_report_shows_the_evidence(tmp_path: Path) -> None:
     assert 'id="evidence"' in html and "<code>Pod/privileged-admin</code> by" in html
     data = json.loads((reports / "report.json").read_text())
     assert data["evidence"]["counts"] == {"ready": 0, "blocked": 2, "no-evidence": 2}
+    # the violators are upgrade blockers, in the headline and for --fail-on
+    assert data["headline"] == ("Not ready to upgrade: resolve 4 violating workloads in the "
+                                "audit logs (in audit-demo and audit-pinned) first.")
+    assert [f["subject"] for f in data["findings"]["blockers"]
+            if f["rule"] == "audit-violations"] == [
+        "audit-demo", "audit-demo", "audit-pinned", "audit-pinned"]
+    gated = runner.invoke(app, ["report", "--plan", str(out), "--evidence", str(evidence),
+                                "--out", str(reports), "--force", "--fail-on", "blockers"])
+    assert gated.exit_code == 1
+    assert "audit-violations: audit-demo: Pod/privileged-admin by admin" in gated.stdout
     # without --evidence there is no such section
     plain = runner.invoke(app, ["report", "--plan", str(out), "--out", str(tmp_path / "p")])
     assert plain.exit_code == 0
-    assert "Evidence from audit logs" not in (tmp_path / "p" / "report.md").read_text()
+    plain_md = (tmp_path / "p" / "report.md").read_text()
+    assert "Evidence from audit logs" not in plain_md and "Ready to upgrade" in plain_md
 
 
 def test_generate_suggests_username_exemptions_from_the_evidence(tmp_path: Path) -> None:

@@ -675,6 +675,9 @@ def build_report(
     helm_view = _helm(helm)
     dry_run = _dry_run_summary(plan.get("server_dry_run"))
     blockers, warnings = _findings(plan, namespaces, psps, helm_view, dry_run)
+    evidence_view = _evidence(evidence) if evidence is not None else None
+    if evidence_view is not None:
+        blockers.extend(_evidence_findings(evidence_view))
     status, headline = _headline(blockers, warnings)
     for ns in namespaces:
         n_block = _namespace_status(ns, blockers, BLOCKER_RULES)
@@ -728,13 +731,29 @@ def build_report(
         "unreadable": [dict(u) for u in plan["unreadable"]],
         "fail_on_rules": {k: list(v) for k, v in FAIL_ON_RULES.items()},
     }
-    if evidence is not None:
-        view = _evidence(evidence)
+    if evidence_view is not None:
+        view = evidence_view
         report["evidence"] = view
         by_name = {row["name"]: row for row in view["namespaces"]}
         for ns in namespaces:
             ns["evidence"] = by_name.get(ns["name"])
     return report
+
+
+def _evidence_findings(view: Json) -> list[Json]:
+    """One blocker per workload (and user) still violating a planned level in the logs."""
+    found = []
+    for row in view["namespaces"]:
+        if row["gate"] != "blocked":
+            continue
+        for v in row["violators"]:
+            what = count(v["count"], "pod creation" if v.get("via") == "pod"
+                         else "template write")
+            found.append(_finding(
+                "audit-violations", row["name"],
+                f"{v['object']} by {v['user']}: {what} violating enforce {row['enforce']} "
+                f"({', '.join(v.get('checks') or ())}), last {v.get('last') or '?'}"))
+    return found
 
 
 def _evidence(evidence: Mapping[str, Any]) -> Json:
