@@ -132,3 +132,24 @@ def test_commas_inside_details_do_not_split() -> None:
     assert [(f.reason, f.detail) for f in parsed[1]] == [
         ("host namespaces", "hostNetwork=true, hostPID=true"),
         ("hostPort", 'containers "a", "b" use hostPorts 80, 81')]
+
+
+def test_violations_without_the_policy_head() -> None:
+    from migrator.plan.evidence import bare_violations
+
+    policy, failures = bare_violations(
+        'allowPrivilegeEscalation != false (container "app" must set '
+        'securityContext.allowPrivilegeEscalation=false), runAsNonRoot != true (pod or '
+        'container "app" must set securityContext.runAsNonRoot=true)')
+    assert policy.level == Level.RESTRICTED and len(failures) == 2
+    # restricted-only failures, so they clear baseline
+    verdict = judge((policy, failures), None, None, LevelVersion(Level.BASELINE, Version.latest()))
+    assert verdict.violates is False
+    policy, failures = bare_violations('privileged (container "app" must not set '
+                                       'securityContext.privileged=true)')
+    assert policy.level == Level.BASELINE
+    assert judge((policy, failures), None, None,
+                 LevelVersion(Level.BASELINE, Version.latest())).violates is True
+    policy, failures = bare_violations("something else entirely")
+    assert (policy.level, [f.reason for f in failures]) == (Level.BASELINE,
+                                                            ["something else entirely"])

@@ -143,6 +143,25 @@ def parse_violations(text: str) -> tuple[LevelVersion, tuple[Recorded, ...]] | N
     return policy, tuple(found)
 
 
+def bare_violations(text: str) -> tuple[LevelVersion, tuple[Recorded, ...]]:
+    """A violations text without the `would violate PodSecurity "level:version": ` head.
+
+    Its level is restricted when a reason only restricted writes is listed, else baseline,
+    so each failure counts against baseline unless it cannot (the safe reading); text that
+    names no known reason is one unknown failure at baseline."""
+    found = []
+    for part in _split_top(text):
+        reason, sep, rest = part.partition(" (")
+        found.append(Recorded(reason if sep else part,
+                              rest[:-1] if sep and rest.endswith(")") else ""))
+    if not found or any(f.reason not in REASON_CHECKS for f in found):
+        return LevelVersion(Level.BASELINE, Version.latest()), (Recorded(text, ""),)
+    restricted_only = any(all(EVALUATOR.checks[c].level == Level.RESTRICTED
+                              for c in REASON_CHECKS[f.reason]) for f in found)
+    level = Level.RESTRICTED if restricted_only else Level.BASELINE
+    return LevelVersion(level, Version.latest()), tuple(found)
+
+
 def parse_policy(text: str | None) -> LevelVersion | None:
     """`baseline:v1.24` as a LevelVersion; None when absent or malformed."""
     if not text:
@@ -449,8 +468,6 @@ class Collector:
         self.known: dict[str, set[str]] = {}
         self.first_seen: datetime | None = None
         self.last_seen: datetime | None = None
-        self.events = 0
-        self.skipped_stages = 0
 
     # -- helpers
 
@@ -542,10 +559,8 @@ class Collector:
 
     def add(self, event: Mapping[str, Any]) -> None:
         """Count one audit event (anything that is not a judged request is passed over)."""
-        self.events += 1
         if event.get("stage") not in (None, "ResponseComplete"):
-            self.skipped_stages += 1
-            return
+            return  # watches log ResponseStarted too; a request counts once, when complete
         ref = event.get("objectRef")
         if not isinstance(ref, dict):
             return
@@ -586,8 +601,7 @@ class Collector:
             return None
         parsed = parse_violations(text)
         if parsed is None:
-            return (LevelVersion(Level.BASELINE, Version.latest()),
-                    (Recorded(text, ""),))  # unreadable: count it as violating baseline
+            return bare_violations(text)
         self.audit_seen[namespace] = parsed[0]
         return parsed
 
