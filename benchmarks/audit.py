@@ -223,7 +223,7 @@ def main() -> None:
             dst.write(src.readline())  # finish the line the last block cut
         total = log.stat().st_size
         print(f"log: {total / MB:,.0f} MB, {lines:,} events, {hits:,} judged pod/workload "
-              f"requests (1 in {options.related_every}); written in "
+              f"requests (1 event in {lines // max(hits, 1)}); written in "
               f"{time.perf_counter() - start:.1f} s to {folder}")
         plan = write_plan(folder)
 
