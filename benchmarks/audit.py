@@ -4,8 +4,9 @@ Builds the log from the real event shapes recorded in tests/data/audit (the pod 
 Deployment creates of v1.36-audit.jsonl, Pod Security annotations and all, and the
 Metadata-level `get` of v1.36-audit-metadata-level.jsonl), renamed and re-timed, mixed with
 unrelated traffic of the same shapes a real server logs most (lease renewals at Request
-level, gets, lists and watches at Metadata level). By default 1 event in 50 is a judged pod
-or workload request. The log is written under /tmp and deleted afterwards.
+level, gets, lists and watches at Metadata level). By default every 50th step writes a judged
+pod or workload request and the others 1 to 4 unrelated events: about 1 event in 124 is
+judged. The log is written under /tmp and deleted afterwards.
 
 Runs the real command (`migrator audit LOG --plan PLAN --format json`) in a child process,
 once over a quarter of the log and once over all of it, and prints for each the MB/s (start-up
@@ -207,7 +208,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--gb", type=float, default=2.0, help="log size in GiB")
     parser.add_argument("--related-every", type=int, default=50,
-                        help="one judged request per this many events")
+                        help="one judged request per this many steps (of 1-4 events)")
     parser.add_argument("--keep", action="store_true", help="keep the log under /tmp")
     options = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="migrator-audit-bench-", dir="/tmp"))
