@@ -11,15 +11,19 @@ returns the JSON-ready evidence (`schemas/audit.schema.json`).
   and exempt requests are counted apart; failed requests created nothing and are skipped.
 - Who: the effective user (`impersonatedUser` when set, else `user`).
 - What: the top of the pod's owner chain (a ReplicaSet's Deployment, a Job's CronJob), from
-  the pod's `ownerReferences` and the ReplicaSet/Job requests of the same log, the
-  Deployment naming convention (`pod-template-hash`), or the plan's owner index when only
-  Metadata was logged.
+  the pod's `ownerReferences` and the ReplicaSet/Job requests of the same log (resolved
+  when the result is made, so line order does not matter), the controllers' naming
+  conventions (`pod-template-hash`; `<cronjob>-<minute>`) among the workloads the plan holds
+  or the log names, or the plan's owner index by pod name when only Metadata was logged.
 - Judged how: the `audit-violations` text names the level it was judged at and the failed
   checks by their reasons; `recorded_checks` maps them back to the engine's check IDs, so a
   violation recorded at restricted is re-judged for baseline (ambiguous reasons are settled
-  with the requestObject, else counted as violating). A pod the log does not judge at the
-  planned level (audited below it) is judged by the engine from its requestObject; without
-  one it is "unjudged", and a namespace with unjudged creations has no evidence.
+  with the requestObject, else counted as violating). A pod with no violation recorded is
+  clean at the strictest level the server is known to have judged it at (the namespace's
+  audit level, from its labels in the log or the plan, or its enforce-policy); below the
+  planned level it is judged by the engine from its requestObject; without one it is
+  "unjudged", unless the window's recorded violations show the namespace audited at least
+  at the planned level. A namespace with unjudged creations has no evidence.
 
 The gate per planned namespace: `blocked` when a real pod creation (or workload write)
 violated the planned enforce level in the window, `no-evidence` when there was no pod
