@@ -109,9 +109,9 @@ def _judged(judged: list[dict[str, Any]], i: int) -> str:
 def write_log(path: Path, size: int, related_every: int) -> tuple[int, int]:
     """Write about `size` bytes of log; (lines, judged lines).
 
-    A pool of distinct events is rendered once and written over and over (the reader does
-    not care that auditIDs repeat; rendering each event anew would make writing the log
-    take longer than reading it).
+    A pool of distinct events is rendered once and written over and over, the judged
+    requests' auditIDs made unique in each copy (repeated IDs are counted once); rendering
+    each event anew would make writing the log take longer than reading it.
     """
     judged, get = _shapes()
     pool: list[str] = []
@@ -125,10 +125,14 @@ def write_log(path: Path, size: int, related_every: int) -> tuple[int, int]:
     text = "\n".join(pool) + "\n"
     data = text.encode()
     written = lines = hits = 0
+    marker = b'"auditID":"judged-'
     with path.open("wb") as out:
+        copies = 0
         while written < size:
-            out.write(data)
-            written += len(data)
+            copies += 1  # each copy's judged requests get their own auditIDs
+            block = data.replace(marker, marker + b"%d-" % copies)
+            out.write(block)
+            written += len(block)
             lines += len(pool)
             hits += hits_in_pool
     return lines, hits

@@ -212,8 +212,11 @@ def test_controller_pods_go_to_the_top_of_their_chain() -> None:
             {"apiVersion": "batch/v1", "kind": "CronJob", "name": "nightly", "uid": "u3",
              "controller": True}]},
         "spec": {"template": job_pod["requestObject"]}}
+    job_pod["auditID"] = "job-pod"
+    replica = copy.deepcopy(pod)
+    replica["auditID"] = "second-replica"
     # the pod's line comes before the Job's: chains are resolved at the end
-    result = collect([job_pod, pod, pod, job_create], plan_for("latest"))
+    result = collect([job_pod, pod, replica, job_create], plan_for("latest"))
     demo = ns_of(result, "audit-demo")
     assert violators(demo) == [
         ("CronJob/nightly", "system:serviceaccount:kube-system:job-controller", 1),
@@ -489,6 +492,8 @@ def test_metadata_level_controller_requests_find_their_workload_by_name() -> Non
     job["user"] = {"username": "system:serviceaccount:kube-system:cronjob-controller"}
     other = copy.deepcopy(rs)
     other["objectRef"]["name"] = "unrelated-7b9c6d5f4"  # no such Deployment: stays a ReplicaSet
+    for i, event in enumerate((cron, job, other)):
+        event["auditID"] = f"request-{i}"
     demo = ns_of(collect([rs, job, cron, other], plan_for("latest")), "audit-demo")
     assert violators(demo) == [
         ("CronJob/nightly", "ci", 1),
@@ -507,8 +512,21 @@ def test_distinct_violators_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None
     for i in range(6):
         pod = _pod_event(5)
         pod["objectRef"]["name"] = f"ci-{i}"
+        pod["auditID"] = f"ci-{i}"
         evts.append(pod)
     demo = ns_of(collect(evts, plan_for("latest")), "audit-demo")
     assert violators(demo) == [("Pod/(others)", "admin", 3), ("Pod/ci-0", "admin", 1),
                                ("Pod/ci-1", "admin", 1), ("Pod/ci-2", "admin", 1)]
     assert demo["violating_pod_creations"] == 6
+
+
+def test_repeated_events_count_once(tmp_path: Path) -> None:
+    # the same log given twice (a copy beside the original): every request counts once
+    copy_of = tmp_path / "audit.log.1"
+    copy_of.write_bytes(V136.read_bytes())
+    stats = LogStats()
+    found = list(read_events([str(V136), str(copy_of)], stats))
+    once = collect(events(V136), plan_for("latest"))
+    twice = collect(found, plan_for("latest"))
+    assert twice["namespaces"] == once["namespaces"]
+    assert (once["duplicate_events"], twice["duplicate_events"]) == (0, 13)  # lines 3-15

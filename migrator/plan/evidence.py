@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -85,6 +86,8 @@ UNKNOWN_CHECK = "unknown"
 
 #: Distinct (object, user) entries kept per namespace before the rest are folded together.
 MAX_VIOLATORS = 10_000
+#: How many auditIDs of judged requests are remembered to skip repeated events.
+RECENT_IDS = 200_000
 _HASH_SUFFIX = re.compile(r"[a-z0-9]{4,10}")
 _MINUTE_SUFFIX = re.compile(r"[0-9]{6,}")
 _POLICY_RE = re.compile(r'^would violate PodSecurity "(?P<level>[a-z]+):(?P<version>[^"]+)": ')
@@ -470,6 +473,8 @@ class Collector:
         self.audit_seen: dict[str, LevelVersion] = {}
         #: namespace -> "Kind/name" of the Deployments and CronJobs requests named
         self.known: dict[str, set[str]] = {}
+        self._recent: OrderedDict[str, None] = OrderedDict()
+        self.duplicates = 0
         self.first_seen: datetime | None = None
         self.last_seen: datetime | None = None
 
@@ -592,12 +597,25 @@ class Collector:
         violations = annotations.get(VIOLATIONS) or annotations.get(LEGACY_VIOLATIONS)
         evaluated = (violations is not None or ENFORCE_POLICY in annotations
                      or EXEMPT in annotations or EVALUATION_ERROR in annotations)
-        if not evaluated or not admitted:
+        if not evaluated or not admitted or self._repeated(event.get("auditID")):
             return
         if resource == "pods" and verb == "create":
             self._pod(event, namespace, ref, annotations, obj, violations)
         elif kind is not None and verb in _WRITES:
             self._workload(event, namespace, ref, kind, annotations, obj, violations)
+
+    def _repeated(self, audit_id: Any) -> bool:
+        """True for an auditID counted already (overlapping copies of a log, or the log and
+        the webhook's batches both given); the last RECENT_IDS are remembered."""
+        if not isinstance(audit_id, str) or not audit_id:
+            return False
+        if audit_id in self._recent:
+            self.duplicates += 1
+            return True
+        self._recent[audit_id] = None
+        if len(self._recent) > RECENT_IDS:
+            self._recent.popitem(last=False)
+        return False
 
     def _recorded(self, namespace: str, text: Any
                   ) -> tuple[LevelVersion, tuple[Recorded, ...]] | None:
@@ -773,6 +791,7 @@ class Collector:
             "schema": AUDIT_SCHEMA,
             "window": window,
             "malformed_lines": malformed_lines,
+            "duplicate_events": self.duplicates,
             "planned": self.has_plan,
             "namespaces": namespaces,
             "exemption_candidates": self._candidates(namespaces),
