@@ -216,6 +216,9 @@ def test_generate_suggests_username_exemptions_from_the_evidence(tmp_path: Path)
     result = runner.invoke(app, ["generate", "--plan", str(out), "--out", str(generated),
                                  "--evidence", str(evidence)])
     assert result.exit_code == 0, result.output
+    assert "note: admission configuration: username exemption admin: suggested" in result.stderr
+    assert ("warning: admission configuration: not exempted: "
+            "system:serviceaccount:kube-system:daemon-set-controller") in result.stderr
     text = (generated / "admission-config.yaml").read_text()
     body = yaml.safe_load(text)
     assert body["exemptions"]["usernames"] == ["admin", "deployer"]

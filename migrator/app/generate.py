@@ -28,7 +28,7 @@ from migrator.files.repo import (
     read_repository,
 )
 from migrator.files.writing import check_tree, replace_file, write_tree
-from migrator.generate.admission import admission_files
+from migrator.generate.admission import admission_files, evidence_usernames
 from migrator.generate.namespaces import namespace_files
 from migrator.generate.patches import FORMATS, ObjectKey, Patched, patch_all, render_patches, select
 from migrator.model.plan import Plan
@@ -158,6 +158,11 @@ def generate(plan_path: str, out: str, *, force: bool = False, fmt: str = "all",
     for patch in patched.patches:
         for warning in patch.warnings:
             err(f"warning: {patch.target.label}: {warning}")
+    suggested, not_exempted = evidence_usernames(evidence)
+    for user, why in suggested:
+        err(f"note: admission configuration: username exemption {user}: {why}")
+    for warning in not_exempted:
+        err(f"warning: admission configuration: {warning}")
     echo(f"wrote {len(files)} files to {out}: {len(patched.patches)} workload patches "
          f"({', '.join(formats)}), namespace labels in two phases, admission configuration; "
          f"see {os.path.join(out, 'README.md')}")
