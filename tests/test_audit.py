@@ -530,3 +530,29 @@ def test_repeated_events_count_once(tmp_path: Path) -> None:
     twice = collect(found, plan_for("latest"))
     assert twice["namespaces"] == once["namespaces"]
     assert (once["duplicate_events"], twice["duplicate_events"]) == (0, 13)  # lines 3-15
+
+
+def test_odd_shapes_are_passed_over_not_fatal() -> None:
+    """Every field of a real event replaced by a value of the wrong type: never a crash."""
+    base = events(V136)[4]
+    paths = [("verb",), ("stage",), ("objectRef",), ("objectRef", "namespace"),
+             ("objectRef", "name"), ("objectRef", "resource"), ("annotations",),
+             ("annotations", "pod-security.kubernetes.io/audit-violations"),
+             ("annotations", "pod-security.kubernetes.io/enforce-policy"),
+             ("user",), ("user", "username"), ("impersonatedUser",), ("responseStatus",),
+             ("responseStatus", "code"), ("requestObject",), ("requestObject", "metadata"),
+             ("requestObject", "metadata", "ownerReferences"),
+             ("requestObject", "metadata", "labels"), ("requestObject", "spec"),
+             ("requestObject", "spec", "containers"), ("requestReceivedTimestamp",),
+             ("requestURI",)]
+    odd_values: list[Any] = [None, 5, "x", [], ["x", 1], {}, {"a": 1}, True]
+    for path in paths:
+        for value in odd_values:
+            event = copy.deepcopy(base)
+            node = event
+            for key in path[:-1]:
+                node = node.setdefault(key, {}) if isinstance(node, dict) else {}
+            if isinstance(node, dict):
+                node[path[-1]] = value
+            for plan in (plan_for("latest"), None):
+                collect([event, events(V136)[15]], plan)

@@ -169,9 +169,9 @@ def bare_violations(text: str) -> tuple[LevelVersion, tuple[Recorded, ...]]:
     return LevelVersion(level, Version.latest()), tuple(found)
 
 
-def parse_policy(text: str | None) -> LevelVersion | None:
+def parse_policy(text: Any) -> LevelVersion | None:
     """`baseline:v1.24` as a LevelVersion; None when absent or malformed."""
-    if not text:
+    if not isinstance(text, str) or not text:
         return None
     level, _, version = text.partition(":")
     try:
@@ -336,7 +336,8 @@ def is_dry_run(event: Mapping[str, Any]) -> bool:
 
 
 def _controller(metadata: Mapping[str, Any]) -> tuple[str, str] | None:
-    for ref in metadata.get("ownerReferences") or ():
+    refs = metadata.get("ownerReferences")
+    for ref in refs if isinstance(refs, list) else ():
         if isinstance(ref, dict) and ref.get("controller") and ref.get("kind"):
             return str(ref["kind"]), str(ref.get("name") or "")
     return None
