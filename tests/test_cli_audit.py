@@ -275,3 +275,27 @@ def test_audit_reads_stdin(tmp_path: Path) -> None:
     data = json.loads(result.stdout)
     assert data["read"]["files"] == ["stdin"]
     assert {n["name"]: n["gate"] for n in data["namespaces"]}["audit-demo"] == "blocked"
+
+
+def test_a_damaged_evidence_file_is_named(tmp_path: Path) -> None:
+    out = _plan(tmp_path)
+    runner = CliRunner()
+    evidence = tmp_path / "audit.json"
+    assert runner.invoke(app, ["audit", str(LOG), "--plan", str(out), "--out",
+                               str(evidence)]).exit_code == 0
+    data = json.loads(evidence.read_text())
+    del data["namespaces"][0]["pod_creations"]
+    data["namespaces"][1]["violators"] = [{"object": "Pod/x"}]
+    evidence.write_text(json.dumps(data))
+    for command in (["report", "--plan", str(out), "--out", str(tmp_path / "r")],
+                    ["generate", "--plan", str(out), "--out", str(tmp_path / "g")],
+                    ["apply", "--plan", str(out), "--phase", "enforce"]):
+        result = runner.invoke(app, [*command, "--evidence", str(evidence)])
+        assert result.exit_code == 2, result.output
+        assert f"{evidence}: namespace audit-demo: missing or malformed pod_creations" in \
+            result.stderr
+    garbage = tmp_path / "garbage.json"
+    garbage.write_text("{not json")
+    result = runner.invoke(app, ["report", "--plan", str(out), "--out", str(tmp_path / "r2"),
+                                 "--evidence", str(garbage)])
+    assert result.exit_code == 2 and "not valid JSON" in result.stderr

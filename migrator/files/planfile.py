@@ -73,6 +73,9 @@ def load_plan(path: str) -> Plan:
     return parse_plan(read_json(path), path)
 
 
+_EVIDENCE_COUNTS = ("pod_creations", "violating_pod_creations", "exempt", "dry_runs")
+
+
 def load_evidence(path: str) -> dict[str, Any]:
     """The audit evidence at `path` (what `migrator audit --out` writes), shape-checked."""
     from migrator.plan.evidence import AUDIT_SCHEMA
@@ -84,8 +87,27 @@ def load_evidence(path: str) -> dict[str, Any]:
     if not data.get("planned"):
         raise ManifestError(path, "this evidence was made without --plan, so no namespace was "
                             "judged at a planned level; run `migrator audit --plan` again")
+    if not isinstance(data.get("window"), dict):
+        raise ManifestError(path, "`window` is not an object")
     namespaces = data.get("namespaces")
     if not isinstance(namespaces, list) or not all(
             isinstance(n, dict) and isinstance(n.get("name"), str) for n in namespaces):
         raise ManifestError(path, "`namespaces` is not a list of named namespaces")
+    for ns in namespaces:
+        bad = [key for key in _EVIDENCE_COUNTS if not isinstance(ns.get(key), int)]
+        violators = ns.get("violators")
+        if not isinstance(violators, list) or not all(
+                isinstance(v, dict) and isinstance(v.get("object"), str)
+                and isinstance(v.get("user"), str) and isinstance(v.get("count"), int)
+                for v in violators):
+            bad.append("violators")
+        if ns.get("gate") not in (None, "ready", "blocked", "no-evidence"):
+            bad.append("gate")
+        if bad:
+            raise ManifestError(path, f"namespace {ns['name']}: missing or malformed "
+                                f"{', '.join(bad)}")
+    candidates = data.get("exemption_candidates", [])
+    if not isinstance(candidates, list) or not all(
+            isinstance(c, dict) and isinstance(c.get("username"), str) for c in candidates):
+        raise ManifestError(path, "`exemption_candidates` is not a list of users")
     return data
