@@ -556,3 +556,16 @@ def test_odd_shapes_are_passed_over_not_fatal() -> None:
                 node[path[-1]] = value
             for plan in (plan_for("latest"), None):
                 collect([event, events(V136)[15]], plan)
+
+
+def test_crlf_binary_and_empty_files(tmp_path: Path) -> None:
+    (tmp_path / "audit.log").write_bytes(V136.read_bytes().replace(b"\n", b"\r\n"))
+    (tmp_path / "core.bin").write_bytes(bytes(range(256)) * 64
+                                        + b"pod-security.kubernetes.io/\xff\xfe\n")
+    (tmp_path / "empty.log").write_bytes(b"")
+    stats = LogStats()
+    found = list(read_events([str(tmp_path)], stats))
+    assert len(found) == 16
+    assert stats.malformed == 1 and stats.malformed_lines[0].startswith(
+        f"{tmp_path / 'core.bin'}:")
+    assert stats.unreadable == []
