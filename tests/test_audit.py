@@ -569,3 +569,11 @@ def test_crlf_binary_and_empty_files(tmp_path: Path) -> None:
     assert stats.malformed == 1 and stats.malformed_lines[0].startswith(
         f"{tmp_path / 'core.bin'}:")
     assert stats.unreadable == []
+
+
+def test_unreadable_files_are_named_and_the_rest_read(tmp_path: Path) -> None:
+    (tmp_path / "audit.log").write_bytes(V136.read_bytes())
+    (tmp_path / "dangling.log").symlink_to(tmp_path / "gone.log")
+    stats = LogStats()
+    assert len(list(read_events([str(tmp_path)], stats))) == 16
+    assert len(stats.unreadable) == 1 and "dangling.log" in stats.unreadable[0]

@@ -318,6 +318,13 @@ class _Reader:
         return block
 
 
+def _size(path: str) -> int | None:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return None  # unreadable: said so when it is opened
+
+
 def _numbers_of(path: str, pending: list[tuple[int, str]]) -> dict[int, int] | None:
     """Line numbers of the pending offsets, reading `path` once more."""
     try:
@@ -344,7 +351,7 @@ def read_events(
     """
     files = log_files(paths)
     stats.files = files
-    sizes = [None if f == "-" else os.path.getsize(f) for f in files]
+    sizes = [None if f == "-" else _size(f) for f in files]
     stats.bytes_total = None if None in sizes else sum(s or 0 for s in sizes)
     done_before = 0
     for path, size in zip(files, sizes, strict=True):
