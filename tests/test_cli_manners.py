@@ -21,7 +21,7 @@ from migrator.errors import EXIT_ERROR
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "fixtures" / "demo"
-COMMANDS = ["check", "inventory", "snapshot", "plan", "report", "generate", "patch", "apply",
+COMMANDS = ["check", "inventory", "snapshot", "plan", "report", "generate", "patch", "audit", "apply",
             "rollback"]
 
 

@@ -318,11 +318,14 @@ def test_rollout_commands() -> None:
     assert list(steps) == ["fix", "audit", "watch", "enforce", "disable-psp", "cleanup"]
     # made from files: nothing names the cluster, so apply needs (and the step explains)
     # --allow-other-cluster
-    line = "migrator apply --plan plan.json --phase {} --allow-other-cluster"
-    assert steps["audit"]["commands"] == [line.format("audit"), line.format("audit") + " --yes"]
-    assert steps["enforce"]["commands"] == [line.format("enforce"),
-                                            line.format("enforce") + " --yes"]
+    audit = "migrator apply --plan plan.json --phase audit --allow-other-cluster"
+    enforce = ("migrator apply --plan plan.json --phase enforce --evidence audit.json "
+               "--allow-other-cluster")
+    assert steps["audit"]["commands"] == [audit, audit + " --yes"]
+    assert steps["enforce"]["commands"] == [enforce, enforce + " --yes"]
     assert "check that the current kubectl context" in steps["audit"]["text"]
+    assert steps["watch"]["commands"][0] == (
+        "migrator audit /var/log/kubernetes/audit/ --plan plan.json --since 7d --out audit.json")
     assert ("kubectl label --dry-run=server --overwrite namespace team-a "
             "pod-security.kubernetes.io/enforce=baseline "
             "pod-security.kubernetes.io/enforce-version=v1.24") in steps["watch"]["commands"]
@@ -335,8 +338,10 @@ def test_rollout_commands_name_the_context_the_plan_was_made_on() -> None:
                                    "kube_system_uid": "u"}
     report = build_report(plan, inventory=demo_inventory())
     commands = [c for step in report["rollout"] for c in step["commands"]]
-    assert "migrator apply --plan plan.json --phase enforce --context 'prod eu' --yes" in commands
-    assert all(c.startswith(("migrator apply", "kubectl --context 'prod eu' ")) for c in commands)
+    assert ("migrator apply --plan plan.json --phase enforce --evidence audit.json --context "
+            "'prod eu' --yes") in commands
+    assert all(c.startswith(("migrator apply", "migrator audit", "kubectl --context 'prod eu' "))
+               for c in commands)
     assert any(c.startswith("kubectl --context 'prod eu' delete podsecuritypolicy")
                for c in commands)
 

@@ -32,7 +32,7 @@ from migrator.errors import (
     UsageError,
     WriteError,
 )
-from migrator.files.planfile import load_plan
+from migrator.files.planfile import load_evidence, load_plan
 from migrator.files.writing import check_output, write_file, write_set
 from migrator.model.inventory import Inventory
 from migrator.model.plan import PLAN_FILE, Plan
@@ -81,6 +81,7 @@ def write_report(
     cluster_name: str | None = None,
     write_plan: bool = True,
     source: str = "plan",
+    evidence: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, Any], list[Path]]:
     """Build one cluster's report and write its files into `out`; (report, paths written).
 
@@ -89,7 +90,7 @@ def write_report(
     a file cannot be written.
     """
     report = report_of(plan, source=source, inventory=inventory, helm=helm,
-                       generated_at=generated_at, cluster_name=cluster_name)
+                       generated_at=generated_at, cluster_name=cluster_name, evidence=evidence)
     folder = Path(out)
     texts = {
         "report.html": render_html(report),
@@ -161,6 +162,7 @@ def run_report(
     admission_config: str | None = None,
     generated_at: str | None = None,
     quiet: bool = False,
+    evidence: str | None = None,
     stdin: IO[str] | None = None,
     progress: Echo | None = None,
     namespaces: Sequence[str] | None = None,
@@ -186,6 +188,9 @@ def run_report(
                          "leave out PATHS and --plan")
     if all_contexts and contexts:
         raise UsageError("pass either --context or --all-contexts, not both")
+    if fleet and evidence:
+        raise UsageError("--evidence is one cluster's: leave it out of a fleet report")
+    evidence_data = load_evidence(evidence) if evidence else None
     target_ = _version(target, "--target-version")
     if pin is not None:
         _version(pin, "--pin-version")
@@ -202,7 +207,9 @@ def run_report(
                        helm_history=helm_history, fail_on=fail_on, force=force,
                        psp_from=psp_from, pin=pin, target=target_, config=config,
                        generated_at=generated_at, quiet=quiet, stdin=stdin,
-                       namespaces=namespaces)
+                       namespaces=namespaces, evidence=evidence_data)
+
+
 def _run_single(
     paths: Sequence[str] | None, *, echo: Echo, err: Echo, progress: Echo,
     plan_file: str | None, out: str,
@@ -210,6 +217,7 @@ def _run_single(
     force: bool, psp_from: Sequence[str] | None, pin: str | None, target: Any, config: Any,
     generated_at: str | None, quiet: bool, stdin: IO[str] | None,
     namespaces: Sequence[str] | None = None,
+    evidence: Mapping[str, Any] | None = None,
 ) -> int:
     folder = Path(out)
     targets = [folder / name for name in (*REPORT_FILES, PLAN_FILE)]
@@ -238,6 +246,7 @@ def _run_single(
     try:
         report, written = write_report(folder, plan, inventory=inventory, helm=helm,
                                        generated_at=generated_at, cluster_name=name,
+                                       evidence=evidence,
                                        write_plan=not _same(plan_file, folder / PLAN_FILE),
                                        source=plan_file or "plan")
     except OSError as exc:

@@ -36,21 +36,26 @@ def apply(
         "--allow-other-cluster", help="Apply even though the current cluster is not the one "
         "the plan was made on (or the plan records none).")] = False,
     allow_violations: Annotated[bool, typer.Option(
-        "--allow-violations", help="With --phase enforce --yes: enforce even when the "
-        "server's dry-run says existing pods violate the level.")] = False,
+        "--allow-violations", help="With --phase enforce: enforce even when the "
+        "server's dry-run (or --evidence) says existing pods violate the level.")] = False,
     kubeconfig: KubeconfigOpt = None,
     context: ContextOpt = None,
     request_timeout: RequestTimeoutOpt = None,
+    evidence: Annotated[str | None, typer.Option(
+        "--evidence", metavar="FILE", help="audit.json from `migrator audit --plan`: with "
+        "--phase enforce, refuse the namespaces whose gate it does not clear (blocked, no "
+        "evidence).")] = None,
 ) -> None:
     """Set the planned Pod Security labels on the cluster's namespaces.
 
     Without --yes nothing is persisted. With --yes a rollback file is written first, then
     the labels are set by server-side apply (field manager `migrator`). Idempotent.
     Refuses a cluster other than the plan's. With --phase enforce --yes, stops when the
-    server's dry-run finds existing pods that would violate the level.
+    server's dry-run finds existing pods that would violate the level; with --evidence,
+    refuses the namespaces the audit evidence does not clear.
 
-    Exit 0; 1 when enforce stopped on violating pods; 2 for another cluster, a bad plan, an
-    unreachable cluster or any namespace that failed.
+    Exit 0; 1 when enforce stopped on violating pods or namespaces were refused; 2 for
+    another cluster, a bad plan, an unreachable cluster or any namespace that failed.
     """
     from migrator.app.apply import cmd_apply
 
@@ -58,7 +63,7 @@ def apply(
         raise UsageError("--phase must be audit or enforce")
     raise typer.Exit(cmd_apply(plan_path, phase, scope(namespace, all_namespaces), yes,
                                kubeconfig, context,
-                               rollback_file, echo, err_line,
+                               rollback_file, echo, err_line, evidence_path=evidence,
                                allow_other_cluster=allow_other_cluster,
                                allow_violations=allow_violations))
 

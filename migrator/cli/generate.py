@@ -21,12 +21,15 @@ def generate(
         )] = "all",
     sources: SourcesOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing output.")] = False,
+    evidence: Annotated[str | None, typer.Option(
+        "--evidence", metavar="FILE", help="audit.json from `migrator audit --plan`: suggest "
+        "username exemptions for the users whose own pods violate the plan.")] = None,
 ) -> None:
     """Namespace manifests (two phases), securityContext patches and the admission config."""
     from migrator.app.generate import generate as run
 
     raise typer.Exit(run(plan_path, out, force=force, fmt=fmt, sources=sources or (),
-                         echo=echo, err=err_line))
+                         echo=echo, err=err_line, evidence_path=evidence))
 
 
 @edge
