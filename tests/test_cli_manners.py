@@ -136,3 +136,19 @@ def test_inventory_text_shows_yaml_values_not_python(runner: CliRunner) -> None:
     assert injects
     assert not [line for line in injects if re.search(r"= (True|False|None|\[')|= '", line)]
     assert any(line.endswith('drop = ["ALL"]') for line in injects)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_the_readme_synopsis_lists_every_option(runner: CliRunner, command: str) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    headings = [line for line in readme.splitlines() if line.startswith("### ")
+                and f"`migrator {command} " in line]
+    assert headings, f"no README section for migrator {command}"
+    synopsis = next(part for h in headings for part in h.split("` and `")
+                    if f"migrator {command} " in part)
+    help_text = runner.invoke(app, [command, "-h"]).output
+    options = re.findall(r"^  (?:(-\w), )?(--[a-z][a-z-]+)(?=\s|$)", help_text, re.M)
+    missing = sorted(long for short, long in options if long != "--help"
+                     and long not in synopsis
+                     and not (short and re.search(rf"\[{short}[ \]]", synopsis)))
+    assert missing == [], f"README synopsis of {command} lacks {missing}"
