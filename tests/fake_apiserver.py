@@ -156,7 +156,14 @@ CATALOG: tuple[ResourceType, ...] = (
                  ("psp",)),
     ResourceType("extensions", ("v1beta1",), "podsecuritypolicies", "PodSecurityPolicy", False,
                  ("psp",)),
+    # served only when a test asks (`serve`): CRDs and one custom workload kind
+    ResourceType("apiextensions.k8s.io", ("v1",), "customresourcedefinitions",
+                 "CustomResourceDefinition", False, ("crd",)),
+    ResourceType("argoproj.io", ("v1alpha1",), "rollouts", "Rollout", True, ("ro",)),
 )
+#: Resources of CATALOG a server does not serve unless a test calls `serve`.
+OPT_IN = frozenset({("apiextensions.k8s.io", "customresourcedefinitions"),
+                    ("argoproj.io", "rollouts")})
 _BY_PLURAL = {(r.group, r.plural): r for r in CATALOG}
 
 
@@ -181,7 +188,7 @@ def _served_default(
 ) -> set[tuple[str, str, str]]:
     served: set[tuple[str, str, str]] = set()
     for rtype in CATALOG:
-        if rtype.plural == "podsecuritypolicies":
+        if rtype.plural == "podsecuritypolicies" or (rtype.group, rtype.plural) in OPT_IN:
             continue
         versions: Iterable[str] = rtype.versions
         if rtype.plural == "cronjobs":
@@ -439,6 +446,12 @@ class FakeApiServer:
                     raise TypeError(f"{rtype.plural} is served from a generated source")
                 source.put(obj)
                 self.resource_version += 1
+        return self
+
+    def serve(self, group: str, version: str, plural: str) -> FakeApiServer:
+        """Also serve `group/version` `plural` (one of CATALOG's opt-in resources)."""
+        with self._lock:
+            self.served.add((group, version, plural))
         return self
 
     def add_all(self, objects: Iterable[Obj]) -> FakeApiServer:

@@ -4,6 +4,7 @@ by the pod template they carry, like the built-in workloads, and named as custom
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ from migrator.model.workloads import carries_pod, is_custom, pod_template
 from migrator.plan.checking import check_object
 from migrator.plan.decide import build_plan
 from migrator.pss.api import Level, Version
+
+sys.path.insert(0, str(Path(__file__).parent))  # fake_apiserver, imported by the live tests
 
 PRIVILEGED_SPEC = {"containers": [{"name": "app", "image": "app:1",
                                    "securityContext": {"privileged": True}}]}
@@ -121,3 +124,69 @@ def test_a_custom_workload_gets_a_patch_at_its_template() -> None:
     assert all(c.path[:2] == ("spec", "template") for c in patch.changes)
     after = check_object(dict(patch.patched), "x#0", Level.RESTRICTED, Version.parse("v1.30"))
     assert after is not None and after.allowed
+
+
+# -- read live: custom resources found through their CRDs --------------------------------------
+
+
+def _rollout_crd(schema: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": "rollouts.argoproj.io"},
+            "spec": {"group": "argoproj.io", "scope": "Namespaced",
+                     "names": {"kind": "Rollout", "plural": "rollouts"},
+                     "versions": [{"name": "v1alpha1", "served": True, "storage": True,
+                                   "schema": {"openAPIV3Schema": schema or {
+                                       "type": "object",
+                                       "x-kubernetes-preserve-unknown-fields": True}}}]}}
+
+
+def test_a_live_read_lists_custom_workloads_through_their_crds(tmp_path: Path) -> None:
+    import fake_apiserver as fa
+
+    from migrator.cluster.client import connect, read_inventory
+
+    with fa.v1_36() as server:
+        server.serve("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+        server.serve("argoproj.io", "v1alpha1", "rollouts")
+        server.add(fa.namespace("shop"), _rollout_crd(), rollout(PRIVILEGED_SPEC))
+        kubeconfig = fa.write_kubeconfig(tmp_path, server.url)
+        with connect(str(kubeconfig)) as client:
+            inventory = read_inventory(client)
+    assert [(w["kind"], w["metadata"]["name"]) for w in inventory.workloads] == [
+        ("Rollout", "web")]
+    plan = build_plan(inventory, pin=Version.parse("v1.30"))
+    shop = next(ns for ns in plan["namespaces"] if ns["name"] == "shop")
+    assert [(s["kind"], s["custom"]) for s in shop["subjects"]] == [("Rollout", True)]
+    assert shop["floor"]["v1.30"] == "privileged"
+    assert inventory.unreadable == []
+
+
+def test_crds_that_cannot_be_listed_leave_the_answer_incomplete(tmp_path: Path) -> None:
+    import fake_apiserver as fa
+
+    from migrator.cluster.client import connect, read_inventory
+
+    with fa.v1_36() as server:
+        server.serve("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+        server.forbid("customresourcedefinitions", "apiextensions.k8s.io")
+        kubeconfig = fa.write_kubeconfig(tmp_path, server.url)
+        with connect(str(kubeconfig)) as client:
+            inventory = read_inventory(client)
+    assert [u.what for u in inventory.unreadable] == ["customresourcedefinitions"]
+    assert "custom workloads" in inventory.unreadable[0].consequence
+
+
+def test_crd_schemas_that_declare_a_pod_template_are_listed() -> None:
+    from migrator.cluster.client import custom_workload_resources
+
+    template = {"properties": {"spec": {"properties": {"template": {"properties": {
+        "spec": {"properties": {"containers": {"type": "array"}}}}}}}}}
+    crd = _rollout_crd(template)
+    crd["spec"]["group"], crd["spec"]["names"] = "example.com", {"kind": "Thing",
+                                                                 "plural": "things"}
+    other = _rollout_crd()
+    other["spec"]["group"], other["spec"]["names"] = "example.com", {"kind": "Config",
+                                                                     "plural": "configs"}
+    found = custom_workload_resources([crd, other, _rollout_crd()])
+    assert [r.paths for r in found] == [("/apis/argoproj.io/v1alpha1/rollouts",),
+                                        ("/apis/example.com/v1alpha1/things",)]

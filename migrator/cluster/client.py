@@ -616,6 +616,66 @@ def _workload(group_version: str, name: str, kind: str, extra: str = "") -> _Res
     )
 
 
+_CRDS = _Resource(
+    "customresourcedefinitions",
+    ("/apis/apiextensions.k8s.io/v1/customresourcedefinitions",),
+    False,
+    "custom workloads (Argo Rollouts, OpenKruise CloneSets, Knative Services, ...) are not "
+    "evaluated, only the pods they created",
+)
+
+#: Custom kinds known to stamp pods from `spec.template`, whose CRDs often leave the
+#: template unvalidated (x-kubernetes-preserve-unknown-fields), so no schema shows it.
+KNOWN_CUSTOM_WORKLOADS = frozenset({
+    ("argoproj.io", "Rollout"),
+    ("apps.kruise.io", "CloneSet"),
+    ("apps.kruise.io", "StatefulSet"),
+    ("apps.kruise.io", "DaemonSet"),
+    ("apps.kruise.io", "BroadcastJob"),
+    ("apps.kruise.io", "AdvancedCronJob"),
+    ("serving.knative.dev", "Service"),
+    ("serving.knative.dev", "Configuration"),
+})
+
+
+def _schema_has_template(schema: Any) -> bool:
+    """True when a CRD's openAPIV3Schema declares a pod template (spec.template.spec with
+    containers, or spec.jobTemplate.spec.template.spec with containers)."""
+    def walk(node: Any, *keys: str) -> Any:
+        for key in keys:
+            node = ((node or {}).get("properties") or {}).get(key) if isinstance(node, dict) \
+                else None
+        return node
+
+    return any(isinstance(walk(schema, *path, "spec", "containers"), dict)
+               for path in (("spec", "template"), ("spec", "jobTemplate", "spec", "template")))
+
+
+def custom_workload_resources(crds: Sequence[Obj]) -> list[_Resource]:
+    """The custom resources to list: each CRD whose schema declares a pod template, or
+    whose kind is a known pod-stamping workload, at its storage (else first served)
+    version."""
+    found = []
+    for crd in crds:
+        raw_spec = crd.get("spec")
+        spec: Obj = raw_spec if isinstance(raw_spec, dict) else {}
+        raw_names = spec.get("names")
+        names: Obj = raw_names if isinstance(raw_names, dict) else {}
+        group, kind, plural = spec.get("group"), names.get("kind"), names.get("plural")
+        versions = [v for v in spec.get("versions") or () if isinstance(v, dict)
+                    and v.get("served", True)]
+        if not (isinstance(group, str) and isinstance(kind, str) and isinstance(plural, str)
+                and versions):
+            continue
+        version = next((v for v in versions if v.get("storage")), versions[0])
+        schema = (version.get("schema") or {}).get("openAPIV3Schema")
+        if (group, kind) not in KNOWN_CUSTOM_WORKLOADS and not _schema_has_template(schema):
+            continue
+        found.append(_workload(f"{group}/{version.get('name')}", plural, kind,
+                               " (a custom workload: only the pods it created are)"))
+    return sorted(found, key=lambda r: r.paths)
+
+
 _NAMESPACES = _Resource(
     "namespaces",
     ("/api/v1/namespaces",),
@@ -933,6 +993,13 @@ def _read_inventory(
     collect(_SERVICE_ACCOUNTS)
     for workload in _WORKLOADS:
         collect(workload)
+    crds = _read_resource(client, _CRDS, progress, compact, None)
+    if crds.unreadable is not None:
+        inventory.unreadable.append(crds.unreadable)
+        if on_gap is not None:
+            on_gap(crds.unreadable)
+    for custom in custom_workload_resources(crds.items):
+        collect(custom)
     for rbac in _RBAC_RESOURCES:
         collect(rbac)
 
