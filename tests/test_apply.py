@@ -863,3 +863,29 @@ def test_enforce_stops_when_existing_pods_would_violate(
                      output.out.append, output.err.append, allow_violations=True)
     assert code == 0, output.text
     assert cluster.namespace_labels("tools")[LABEL_PREFIX + "enforce"] == "restricted"
+
+
+def test_a_plan_made_from_a_snapshot_still_belongs_to_its_cluster(
+    cluster: fa.FakeApiServer, kubeconfig: str, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from migrator.cli.main import app
+
+    _with_kube_system_uid(cluster, "uid-cluster-a")
+    cluster.serve_namespace_patches(psa_evaluator(cluster))
+    runner = CliRunner()
+    snap = tmp_path / "snap.yaml"
+    assert runner.invoke(app, ["snapshot", "--out", str(snap), "--kubeconfig",
+                               kubeconfig]).exit_code == 0
+    out = tmp_path / "offline"
+    assert runner.invoke(app, ["plan", str(snap), "--out", str(out), "-q"]).exit_code == 0
+    plan = json.loads((out / "plan.json").read_text())
+    assert plan["cluster"]["identity"]["kube_system_uid"] == "uid-cluster-a"
+    code, output = run_apply(str(out / "plan.json"), kubeconfig, "audit")
+    assert code == 0, output.text
+    with fa.v1_36() as other:
+        _with_kube_system_uid(other, "uid-cluster-b")
+        other_config = str(fa.write_kubeconfig(tmp_path, other.url, filename="other"))
+        code, output = run_apply(str(out / "plan.json"), other_config, "audit")
+        assert code == 2 and "kube-system namespace UID differs" in output.err[-1]

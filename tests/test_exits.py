@@ -167,3 +167,18 @@ def test_blockers_mean_one_number_in_the_terminal_the_report_and_the_gate(
     assert gated.exit_code == 1
     assert f"--fail-on blockers: {n} findings" in gated.stdout
     assert " blockers" not in planned.stdout.replace(report["headline"], "")
+
+
+def test_inventory_of_nothing_is_an_error(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["inventory", str(tmp_path)])
+    assert result.exit_code == EXIT_ERROR
+    assert f"no Kubernetes objects found in {tmp_path}" in result.stderr
+
+
+def test_control_characters_never_reach_the_terminal(runner: CliRunner, tmp_path: Path) -> None:
+    bad = tmp_path / "evil\x1b[2J\x07.yaml"
+    bad.write_text("kind: [unclosed\n")
+    result = runner.invoke(app, ["check", str(bad)])
+    assert result.exit_code == EXIT_ERROR
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr
+    assert "evil\\x1b[2J\\x07.yaml" in result.stderr

@@ -18,7 +18,7 @@ from migrator.cli.options import (
     RequestTimeoutOpt,
     no_live_options,
 )
-from migrator.errors import EXIT_ERROR, EXIT_INCOMPLETE, ManifestError
+from migrator.errors import EXIT_ERROR, EXIT_INCOMPLETE, ManifestError, NoObjectsFound
 
 
 def dump(data: object, fmt: ReportFormat) -> str:
@@ -56,6 +56,10 @@ def inventory(
                          **live_feedback(quiet=output is not ReportFormat.text))
     for problem in errors:
         error(str(problem))
+    if paths and not any(True for _ in source.inventory.all_objects()):
+        detail = "; ".join(str(e) for e in errors[:3])
+        raise NoObjectsFound(f"no Kubernetes objects found in {', '.join(paths)}"
+                             + (f" ({detail})" if detail else ""))
     data = survey(source.inventory)
     echo(render_text(data) if output is ReportFormat.text else dump(data, output))
     if errors:
