@@ -240,7 +240,7 @@ def main() -> None:
         empty = folder / "empty.log"
         empty.write_text("")
         seconds, rss, _result = _run(["audit", str(empty), "--plan", str(plan),
-                                      "--format", "json"])
+                                      "-o", "json"])
         print(f"baseline, migrator audit of an empty log: {seconds:.2f} s (start-up), "
               f"peak RSS {rss / 1024:,.0f} MB")
         rotated = folder / "audit.log.1.gz"
@@ -248,14 +248,14 @@ def main() -> None:
             while block := src.read(4 * MB):
                 dst.write(block)
         seconds, rss, _result = _run(["audit", str(rotated), "--plan", str(plan),
-                                      "--format", "json"])
+                                      "-o", "json"])
         plain = quarter.stat().st_size / MB
         print(f"migrator audit, the quarter gzip-compressed ({rotated.stat().st_size / MB:,.0f} "
               f"MB on disk): {seconds:.1f} s, {plain / seconds:,.0f} MB/s of log, peak RSS "
               f"{rss / 1024:,.0f} MB")
         for name, path in (("quarter", quarter), ("full", log)):
             seconds, rss, result = _run(["audit", str(path), "--plan", str(plan),
-                                         "--format", "json"])
+                                         "-o", "json"])
             size_mb = path.stat().st_size / MB
             creations = sum(n["pod_creations"] for n in result["namespaces"])
             violating = sum(n["violating_pod_creations"] for n in result["namespaces"])

@@ -36,6 +36,8 @@ class ClusterOptions:
     psp_from: tuple[str, ...] = ()
     helm_history: bool = False
     generated_at: str | None = None
+    #: `-n`: only these namespaces (and cluster-scoped objects)
+    namespaces: tuple[str, ...] = ()
 
 
 def plan_cluster(context: str, directory: str, kubeconfig: str | None,
@@ -45,7 +47,8 @@ def plan_cluster(context: str, directory: str, kubeconfig: str | None,
     try:
         errors: list[ManifestError] = []
         source = read_source(None, errors=errors, kubeconfig=kubeconfig, context=context,
-                             psp_from=options.psp_from, helm_history=options.helm_history)
+                             psp_from=options.psp_from, helm_history=options.helm_history,
+                             namespaces=options.namespaces or None)
         if errors:
             raise errors[0]
         source.name = context

@@ -200,7 +200,8 @@ def run_report(
                           kubeconfig=kubeconfig, all_contexts=all_contexts,
                           helm_history=helm_history, fail_on=fail_on, force=force,
                           psp_from=psp_from, pin=pin, target=target_, config=config,
-                          generated_at=generated_at, quiet=quiet)
+                          generated_at=generated_at, quiet=quiet,
+                          namespaces=tuple(namespaces or ()))
     return _run_single(paths, echo=echo, err=err, progress=report_progress,
                        plan_file=plan_file, out=out, kubeconfig=kubeconfig,
                        context=contexts[0] if contexts else None,
@@ -297,7 +298,7 @@ def _run_fleet(
     kubeconfig: str | None,
     all_contexts: bool, helm_history: bool, fail_on: str | None, force: bool,
     psp_from: Sequence[str] | None, pin: str | None, target: Any, config: Any,
-    generated_at: str | None, quiet: bool,
+    generated_at: str | None, quiet: bool, namespaces: tuple[str, ...] = (),
 ) -> int:
     from migrator.app.fleet import ClusterOptions, plan_clusters
     from migrator.cluster.client import kubeconfig_contexts
@@ -314,7 +315,7 @@ def _run_fleet(
         raise UsageError(f"{existing[0]} exists; pass --force to overwrite it")
     options = ClusterOptions(pin=pin, target=target, config=config,
                              psp_from=tuple(psp_from or ()), helm_history=helm_history,
-                             generated_at=generated_at)
+                             generated_at=generated_at, namespaces=namespaces)
 
     def done(outcome: ClusterOutcome) -> None:
         progress(f"  {outcome.context}: " + ("failed" if outcome.error else "planned"))
