@@ -10,7 +10,11 @@ Server-side apply uses `fieldManager=migrator` and sends, besides the phase's la
 Pod Security label migrator already owns (from `managedFields`), so an `audit` run after an
 `enforce` run never drops the enforce labels. The applied object carries the
 `resourceVersion` read, so a namespace changed between read and write fails (409) instead of
-being written over a state the rollback file does not describe. A field-manager conflict
+being written over a state the rollback file does not describe. After the writes the
+rollback file is rewritten to hold only what really changed: a failed write is read back
+(its answer may have been lost after the server applied it) and left out when it did not
+happen. For enforce, every write is first dry-run, and nothing is written when the server's
+warnings show existing pods that would be rejected, or that it did not check them all. A field-manager conflict
 (another manager, e.g. `kubectl label`, set the label to another value) is retried once with
 `force=true`, as the user asked for exactly these values; the managers overridden are
 reported. Nothing here prints.
