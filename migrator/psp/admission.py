@@ -143,7 +143,7 @@ class _Check:
         fs_group = self.pod_sc.get("fsGroup")
         self.id_groups("spec.fsGroup", self.psp.fs_group.rule, self.psp.fs_group.ranges,
                        "spec.securityContext.fsGroup", [] if fs_group is None else [fs_group])
-        supplemental = [g for g in _list(self.pod_sc.get("supplementalGroups"))]
+        supplemental = list(_list(self.pod_sc.get("supplementalGroups")))
         self.id_groups("spec.supplementalGroups", self.psp.supplemental_groups.rule,
                        self.psp.supplemental_groups.ranges,
                        "spec.securityContext.supplementalGroups", supplemental)
