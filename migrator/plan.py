@@ -12,7 +12,7 @@ patches, and the reasoning in words. The result is plain JSON-ready data (see
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from migrator import __version__
@@ -20,12 +20,14 @@ from migrator.admission import AdmissionConfig
 from migrator.inventory import Inventory, Obj, name_of, namespace_of
 from migrator.owners import OwnerIndex
 from migrator.psp import PSPAnalysis, explains
+from migrator.psp.admission import Denial
 from migrator.pss.api import LABEL_PREFIX, Level, LevelVersion, Version, policy_from_labels
 from migrator.pss.engine import EVALUATOR, security_key
 from migrator.pss.registry import Violation
 from migrator.rbac import resolve_psp_access
 from migrator.simulate import NamespaceSimulation, Subject, simulate
 from migrator.survey import analyze_psps
+from migrator.today import Today, admission_today
 
 PLAN_SCHEMA = "migrator.plan/v1"
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
@@ -65,13 +67,21 @@ def _strictest_after_patches(subject: Subject, version: Version) -> Level:
 
 
 def _loosest(levels: Iterable[Level]) -> Level | None:
+    """The loosest of `levels` (None for none): a PSP ceiling, the loosest usable PSP."""
     found = list(levels)
     return min(found, key=lambda lv: lv.rank) if found else None
 
 
+def _floor(levels: Iterable[Level]) -> Level:
+    """The strictest level that all of the subjects passing `levels` pass: the loosest of
+    them (restricted when there is none)."""
+    return _loosest(levels) or Level.RESTRICTED
+
+
 def _strictest(levels: Iterable[Level]) -> Level:
+    """The strictest of `levels` (privileged for none)."""
     found = list(levels)
-    return min(found, key=lambda lv: lv.rank) if found else Level.RESTRICTED
+    return max(found, key=lambda lv: lv.rank) if found else Level.PRIVILEGED
 
 
 # -- mutation ------------------------------------------------------------------------------
@@ -185,6 +195,72 @@ def _next_stricter(level: Level) -> Level:
     return LEVELS_BY_RANK[min(level.rank + 1, 2)]
 
 
+#: How many objects a warning names before it only counts them.
+NAMED_LIMIT = 5
+REJECTED_FIX = ("change the workload to meet the PSP rule, or let the identity that creates "
+                "its pods use a PSP that admits it")
+
+
+def _rejections(subject: Subject, today: Today, pin: Version) -> list[dict[str, Any]]:
+    """One entry per PSP rule that rejects `subject`'s pods today (one if none is usable)."""
+    base = {"object": subject.ref, "template": subject.is_template, "active": subject.active,
+            "level": str(subject.strictest(pin)), "version": str(pin), "fix": REJECTED_FIX,
+            "patchable": False}
+    denials = today.choice.denials
+    if not denials:
+        return [{**base, "check": "psp:none-usable", "psp": None,
+                 "reason": "no PodSecurityPolicy is usable by the identities that create "
+                           "its pods",
+                 "detail": "no PSP usable by " + (", ".join(sorted(set(today.usable.values())))
+                                                  or "its service account or controller")}]
+    return [{**base, "check": f"psp:{d.rule}", "psp": d.psp,
+             "reason": f"PSP {d.psp} denies it", "detail": f"{d.path}: {d.message}"}
+            for d in denials]
+
+
+def _rejected_reason(subject: Subject, today: Today, pin: Version) -> str:
+    usable = ", ".join(today.usable) or "none"
+    first: dict[str, Denial] = {}
+    for d in today.choice.denials:
+        first.setdefault(d.psp, d)
+    why = "; ".join(f"{d.psp} denies {d.path} ({d.message})" for d in first.values()) \
+        or "no PSP is usable by its service account or controller"
+    return (f"{subject.ref} needs {subject.strictest(pin)} and is rejected today by every "
+            f"PSP its creators may use ({usable}): {why}. Its pods cannot be created now, "
+            "so it does not lower the level; fix it or grant it an exemption before it runs.")
+
+
+def _looser_warning(enforce: Level, practical: Level, after: Level,
+                    blockers: list[dict[str, Any]]) -> str:
+    """LOOSER THAN PSP, naming what keeps the level down and what the patches fix."""
+    by_object: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for b in blockers:
+        by_object[str(b["object"])].append(b)
+    fixed = sorted(o for o, items in by_object.items() if all(b["patchable"] for b in items))
+    by_hand = sorted(o for o in by_object if o not in fixed)
+
+    def named(objects: list[str]) -> str:
+        parts = [f"{o} ({', '.join(sorted({str(b['check']) for b in by_object[o]}))})"
+                 for o in objects[:NAMED_LIMIT]]
+        more = len(objects) - NAMED_LIMIT
+        return ", ".join(parts) + (f" and {more} more" if more > 0 else "")
+
+    text = (f"LOOSER THAN PSP: enforcing {enforce} here is looser than the {practical} the "
+            f"PSPs allowed in practice, because of {named(sorted(by_object))}.")
+    if not by_object:
+        return text[:-1] + "."
+    if not by_hand and after.rank >= practical.rank:
+        return text + f" The generated patches fix all of them: apply them and move to {practical}."
+    if fixed:
+        text += f" The generated patches fix {named(fixed)};"
+    else:
+        text += " No generated patch fixes them;"
+    text += f" {named(by_hand)} need a change by hand (or an exemption) before {practical}"
+    if after.rank > enforce.rank:
+        text += f"; after the patches {after} can be enforced"
+    return text + "."
+
+
 def plan_namespace(
     ns: str,
     labels: dict[str, str],
@@ -196,25 +272,32 @@ def plan_namespace(
     mutations: list[dict[str, Any]],
     config: AdmissionConfig,
     psps_read: bool = True,
+    today: Mapping[str, Today] | None = None,
 ) -> dict[str, Any]:
-    """The recommendation for one namespace, with its reasoning."""
+    """The recommendation for one namespace, with its reasoning.
+
+    `today` holds, by subject ref, what PSP admission does now with the pods of each
+    template (and of each bare pod not yet running), see `migrator.today`.
+    """
     reasoning: list[str] = []
+    today = today or {}
     known = {n: a for n, a in ceiling_psps.items() if a is not None}
     ceiling_strict = _loosest(a.strict_level for a in known.values())
     ceiling_practical = _loosest(a.practical_level for a in known.values())
-    # A template that fails even the loosest usable PSP's strict level cannot create pods
-    # under PSP today; it is reported, but it does not pull the namespace below what PSP
-    # already enforced. Existing pods always count.
+    # A template whose pods no PSP usable by their creators admits (after that PSP's
+    # mutations) cannot create pods today; it is reported with the rules that reject it,
+    # but it does not pull the namespace below what PSP already enforced. Pods seen
+    # running always count.
     rejected_today = [
-        s for s in sim.templates()
-        if ceiling_strict is not None and s.strictest(pin).rank < ceiling_strict.rank
+        s for s in sim.subjects
+        if known and psp_api is not False and s.ref in today and not today[s.ref].admitted
         and not config.exempt_runtime_class(s.runtime_class)
     ]
     exempt_rc = [s for s in sim.subjects if config.exempt_runtime_class(s.runtime_class)]
     counted = [s for s in sim.subjects if s not in rejected_today and s not in exempt_rc]
-    floor = _strictest(s.strictest(pin) for s in counted)
-    floor_target = _strictest(s.strictest(target) for s in counted)
-    after = _strictest(_strictest_after_patches(s, pin) for s in counted)
+    floor = _floor(s.strictest(pin) for s in counted)
+    floor_target = _floor(s.strictest(target) for s in counted)
+    after = _floor(_strictest_after_patches(s, pin) for s in counted)
     system = ns in SYSTEM_NAMESPACES
     exempt = config.exempt_namespace(ns)
     current = policy_from_labels(labels, config.defaults)
@@ -228,11 +311,7 @@ def plan_namespace(
         if sim.subjects else "No workloads or pods: any level can be enforced."
     )
     for subject in rejected_today:
-        reasoning.append(
-            f"{subject.ref} needs {subject.strictest(pin)}, which no usable PSP admits: its "
-            "pods are already rejected today, so it does not lower the level. Fix it or "
-            "grant it an exemption before it runs."
-        )
+        reasoning.append(_rejected_reason(subject, today[subject.ref], pin))
     if inactive:
         reasoning.append(f"Counted although no pods run now: {', '.join(inactive)}.")
     if exempt_rc:
@@ -269,12 +348,17 @@ def plan_namespace(
 
     enforce = floor
     loud: list[str] = []
+    looser_blockers: list[dict[str, Any]] = []
     if ceiling_practical is not None and enforce.rank < ceiling_practical.rank:
+        looser_blockers = _blockers(counted, ceiling_practical, pin)
+        loud.append(_looser_warning(enforce, ceiling_practical, after, looser_blockers))
+    existing = current.policy.enforce.level
+    lowers = existing.rank > enforce.rank and not exempt
+    if lowers:
         loud.append(
-            f"LOOSER THAN PSP: enforcing {enforce} here is looser than the {ceiling_practical} "
-            "the PSPs allowed in practice; apply the generated patches and move to "
-            f"{_strictest([after, ceiling_practical])} soon."
-        )
+            f"STRICTER TODAY: the namespace already enforces {existing}; the recommended "
+            f"{enforce} would lower it. `migrator apply` keeps {existing} unless "
+            "--allow-lower is given; fix the workloads that need the lower level instead.")
     passes_by_mutation = [m for m in mutations if m["passes_only_because_of_mutation"]]
     for m in passes_by_mutation:
         reasoning.append(
@@ -298,7 +382,7 @@ def plan_namespace(
         reasoning.append(f"After the generated securityContext patches: {after}.")
     blocker_level = _next_stricter(enforce) if enforce != Level.RESTRICTED else None
     blockers = _blockers(counted, blocker_level, pin) if blocker_level else []
-    rejected = [b for s in rejected_today for b in _blockers([s], ceiling_strict or enforce, pin)]
+    rejected = [r for s in rejected_today for r in _rejections(s, today[s.ref], pin)]
     if system and floor == Level.PRIVILEGED:
         blockers = []  # a suggestion instead of a flood
     recommended = {
@@ -333,7 +417,11 @@ def plan_namespace(
             LABEL_PREFIX + "warn-version": recommended["warn_version"],
         },
         "after_patches": str(after),
-        "looser_than_psp": bool(loud),
+        "looser_than_psp": bool(looser_blockers) or (
+            ceiling_practical is not None and enforce.rank < ceiling_practical.rank),
+        "looser_blockers": looser_blockers,
+        "lowers_existing": {"current": str(existing), "recommended": str(enforce)}
+        if lowers else None,
         "warnings": loud,
         "suggestion": suggestion,
         "reasoning": reasoning,
@@ -359,7 +447,8 @@ def build_plan(
     index = OwnerIndex.build(inventory.workloads)
     sims = simulate(inventory, versions, index)
     access = resolve_psp_access(inventory)
-    analyses = analyze_psps(inventory, access, index)
+    today = admission_today(inventory, access, index)
+    analyses = analyze_psps(inventory, access, index, today)
     labels_of: dict[str, dict[str, str]] = {
         name_of(ns): dict((ns.get("metadata") or {}).get("labels") or {})
         for ns in inventory.namespaces
@@ -368,6 +457,9 @@ def build_plan(
     pods_by_ns: dict[str, dict[str, Obj]] = defaultdict(dict)
     for pod in inventory.pods:
         pods_by_ns[namespace_of(pod)][name_of(pod)] = pod
+    today_by_ns: dict[str, dict[str, Today]] = defaultdict(dict)
+    for (ns_name, kind, name), outcome in today.items():
+        today_by_ns[ns_name][f"{kind}/{name}"] = outcome
     namespaces = []
     for ns, sim in sims.items():
         ns_access = access.by_namespace.get(ns)
@@ -376,7 +468,7 @@ def build_plan(
         mutations = _mutations(sim, pods_by_ns[ns], index, defaults_of, pin)
         namespaces.append(plan_namespace(
             ns, labels_of.get(ns, {}), sim, pin, target, ceiling, inventory.psp_api,
-            mutations, config, psps_read=bool(inventory.psps)))
+            mutations, config, psps_read=bool(inventory.psps), today=today_by_ns[ns]))
     by_level: dict[str, int] = {str(lv): 0 for lv in LEVELS_BY_RANK}
     for item in namespaces:
         by_level[item["recommended"]["enforce"]] += 1
@@ -400,6 +492,9 @@ def build_plan(
             "namespaces": len(namespaces),
             "by_recommended_level": by_level,
             "looser_than_psp": sorted(n["name"] for n in namespaces if n["looser_than_psp"]),
+            "lowers_existing": sorted(n["name"] for n in namespaces if n["lowers_existing"]),
+            "rejected_today": sum(len({r["object"] for r in n["rejected_today"]})
+                                  for n in namespaces),
             "blockers": sum(len(n["blockers"]) for n in namespaces),
             "passing_only_by_mutation": sorted(
                 f"{n['name']}/{m['workload']}"
