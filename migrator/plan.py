@@ -21,8 +21,11 @@ from migrator.inventory import Inventory, Obj, name_of, namespace_of
 from migrator.owners import OwnerIndex
 from migrator.psp import PSPAnalysis, explains
 from migrator.psp.admission import Denial
+from migrator.psp.rules import range_notes
+from migrator.psp.spec import read_psp
 from migrator.pss.api import LABEL_PREFIX, Level, LevelVersion, Version, policy_from_labels
-from migrator.pss.engine import EVALUATOR, security_key
+from migrator.pss.defaults import apply_api_defaults
+from migrator.pss.engine import EVALUATOR, security_key, verdict_cached
 from migrator.pss.registry import Violation
 from migrator.rbac import resolve_psp_access
 from migrator.simulate import NamespaceSimulation, Subject, simulate
@@ -87,17 +90,76 @@ def _strictest(levels: Iterable[Level]) -> Level:
 # -- mutation ------------------------------------------------------------------------------
 
 
+def _pod_level(pod: Mapping[str, Any], pin: Version) -> Level:
+    """The strictest level a pod ({"metadata", "spec"}) passes at `pin`."""
+    metadata = dict(pod.get("metadata") or {})
+    spec = apply_api_defaults(pod.get("spec") or {}, metadata, pod=True)
+    for level in (Level.RESTRICTED, Level.BASELINE):
+        if not verdict_cached(level, pin, metadata, spec):
+            return level
+    return Level.PRIVILEGED
+
+
+
+
+def _annotated(change: dict[str, Any], ranges: Mapping[str, str]) -> dict[str, Any]:
+    note = ranges.get(str(change.get("source")))
+    return dict(sorted({**change, "note": note}.items())) if note else change
+
+
+def _predicted(
+    sim: NamespaceSimulation, index: OwnerIndex, today: Mapping[str, Today],
+    defaults_of: dict[str, list[Any]], ranges: Mapping[str, Mapping[str, str]], pin: Version,
+    observed: set[str],
+) -> list[dict[str, Any]]:
+    """Templates with no running pod whose pods the PSP that would admit them mutates."""
+    findings = []
+    for subject in sim.templates():
+        outcome = today.get(subject.ref)
+        if subject.ref in observed or outcome is None or outcome.choice.chosen is None \
+                or not outcome.choice.chosen.mutated:
+            continue
+        template_obj = index.by_name.get((sim.namespace, subject.kind, subject.name))
+        if template_obj is None:
+            continue
+        chosen = outcome.choice.chosen
+        attribution = explains(defaults_of.get(chosen.psp, []), template_obj, chosen.pod)
+        relevant = [d for d in attribution.differences if d.cause == "psp"]
+        if not relevant:
+            continue
+        pod_level = _pod_level(chosen.pod, pin)
+        template_level = subject.strictest(pin)
+        findings.append({
+            "workload": subject.ref,
+            "pod": "(predicted: no pod runs now)",
+            "psp": chosen.psp,
+            "attributed_to": "psp",
+            "predicted": True,
+            "changes": [_annotated(d.to_dict(), ranges.get(chosen.psp, {})) for d in relevant],
+            "pod_level": str(pod_level),
+            "template_level": str(template_level),
+            "passes_only_because_of_mutation": pod_level.rank > template_level.rank,
+        })
+    return findings
+
+
 def _mutations(
     sim: NamespaceSimulation,
     pods: dict[str, Obj],
     index: OwnerIndex,
     defaults_of: dict[str, list[Any]],
     pin: Version,
+    today: Mapping[str, Today] | None = None,
+    ranges: Mapping[str, Mapping[str, str]] | None = None,
 ) -> list[dict[str, Any]]:
     """Workloads whose pods differ from their template in security fields, and why.
 
     Replicas with the same PSP and the same security-relevant fields are explained once.
+    A template with no running pod gets the changes the PSP that would admit it
+    (`today`) injects, marked `predicted`. A value that is only the bottom of the PSP's
+    allowed range carries a `note` saying so (`ranges`: PSP -> its field -> note).
     """
+    ranges = ranges or {}
     templates = {s.ref: s for s in sim.templates()}
     grouped: dict[str, list[Subject]] = defaultdict(list)
     for subject in sim.pods():
@@ -133,13 +195,16 @@ def _mutations(
                 "attributed_to": "psp" if by_psp and len(by_psp) == len(relevant)
                 else ("psp and another mutating admission" if by_psp
                       else "another mutating admission"),
-                "changes": [d.to_dict() for d in relevant],
+                "changes": [_annotated(d.to_dict(), ranges.get(psp or "", {}))
+                            for d in relevant],
                 "pod_level": str(pod_level),
                 "template_level": str(template_level),
                 "passes_only_because_of_mutation": pod_level.rank > template_level.rank,
             })
             break  # one pod per workload tells the story; the rest are replicas
-    return findings
+    findings.extend(_predicted(sim, index, today or {}, defaults_of, ranges, pin,
+                               set(grouped)))
+    return sorted(findings, key=lambda f: str(f["workload"]))
 
 
 # -- one namespace -------------------------------------------------------------------------
@@ -454,6 +519,7 @@ def build_plan(
         for ns in inventory.namespaces
     }
     defaults_of = {name: list(analysis.defaults) for name, analysis in analyses.items()}
+    ranges = {name_of(psp): range_notes(read_psp(psp)) for psp in inventory.psps}
     pods_by_ns: dict[str, dict[str, Obj]] = defaultdict(dict)
     for pod in inventory.pods:
         pods_by_ns[namespace_of(pod)][name_of(pod)] = pod
@@ -464,8 +530,11 @@ def build_plan(
     for ns, sim in sims.items():
         ns_access = access.by_namespace.get(ns)
         usable = set(ns_access.usable) if ns_access else set(access.cluster_wide)
+        # the PSPs the controllers creating this namespace's pods may use count too
+        usable.update(name for t in today_by_ns[ns].values() for name in t.usable)
         ceiling = {name: analyses.get(name) for name in sorted(usable)}
-        mutations = _mutations(sim, pods_by_ns[ns], index, defaults_of, pin)
+        mutations = _mutations(sim, pods_by_ns[ns], index, defaults_of, pin,
+                               today_by_ns[ns], ranges)
         namespaces.append(plan_namespace(
             ns, labels_of.get(ns, {}), sim, pin, target, ceiling, inventory.psp_api,
             mutations, config, psps_read=bool(inventory.psps), today=today_by_ns[ns]))
