@@ -17,11 +17,11 @@ import jsonschema
 import pytest
 
 from migrator.errors import ManifestError
-from migrator.inventory import Inventory
-from migrator.plan import _floor, _loosest, _strictest, build_plan
+from migrator.files.source import read_files
+from migrator.model.inventory import Inventory
+from migrator.plan.decide import _floor, _loosest, _strictest, build_plan
+from migrator.plan.survey import analyze_psps
 from migrator.pss.api import Level, Version
-from migrator.sources.files import read_files
-from migrator.survey import analyze_psps
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "decisions"

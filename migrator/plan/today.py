@@ -1,0 +1,114 @@
+"""What PSP admission does today with each workload's pods: which policy admits them, or why none.
+
+Owns `admission_today`: for every template source (and every bare pod not yet seen
+running), the PSPs its creators may use (the pods' service account and, for controllers,
+the controller that creates the pods, see `migrator.rbac.creator_psps`), and the outcome of
+PSP admission among them (`migrator.psp.admission.choose`) on the pod as the API server
+receives it: the template with the service-account token volume the ServiceAccount
+admission adds first. A pod seen running (it has a uid, a status or a `kubernetes.io/psp`
+annotation) was admitted, whatever the policies say now, and is left to its annotation.
+
+Pure: inventory and RBAC resolution in, outcomes keyed by (namespace, kind, name) out.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from migrator.model.inventory import Inventory, Obj, name_of, namespace_of
+from migrator.model.owners import OwnerIndex, template_sources
+from migrator.model.workloads import pod_template
+from migrator.psp.admission import Choice, choose
+from migrator.psp.spec import PSPSpec, read_psp
+from migrator.rbac.access import PSP_ANNOTATION, PSPAccess, creator_psps
+
+ObjectKey = tuple[str, str, str]
+TOKEN_VOLUME = "kube-api-access-migrator"
+TOKEN_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+@dataclass(frozen=True, slots=True)
+class Today:
+    """PSP admission of one workload's pods: the usable PSPs (with the identity that may
+    use each) and the choice among them (`choice.chosen` None: rejected today)."""
+
+    usable: Mapping[str, str]
+    choice: Choice
+
+    @property
+    def admitted(self) -> bool:
+        return self.choice.admitted
+
+    @property
+    def psp(self) -> str | None:
+        return self.choice.chosen.psp if self.choice.chosen is not None else None
+
+
+def observed_running(pod: Obj) -> bool:
+    """True for a pod the API server stored (so PSP admission, if any, admitted it)."""
+    metadata = pod.get("metadata") or {}
+    return bool(metadata.get("uid") or pod.get("status")
+                or (metadata.get("annotations") or {}).get(PSP_ANNOTATION))
+
+
+def _service_account(spec: Mapping[str, Any]) -> str:
+    return str(spec.get("serviceAccountName") or spec.get("serviceAccount") or "default")
+
+
+def _automounts(spec: Mapping[str, Any], namespace: str, accounts: Mapping[ObjectKey, Obj]) \
+        -> bool:
+    if spec.get("automountServiceAccountToken") is not None:
+        return spec.get("automountServiceAccountToken") is not False
+    account = accounts.get((namespace, "ServiceAccount", _service_account(spec)))
+    return not (account is not None and account.get("automountServiceAccountToken") is False)
+
+
+def as_received(obj: Obj, accounts: Mapping[ObjectKey, Obj] | None = None) -> dict[str, Any]:
+    """The pod PSP admission receives for `obj`'s template: its metadata and spec, plus the
+    projected token volume (and its mounts) the ServiceAccount admission adds before it."""
+    template = pod_template(obj)
+    metadata = copy.deepcopy(template.metadata) if template else {}
+    spec = copy.deepcopy(template.spec) if template else {}
+    if _automounts(spec, namespace_of(obj), accounts or {}):
+        raw = spec.get("volumes")
+        volumes: list[Any] = raw if isinstance(raw, list) else []
+        if not any(isinstance(v, dict) and "projected" in v and
+                   str(v.get("name", "")).startswith("kube-api-access-") for v in volumes):
+            spec["volumes"] = [*volumes, {"name": TOKEN_VOLUME, "projected": {"sources": []}}]
+            for key in ("initContainers", "containers"):
+                for container in spec.get(key) or ():
+                    if isinstance(container, dict):
+                        mounts = container.get("volumeMounts")
+                        container["volumeMounts"] = [
+                            *(mounts if isinstance(mounts, list) else []),
+                            {"name": TOKEN_VOLUME, "mountPath": TOKEN_PATH, "readOnly": True}]
+    return {"metadata": metadata, "spec": spec}
+
+
+def admission_today(inventory: Inventory, access: PSPAccess,
+                    index: OwnerIndex) -> dict[ObjectKey, Today]:
+    """PSP admission of every template source and not-yet-running bare pod, by
+    (namespace, kind, name). Empty when no PSP was read."""
+    if not inventory.psps:
+        return {}
+    specs: dict[str, PSPSpec] = {name_of(p): read_psp(p) for p in inventory.psps}
+    accounts: dict[ObjectKey, Obj] = {
+        (namespace_of(sa), "ServiceAccount", name_of(sa)): sa for sa in inventory.service_accounts
+    }
+    candidates = [*template_sources(inventory, index),
+                  *(p for p in inventory.pods if not observed_running(p)
+                    and index.parent(p) is None)]
+    out: dict[ObjectKey, Today] = {}
+    for obj in candidates:
+        template = pod_template(obj)
+        if template is None:
+            continue
+        namespace, kind = namespace_of(obj), str(obj.get("kind"))
+        usable = creator_psps(access, namespace, kind, _service_account(template.spec))
+        known = [specs[name] for name in usable if name in specs]
+        out[(namespace, kind, name_of(obj))] = Today(usable, choose(known, as_received(
+            obj, accounts)))
+    return out
