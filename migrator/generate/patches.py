@@ -552,23 +552,65 @@ def _pointer(path: Path) -> str:
     return "".join("/" + str(k).replace("~", "~0").replace("/", "~1") for k in path)
 
 
+#: Annotations tools add to a live pod template that its manifest does not carry.
+_TOOL_ANNOTATIONS = ("kubectl.kubernetes.io/restartedAt",)
+
+
+def served(obj: Mapping[str, Any]) -> bool:
+    """True for an object as the API server returns it (not a manifest as written)."""
+    metadata = obj.get("metadata")
+    metadata = metadata if isinstance(metadata, Mapping) else {}
+    return bool(obj.get("status") is not None or metadata.get("uid")
+                or metadata.get("resourceVersion") or metadata.get("creationTimestamp"))
+
+
+def _prune(value: Any) -> Any:
+    """`value` without null, empty mappings and empty lists, recursively."""
+    if isinstance(value, Mapping):
+        out = {k: _prune(v) for k, v in value.items()}
+        return {k: v for k, v in out.items() if not _unset(v)}
+    if isinstance(value, list):
+        return [_prune(v) for v in value]
+    return value
+
+
+def source_shape(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """The shape a JSON patch is computed against: a manifest exactly as written; for an
+    object the API server returned, the minimal shape its manifest can have (no status, no
+    server metadata, no defaulted empty maps or lists, no annotations tools add to the
+    template), so that parents are created and single keys added, never a map replaced
+    that the manifest may fill."""
+    if not served(obj):
+        return copy.deepcopy(dict(obj))
+    cleaned = clean(obj)
+    path = TEMPLATE_PATHS.get(str(obj.get("kind")))
+    annotations = _get(cleaned, (*path, "metadata", "annotations")) if path else None
+    if isinstance(annotations, dict):
+        for key in _TOOL_ANNOTATIONS:
+            annotations.pop(key, None)
+    shaped: dict[str, Any] = _prune(cleaned)
+    return shaped
+
+
 def json6902(patch: WorkloadPatch) -> list[dict[str, Any]]:
-    """RFC 6902 operations: `test` each container's name (order may differ in the cluster),
-    `replace` existing values, `add` new ones, and `add` a whole object where its parent
-    is missing."""
+    """RFC 6902 operations against the workload's source (`source_shape`): `test` each
+    container's name (order may differ in the cluster), `replace` existing values, `add`
+    new keys one by one (`~1` escaped), and `add` a whole object where its parent is
+    missing."""
     ops: list[dict[str, Any]] = []
     tested: set[Path] = set()
     grouped: dict[Path, dict[str, Any]] = {}
+    shape = source_shape(patch.original)
     for change in patch.changes:
         for i, key in enumerate(change.path):
             if isinstance(key, int) and change.path[:i + 1] not in tested:
                 tested.add(change.path[:i + 1])
-                name = _get(patch.original, (*change.path[:i + 1], "name"))
+                name = _get(shape, (*change.path[:i + 1], "name"))
                 ops.append({"op": "test", "path": _pointer((*change.path[:i + 1], "name")),
                             "value": name})
     for change in patch.changes:
         missing = next((i for i in range(1, len(change.path) + 1)
-                        if _get(patch.original, change.path[:i]) is None), None)
+                        if _get(shape, change.path[:i]) is None), None)
         if missing is None:
             ops.append({"op": "replace", "path": _pointer(change.path), "value": change.after})
         elif missing == len(change.path):
