@@ -22,6 +22,7 @@ from migrator.model.inventory import Inventory
 from migrator.plan.decide import _floor, _loosest, _strictest, build_plan
 from migrator.plan.survey import analyze_psps
 from migrator.pss.api import Level, Version
+from migrator.report.model import build_report
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "decisions"
@@ -167,3 +168,17 @@ def test_a_cronjob_sibling_gets_the_psp_defaults_predicted(plan: dict[str, Any])
     fs_group = next(c for c in predicted["changes"] if c["path"].endswith("fsGroup"))
     assert fs_group["pod"] == 1000
     assert fs_group["note"] == "only the bottom of the PSP's allowed range 1000-2000"
+
+
+def test_the_report_lists_the_lowered_label_and_the_rejections(plan: dict[str, Any]) -> None:
+    report = build_report(plan)
+    warnings = report["findings"]["warnings"]
+    lowered = [w for w in warnings if w["rule"] == "lowers-existing"]
+    assert [w["namespace"] for w in lowered] == ["strict"]
+    assert "restricted" in lowered[0]["text"] and "--allow-lower" in lowered[0]["text"]
+    assert not any(w["rule"] == "looser-than-psp" and "STRICTER" in w["text"]
+                   for w in warnings)
+    rejected = {(b["namespace"], b["text"].split(" ")[0])
+                for b in report["findings"]["blockers"] if b["rule"] == "rejected-today"}
+    assert {("shop", "Deployment/debug"), ("shop", "CronJob/logs-cleanup"),
+            ("ctrl", "Pod/toolbox")} <= rejected

@@ -61,7 +61,8 @@ def _print_results(results: Sequence[NamespaceResult], echo: Echo, err: Echo) ->
         for warning in result.warnings:
             echo(f"{result.namespace}: server warning: {warning}")
         for note in result.notes:
-            (err if result.status == "skipped" else echo)(f"{result.namespace}: {note}")
+            (err if result.status in ("skipped", "refused") else echo)(
+                f"{result.namespace}: {note}")
         if result.error:
             err(f"error: {result.error}")
 
@@ -76,7 +77,7 @@ def _tally(results: Sequence[NamespaceResult], unchanged: str = "already set") -
     parts = [f"{_count(sum(len(r.changes) for r in changing), 'label')} {verb} in "
              f"{_count(len(changing), 'namespace')}"]
     for status, words in (("unchanged", unchanged), ("skipped", "skipped"),
-                          ("failed", "failed")):
+                          ("refused", "kept stricter (not lowered)"), ("failed", "failed")):
         n = sum(1 for r in results if r.status == status)
         if n:
             parts.append(f"{_count(n, 'namespace')} {words}")
@@ -97,8 +98,12 @@ def cmd_apply(
     rollback_out: str | None,
     echo: Echo,
     err: Echo,
+    allow_lower: bool = False,
 ) -> int:
-    """`migrator apply`: show (or, with `yes`, make) the label changes of `phase`."""
+    """`migrator apply`: show (or, with `yes`, make) the label changes of `phase`.
+
+    A namespace already stricter than the plan is left alone unless `allow_lower`; the
+    exit code then says not everything the plan asked for was done."""
     if phase not in PHASES:
         raise UsageError(f"unknown phase {phase!r}: use audit or enforce")
     plan = load_plan(plan_path)
@@ -110,9 +115,10 @@ def cmd_apply(
         mode = "applying" if yes else "dry run, nothing is changed"
         echo(f"phase {phase} on {client.describe()}: {mode}")
         result = apply_labels(client, plan, phase=phase, namespaces=namespaces, yes=yes,
-                              save_rollback=functools.partial(save_rollback, rollback_path))
+                              save_rollback=functools.partial(save_rollback, rollback_path),
+                              allow_lower=allow_lower)
     _report_apply(result, echo, err)
-    return EXIT_ERROR if result.failed else EXIT_OK
+    return EXIT_ERROR if result.failed or result.refused else EXIT_OK
 
 
 def _report_apply(result: ApplyResult, echo: Echo, err: Echo) -> None:

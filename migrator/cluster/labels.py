@@ -70,7 +70,7 @@ class LabelChange:
                 "new": self.new}
 
 
-NamespaceStatus = Literal["unchanged", "would-change", "changed", "skipped", "failed"]
+NamespaceStatus = Literal["unchanged", "would-change", "changed", "skipped", "refused", "failed"]
 
 
 @dataclass
@@ -106,6 +106,10 @@ class ApplyResult:
     @property
     def failed(self) -> list[NamespaceResult]:
         return [n for n in self.namespaces if n.status == "failed"]
+
+    @property
+    def refused(self) -> list[NamespaceResult]:
+        return [n for n in self.namespaces if n.status == "refused"]
 
     def to_dict(self) -> dict[str, Any]:
         return {"phase": self.phase, "dry_run": self.dry_run,
@@ -146,6 +150,23 @@ def phase_labels(plan: Mapping[str, Any], phase: str,
                 raise UsageError(f"plan: namespace {name}: {key}={value}: {exc}") from None
             wanted[key] = value
         out[name] = wanted
+    return out
+
+
+def lowered_levels(current: Mapping[str, str],
+                   wanted: Mapping[str, str]) -> list[tuple[str, str, str]]:
+    """(label, current, wanted) for each mode label whose wanted level is looser than the
+    level the namespace has now (an unparsable current value is not a level to keep)."""
+    out = []
+    for key, value in sorted(wanted.items()):
+        if key.endswith("-version") or key not in current:
+            continue
+        try:
+            now, new = Level.parse(current[key]), Level.parse(value)
+        except ValueError:
+            continue
+        if now.stricter_than(new):
+            out.append((key, current[key], value))
     return out
 
 
@@ -232,6 +253,7 @@ def apply_labels(
     namespaces: Sequence[str] | None,
     yes: bool,
     save_rollback: Callable[[dict[str, Any]], str],
+    allow_lower: bool = False,
 ) -> ApplyResult:
     """Set the labels of `phase` on each plan namespace (all, or `namespaces`).
 
@@ -239,6 +261,8 @@ def apply_labels(
     server-side-apply dry run, for the server's warnings. With `yes` the rollback file is
     written first (refusing an existing file), then each namespace is applied. Namespaces
     missing from the cluster are skipped; per-namespace failures are recorded, not raised.
+    A namespace whose current level label is stricter than the plan's is refused (left
+    as it is, status "refused") unless `allow_lower`.
     UsageError for a bad phase, namespace or plan value, or an unwritable rollback file.
     """
     wanted = phase_labels(plan, phase, namespaces)
@@ -255,6 +279,12 @@ def apply_labels(
             results[name] = NamespaceResult(
                 name, "skipped", notes=[f"namespace {name} is in the plan but not in the "
                                         "cluster: skipped"])
+            continue
+        lowered = lowered_levels(live.labels, labels)
+        if lowered and not allow_lower:
+            results[name] = NamespaceResult(name, "refused", notes=[
+                f"keeps {key}={now}: the plan's {new} would lower it; fix the workloads "
+                "that need it, or pass --allow-lower to lower it" for key, now, new in lowered])
             continue
         changes = diff_labels(name, live.labels, labels)
         if not changes:

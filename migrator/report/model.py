@@ -310,6 +310,7 @@ def _namespace(ns: Mapping[str, Any], pin: str, target: str) -> Json:
         "to_next_level": hardening,
         "mutation": mutation,
         "looser_than_psp": bool(ns["looser_than_psp"]),
+        "lowers_existing": ns.get("lowers_existing"),
         "warnings": list(ns["warnings"]),
         "suggestion": ns["suggestion"],
         "reasoning": list(ns["reasoning"]),
@@ -447,7 +448,15 @@ def _findings(plan: Mapping[str, Any], namespaces: list[Json], psps: list[Json],
                 f"({_checks(item)}): fix it or exempt it"))
         if ns["looser_than_psp"]:
             for text in ns["warnings"]:
-                warnings.append(_finding("looser-than-psp", name, text))
+                if not text.startswith("STRICTER TODAY"):
+                    warnings.append(_finding("looser-than-psp", name, text))
+        if ns["lowers_existing"]:
+            lowered = ns["lowers_existing"]
+            warnings.append(_finding(
+                "lowers-existing", name,
+                f"already enforces {lowered['current']}; the recommended "
+                f"{lowered['recommended']} would lower it (`apply` keeps it unless "
+                "--allow-lower)"))
         for m in ns["mutation"]:
             if m["passes_only_because_of_mutation"]:
                 warnings.append(_finding(
