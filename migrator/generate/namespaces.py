@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from migrator.generate.admission import exemptions
+from migrator.model.plan import Plan, PlanNamespace
 from migrator.model.serialise import comment, dump_yaml
 from migrator.pss.api import LABEL_PREFIX
 
@@ -24,7 +25,7 @@ _WATCH = ("audit", "audit-version", "warn", "warn-version")
 _ALL = ("audit", "audit-version", "enforce", "enforce-version", "warn", "warn-version")
 
 
-def _labels(ns: Mapping[str, Any], keys: Sequence[str]) -> dict[str, str]:
+def _labels(ns: PlanNamespace, keys: Sequence[str]) -> dict[str, str]:
     labels = ns["labels"]
     return {LABEL_PREFIX + k: str(labels[LABEL_PREFIX + k]) for k in keys
             if LABEL_PREFIX + k in labels}
@@ -35,14 +36,14 @@ def _manifest(name: str, labels: Mapping[str, str]) -> dict[str, Any]:
             "metadata": {"name": name, "labels": dict(labels)}}
 
 
-def _exempt_lines(ns: Mapping[str, Any], why: str) -> list[str]:
+def _exempt_lines(ns: PlanNamespace, why: str) -> list[str]:
     return [f"Namespace {ns['name']} is exempt in the generated admission configuration, "
             f"admission-config.yaml ({why}).",
             "Pod Security does not check its pods: these labels are informational, and "
             "audit and warn record nothing."]
 
 
-def _notes(ns: Mapping[str, Any], exempt: str | None = None) -> list[str]:
+def _notes(ns: PlanNamespace, exempt: str | None = None) -> list[str]:
     rec = ns["recommended"]
     notes: list[str] = []
     if exempt is not None:
@@ -71,7 +72,7 @@ def _enforcing(rec: Mapping[str, Any]) -> str:
             "running pods stay")
 
 
-def phase1(ns: Mapping[str, Any], exempt: str | None = None) -> str:
+def phase1(ns: PlanNamespace, exempt: str | None = None) -> str:
     """The watch-only Namespace file of one planned namespace (`exempt`: why the generated
     admission configuration exempts it, if it does)."""
     rec = ns["recommended"]
@@ -90,7 +91,7 @@ def phase1(ns: Mapping[str, Any], exempt: str | None = None) -> str:
     return comment(lines) + dump_yaml(_manifest(str(ns["name"]), _labels(ns, _WATCH)))
 
 
-def phase2(ns: Mapping[str, Any], exempt: str | None = None) -> str:
+def phase2(ns: PlanNamespace, exempt: str | None = None) -> str:
     """The enforcing Namespace file of one planned namespace (`exempt` as for `phase1`)."""
     rec = ns["recommended"]
     if exempt is not None:
@@ -112,7 +113,7 @@ def _kustomization(phase: str, files: Sequence[str], how: Sequence[str]) -> str:
         + dump_yaml(body)
 
 
-def namespace_files(plan: Mapping[str, Any]) -> dict[str, str]:
+def namespace_files(plan: Plan) -> dict[str, str]:
     """Every file below `namespaces/`, keyed by relative path, sorted."""
     files: dict[str, str] = {}
     names: list[str] = []
