@@ -188,3 +188,19 @@ def test_every_demo_patch_applies_to_its_source_manifest() -> None:
         result = jsonpatch.apply_patch(source, json6902(patch))
         assert passes(result, patch), patch.target.label
         assert template_annotations(source).items() <= template_annotations(result).items()
+
+
+def test_a_cronjob_sibling_gets_its_psp_defaults_marked_predicted() -> None:
+    report = next(p for p in SOURCE_PATCHES if p.target.label == "jobs CronJob/report")
+    api = next(p for p in SOURCE_PATCHES if p.target.label == "jobs Deployment/api")
+    fields = {c.field.rsplit(".", 1)[-1]: c for c in report.changes}
+    assert fields["fsGroup"].after == 1000 and fields["supplementalGroups"].after == [1000]
+    (why,) = fields["fsGroup"].reasons
+    assert why.startswith("PSP jobs-mutating: spec.fsGroup (predicted")
+    assert "only the bottom of the PSP's allowed range 1000-2000" in why
+    assert any("container.apparmor.security.beta.kubernetes.io/report" in c.field
+               for c in report.changes)
+    # the running sibling's values were observed, not predicted
+    observed = {c.field.rsplit(".", 1)[-1]: c for c in api.changes}["fsGroup"]
+    assert "predicted" not in observed.reasons[0]
+    assert observed.after == fields["fsGroup"].after

@@ -30,7 +30,15 @@ from migrator.files.repo import (
 from migrator.files.writing import check_tree, replace_file, write_tree
 from migrator.generate.admission import admission_files
 from migrator.generate.namespaces import namespace_files
-from migrator.generate.patches import FORMATS, ObjectKey, Patched, patch_all, render_patches, select
+from migrator.generate.patches import (
+    FORMATS,
+    ObjectKey,
+    Patched,
+    patch_all,
+    render_patches,
+    select,
+    unpatched_rows,
+)
 from migrator.model.plan import Plan
 from migrator.report.templating import render
 
@@ -113,10 +121,7 @@ def _readme(plan: Plan, patched: Patched, formats: Iterable[str],
                    "reasons": list(r.reasons)} for r in patched.refusals],
         untouched=[{"subject": u.subject, "reason": u.reason}
                    for u in (*selection.skipped, *patched.untouched)],
-        unpatched_defaults=[{"label": f"{u.namespace} {u.workload}", "psp": u.psp,
-                             "changes": [{"path": c.get("path"), "value": c.get("pod"),
-                                          "source": c.get("source")} for c in u.changes]}
-                            for u in selection.unpatched_defaults],
+        unpatched_defaults=unpatched_rows(selection),
     )
 
 

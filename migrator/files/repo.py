@@ -48,8 +48,10 @@ from migrator.generate.patches import (
     compact,
     compute_patch,
     insert_position,
+    select,
     set_path,
     strategic_patch,
+    unpatched_rows,
 )
 from migrator.model.plan import Plan
 from migrator.model.serialise import dump_yaml
@@ -769,6 +771,7 @@ def describe(plan: Plan, pr: PullRequest, *, branch: str | None) -> str:
         files=pr.edited_files,
         unparseable=[str(u) for u in pr.unparseable],
         notes=pr.notes,
+        unpatched_defaults=unpatched_rows(select(plan)),
     )
 
 

@@ -107,9 +107,21 @@ class Selection:
 def _psp_mutation(ns: PlanNamespace, ref: str) -> tuple[str | None, tuple[Any, ...]]:
     for entry in ns.get("mutation") or ():
         if entry.get("workload") == ref:
-            changes = tuple(c for c in entry.get("changes") or () if c.get("cause") == "psp")
+            predicted = bool(entry.get("predicted"))
+            changes = tuple({**c, "predicted": True} if predicted else c
+                            for c in entry.get("changes") or () if c.get("cause") == "psp")
             return entry.get("psp"), changes
     return None, ()
+
+
+def unpatched_rows(selection: Selection) -> list[dict[str, Any]]:
+    """The workloads that will silently lose a PSP default (not edited), for the README and
+    the pull-request description: label, PSP, and each value with where it comes from."""
+    return [{"label": f"{u.namespace} {u.workload}", "psp": u.psp,
+             "changes": [{"path": c.get("path"), "value": c.get("pod"),
+                          "source": c.get("source"), "why": psp_reason(c, u.psp or "?")}
+                         for c in u.changes]}
+            for u in selection.unpatched_defaults]
 
 
 def select(plan: Plan) -> Selection:
@@ -328,10 +340,19 @@ def _seccomp_target(builder: _Builder, key: str) -> Path | None:
     return None
 
 
+def psp_reason(change: Mapping[str, Any], psp: str) -> str:
+    """`PSP <name>: <its field>`, saying when the value was predicted (no pod runs) rather
+    than observed, and when it is only the bottom of the PSP's allowed range."""
+    notes = [n for n in ("predicted: no pod runs now, so the PSP that would admit the "
+                         "template decided it" if change.get("predicted") else "",
+                         str(change.get("note") or "")) if n]
+    return f"PSP {psp}: {change.get('source')}" + (f" ({'; '.join(notes)})" if notes else "")
+
+
 def _apply_psp_default(builder: _Builder, change: Mapping[str, Any], psp: str) -> None:
     """Make one value a PSP injected explicit, where the template leaves it unset."""
     path, value = str(change.get("path")), change.get("pod")
-    reason = f"PSP {psp}: {change.get('source')}"
+    reason = psp_reason(change, psp)
     if (match := _ANNOTATION.match(path)) is not None:
         key = match.group("key")
         seccomp = _seccomp_target(builder, key)
