@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from migrator.errors import EXIT_OK, ManifestError, MigratorError, UsageError
+from migrator.files.overlays import kustomize_command
 from migrator.files.planfile import load_plan
 from migrator.files.repo import (
     Git,
@@ -216,7 +217,8 @@ def patch(plan_path: str, repo: str, out: str, *, commit: bool = False,
                      force=force, err=err)
     objects = load_objects(plan, plan_path, sources, errors)
     texts, notes = read_repository(repo)
-    pr = prepare(select(plan).targets, index_repository(texts, notes), objects)
+    pr = prepare(select(plan).targets, index_repository(texts, notes), objects,
+                 kustomize=kustomize_command())
     if git is not None and commit and pr.edits:
         overlap = git.dirty(pr.edited_files)
         if overlap:
