@@ -496,7 +496,13 @@ def reasoning_of(
     if d.missing_psps:
         reasoning.append(f"Granted but missing PSPs: {', '.join(d.missing_psps)}.")
     for m in mutations:
-        if m["passes_only_because_of_mutation"]:
+        if m["passes_only_because_of_mutation"] and m.get("predicted"):
+            reasoning.append(
+                f"{m['workload']} (no pod runs now): its pods would pass {m['pod_level']} "
+                f"only because PSP {m['psp']}, which would admit them, injects fields its "
+                f"template lacks; the template passes {m['template_level']}."
+            )
+        elif m["passes_only_because_of_mutation"]:
             reasoning.append(
                 f"{m['workload']}: its pods pass {m['pod_level']} only because PSP "
                 f"{m['psp']} injected fields its template lacks; the template passes "

@@ -275,6 +275,7 @@ def _namespace(ns: PlanNamespace, pin: str, target: str) -> Json:
         "attributed_to": m["attributed_to"], "pod_level": m["pod_level"],
         "template_level": m["template_level"],
         "passes_only_because_of_mutation": bool(m["passes_only_because_of_mutation"]),
+        "predicted": bool(m.get("predicted")),
         "fields": sorted(str(c["path"]) for c in m["changes"]),
     } for m in sorted(ns["mutation"], key=lambda m: str(m["workload"]))]
     dry = _dry_run_namespace(ns.get("server_dry_run"), str(ns["name"]))
@@ -455,7 +456,8 @@ def _findings(plan: Plan, namespaces: list[Json], psps: list[Json],
                     "mutation-only", name,
                     f"{m['workload']} passes {m['pod_level']} only because PSP {m['psp']} "
                     f"set {count(len(m['fields']), 'field')} its template lacks; the "
-                    f"template passes {m['template_level']}"))
+                    f"template passes {m['template_level']}"
+                    + (" (predicted: no pod runs now)" if m["predicted"] else "")))
         for item in ns["rejected_at_pin_inactive"]:
             warnings.append(_finding(
                 "target-rejects", name,
