@@ -28,6 +28,13 @@ from migrator.rbac.access import PSP_ANNOTATION, PSPAccess, creator_psps
 ObjectKey = tuple[str, str, str]
 TOKEN_VOLUME = "kube-api-access-migrator"
 TOKEN_PATH = "/var/run/secrets/kubernetes.io/serviceaccount"
+#: What the ServiceAccount admission puts in the token volume (1.22+).
+TOKEN_SOURCES = {"sources": [
+    {"serviceAccountToken": {"expirationSeconds": 3607, "path": "token"}},
+    {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+    {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {
+        "apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}},
+]}
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +84,7 @@ def as_received(obj: Obj, accounts: Mapping[ObjectKey, Obj] | None = None) -> di
         volumes: list[Any] = raw if isinstance(raw, list) else []
         if not any(isinstance(v, dict) and "projected" in v and
                    str(v.get("name", "")).startswith("kube-api-access-") for v in volumes):
-            spec["volumes"] = [*volumes, {"name": TOKEN_VOLUME, "projected": {"sources": []}}]
+            spec["volumes"] = [*volumes, {"name": TOKEN_VOLUME, "projected": TOKEN_SOURCES}]
             for key in ("initContainers", "containers"):
                 for container in spec.get(key) or ():
                     if isinstance(container, dict):

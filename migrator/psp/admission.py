@@ -183,6 +183,9 @@ class _Check:
                 if key == "name":
                     continue
                 kind = _VOLUME_SPELLING.get(key, key)
+                if kind == "projected" and not star and "projected" not in allowed \
+                        and "secret" in allowed and token_sources_only(volume.get(key)):
+                    continue  # as 1.21+ did: a bound token volume counts as a secret
                 if not star and kind not in allowed:
                     self.deny("spec.volumes", path,
                               f"Invalid value: \"{kind}\": {kind} volumes are not allowed "
@@ -370,6 +373,25 @@ class _Check:
 
 _SECCOMP_RULE = "metadata.annotations[seccomp.security.alpha.kubernetes.io/allowedProfileNames]"
 _APPARMOR_RULE = "metadata.annotations[apparmor.security.beta.kubernetes.io/allowedProfileNames]"
+
+
+def token_sources_only(projected: Any) -> bool:
+    """True for a projected volume holding only what a service-account token volume holds
+    (the token, the kube-root-ca.crt ConfigMap, the namespace from the downward API)."""
+    sources = _list(_map(projected).get("sources"))
+    for source in sources:
+        source = _map(source)
+        if set(source) == {"serviceAccountToken"}:
+            continue
+        if set(source) == {"configMap"} and \
+                _map(source["configMap"]).get("name") == "kube-root-ca.crt":
+            continue
+        if set(source) == {"downwardAPI"} and all(
+                _map(_map(item).get("fieldRef")).get("fieldPath") == "metadata.namespace"
+                for item in _list(_map(source["downwardAPI"]).get("items"))):
+            continue
+        return False
+    return bool(sources)
 
 
 def _has_prefix(path: str, prefix: str) -> bool:

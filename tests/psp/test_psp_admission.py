@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from migrator.psp import read_psp
-from migrator.psp.admission import admit, choose, validate
+from migrator.plan.today import as_received
+from migrator.psp.admission import admit, choose, token_sources_only, validate
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "v1.24"
 
@@ -205,3 +206,30 @@ def test_validate_takes_the_pod_as_stored() -> None:
     psp = _psp({"allowPrivilegeEscalation": False})
     assert validate(psp, pod({"containers": [app()]}))  # unmutated: unset is denied
     assert admit(psp, pod({"containers": [app()]})).admitted
+
+
+def test_a_bound_token_volume_counts_as_a_secret_as_on_1_24() -> None:
+    recorded_pod = recorded("pod-create-sa-mutated.json")["response"]["body"]["spec"]
+    token = recorded_pod["volumes"][0]
+    assert token_sources_only(token["projected"])
+    secrets_only = _psp({"volumes": ["secret", "configMap"]})
+    with_token = pod({"volumes": [token], "containers": [app()]})
+    assert not rules(secrets_only, with_token)
+    other = {"name": "p", "projected": {"sources": [{"secret": {"name": "s"}}]}}
+    assert rules(secrets_only, pod({"volumes": [other], "containers": [app()]})) \
+        == {"spec.volumes"}
+    assert rules(_psp({"volumes": ["configMap"]}), with_token) == {"spec.volumes"}
+
+
+def test_templates_are_judged_with_the_token_volume_the_server_adds() -> None:
+    template = {"kind": "Deployment", "metadata": {"name": "d", "namespace": "n"},
+                "spec": {"template": {"metadata": {}, "spec": {
+                    "containers": [{"name": "c"}]}}}}
+    received = as_received(template)
+    assert any("projected" in v for v in received["spec"]["volumes"])
+    no_token = copy.deepcopy(template)
+    no_token["spec"]["template"]["spec"]["automountServiceAccountToken"] = False
+    assert "volumes" not in as_received(no_token)["spec"]
+    empty_dir_only = _psp({"volumes": ["emptyDir"]})
+    assert not admit(empty_dir_only, received).admitted
+    assert admit(empty_dir_only, as_received(no_token)).admitted
