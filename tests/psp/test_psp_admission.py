@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from migrator.psp import read_psp
 from migrator.plan.today import as_received
+from migrator.psp import read_psp
 from migrator.psp.admission import admit, choose, token_sources_only, validate
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "v1.24"
