@@ -11,6 +11,7 @@ patches, and the reasoning in words. The result is plain JSON-ready data (see
 
 from __future__ import annotations
 
+import copy
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -23,9 +24,10 @@ from migrator.model.inventory import Inventory, Obj, name_of, namespace_of
 from migrator.model.owners import OwnerIndex
 from migrator.model.plan import PLAN_SCHEMA
 from migrator.model.words import count
+from migrator.model.workloads import pod_template
 from migrator.plan.simulate import NamespaceSimulation, Subject, simulate
 from migrator.plan.survey import analyze_psps
-from migrator.plan.today import Today, admission_today
+from migrator.plan.today import Today, admission_key, admission_today
 from migrator.psp import PSPAnalysis, explains
 from migrator.psp.admission import Denial
 from migrator.psp.rules import range_notes
@@ -112,8 +114,13 @@ def _predicted(
     sim: NamespaceSimulation, index: OwnerIndex, today: Mapping[str, Today],
     defaults_of: dict[str, list[Any]], ranges: Mapping[str, Mapping[str, str]], pin: Version,
     observed: set[str],
+    cache: dict[tuple[str, str], tuple[list[dict[str, Any]], Level]] | None = None,
 ) -> list[plan_types.Mutation]:
-    """Templates with no running pod whose pods the PSP that would admit them mutates."""
+    """Templates with no running pod whose pods the PSP that would admit them mutates.
+
+    `cache` keeps the changes and pod level per PSP and template shape (`admission_key`),
+    so the many workloads of one shape are explained once."""
+    cache = {} if cache is None else cache
     findings: list[plan_types.Mutation] = []
     for subject in sim.templates():
         outcome = today.get(subject.ref)
@@ -124,11 +131,18 @@ def _predicted(
         if template_obj is None:
             continue
         chosen = outcome.choice.chosen
-        attribution = explains(defaults_of.get(chosen.psp, []), template_obj, chosen.pod)
-        relevant = [d for d in attribution.differences if d.cause == "psp"]
+        template = pod_template(template_obj)
+        shape = admission_key({"metadata": template.metadata, "spec": template.spec}
+                              if template else {})
+        if (chosen.psp, shape) not in cache:
+            attribution = explains(defaults_of.get(chosen.psp, []), template_obj, chosen.pod)
+            cache[(chosen.psp, shape)] = (
+                [_annotated(d.to_dict(), ranges.get(chosen.psp, {}))
+                 for d in attribution.differences if d.cause == "psp"],
+                _pod_level(chosen.pod, pin))
+        relevant, pod_level = cache[(chosen.psp, shape)]
         if not relevant:
             continue
-        pod_level = _pod_level(chosen.pod, pin)
         template_level = subject.strictest(pin)
         findings.append({
             "workload": subject.ref,
@@ -136,7 +150,7 @@ def _predicted(
             "psp": chosen.psp,
             "attributed_to": "psp",
             "predicted": True,
-            "changes": [_annotated(d.to_dict(), ranges.get(chosen.psp, {})) for d in relevant],
+            "changes": copy.deepcopy(relevant),
             "pod_level": str(pod_level),
             "template_level": str(template_level),
             "passes_only_because_of_mutation": pod_level.rank > template_level.rank,
@@ -152,6 +166,7 @@ def _mutations(
     pin: Version,
     today: Mapping[str, Today] | None = None,
     ranges: Mapping[str, Mapping[str, str]] | None = None,
+    cache: dict[tuple[str, str], tuple[list[dict[str, Any]], Level]] | None = None,
 ) -> list[plan_types.Mutation]:
     """Workloads whose pods differ from their template in security fields, and why.
 
@@ -204,7 +219,7 @@ def _mutations(
             })
             break  # one pod per workload tells the story; the rest are replicas
     findings.extend(_predicted(sim, index, today or {}, defaults_of, ranges, pin,
-                               set(grouped)))
+                               set(grouped), cache))
     return sorted(findings, key=lambda f: str(f["workload"]))
 
 
@@ -628,6 +643,7 @@ def build_plan(
     pods_by_ns: dict[str, dict[str, Obj]] = defaultdict(dict)
     for pod in inventory.pods:
         pods_by_ns[namespace_of(pod)][name_of(pod)] = pod
+    predicted: dict[tuple[str, str], tuple[list[dict[str, Any]], Level]] = {}
     today_by_ns: dict[str, dict[str, Today]] = defaultdict(dict)
     for (ns_name, kind, name), outcome in today.items():
         today_by_ns[ns_name][f"{kind}/{name}"] = outcome
@@ -639,7 +655,7 @@ def build_plan(
         usable.update(name for t in today_by_ns[ns].values() for name in t.usable)
         ceiling = {name: analyses.get(name) for name in sorted(usable)}
         mutations = _mutations(sim, pods_by_ns[ns], index, defaults_of, pin,
-                               today_by_ns[ns], ranges)
+                               today_by_ns[ns], ranges, predicted)
         namespaces.append(plan_namespace(
             ns, labels_of.get(ns, {}), sim, pin, target, ceiling, inventory.psp_api,
             mutations, config, psps_read=bool(inventory.psps), today=today_by_ns[ns]))

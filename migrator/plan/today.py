@@ -14,6 +14,7 @@ Pure: inventory and RBAC resolution in, outcomes keyed by (namespace, kind, name
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -40,7 +41,11 @@ TOKEN_SOURCES = {"sources": [
 @dataclass(frozen=True, slots=True)
 class Today:
     """PSP admission of one workload's pods: the usable PSPs (with the identity that may
-    use each) and the choice among them (`choice.chosen` None: rejected today)."""
+    use each) and the choice among them (`choice.chosen` None: rejected today).
+
+    Workloads PSP admission treats alike (same usable PSPs, same `admission_key`) share
+    one choice: its stored pod is that of the first of them, identical in every field
+    a PSP reads or writes."""
 
     usable: Mapping[str, str]
     choice: Choice
@@ -77,22 +82,49 @@ def as_received(obj: Obj, accounts: Mapping[ObjectKey, Obj] | None = None) -> di
     """The pod PSP admission receives for `obj`'s template: its metadata and spec, plus the
     projected token volume (and its mounts) the ServiceAccount admission adds before it."""
     template = pod_template(obj)
-    metadata = copy.deepcopy(template.metadata) if template else {}
-    spec = copy.deepcopy(template.spec) if template else {}
+    metadata = dict(template.metadata) if template else {}
+    spec = dict(template.spec) if template else {}
     if _automounts(spec, namespace_of(obj), accounts or {}):
         raw = spec.get("volumes")
         volumes: list[Any] = raw if isinstance(raw, list) else []
         if not any(isinstance(v, dict) and "projected" in v and
                    str(v.get("name", "")).startswith("kube-api-access-") for v in volumes):
-            spec["volumes"] = [*volumes, {"name": TOKEN_VOLUME, "projected": TOKEN_SOURCES}]
+            spec["volumes"] = [*volumes, {"name": TOKEN_VOLUME,
+                                          "projected": copy.deepcopy(TOKEN_SOURCES)}]
+            mount = {"name": TOKEN_VOLUME, "mountPath": TOKEN_PATH, "readOnly": True}
             for key in ("initContainers", "containers"):
-                for container in spec.get(key) or ():
-                    if isinstance(container, dict):
-                        mounts = container.get("volumeMounts")
-                        container["volumeMounts"] = [
-                            *(mounts if isinstance(mounts, list) else []),
-                            {"name": TOKEN_VOLUME, "mountPath": TOKEN_PATH, "readOnly": True}]
+                items = spec.get(key)
+                if isinstance(items, list):
+                    spec[key] = [_mounted(c, mount) for c in items]
     return {"metadata": metadata, "spec": spec}
+
+
+def _mounted(container: Any, mount: Mapping[str, Any]) -> Any:
+    """A copy of `container` with `mount` added to its volumeMounts (the input unchanged)."""
+    if not isinstance(container, dict):
+        return container
+    mounts = container.get("volumeMounts")
+    return {**container, "volumeMounts": [*(mounts if isinstance(mounts, list) else []),
+                                          dict(mount)]}
+
+
+_CONTAINER_KEYS = ("name", "securityContext", "ports", "volumeMounts")
+
+
+def admission_key(pod: Mapping[str, Any]) -> str:
+    """A string equal for two pods ({"metadata", "spec"}) that PSP admission treats alike:
+    their annotations and every pod field a PSP rule or default reads, containers without
+    their images, commands, environment and resources."""
+    metadata = pod.get("metadata") or {}
+    spec = dict(pod.get("spec") or {})
+    for key in ("initContainers", "containers", "ephemeralContainers"):
+        if isinstance(spec.get(key), list):
+            spec[key] = [{k: c.get(k) for k in _CONTAINER_KEYS} if isinstance(c, dict) else c
+                         for c in spec[key]]
+    kept = {k: spec.get(k) for k in ("hostNetwork", "hostPID", "hostIPC", "securityContext",
+                                     "runtimeClassName", "volumes", "initContainers",
+                                     "containers", "ephemeralContainers")}
+    return json.dumps([metadata.get("annotations"), kept], sort_keys=True, default=str)
 
 
 def admission_today(inventory: Inventory, access: PSPAccess,
@@ -109,6 +141,7 @@ def admission_today(inventory: Inventory, access: PSPAccess,
                   *(p for p in inventory.pods if not observed_running(p)
                     and index.parent(p) is None)]
     out: dict[ObjectKey, Today] = {}
+    decided: dict[tuple[tuple[str, ...], str], Choice] = {}
     for obj in candidates:
         template = pod_template(obj)
         if template is None:
@@ -116,6 +149,9 @@ def admission_today(inventory: Inventory, access: PSPAccess,
         namespace, kind = namespace_of(obj), str(obj.get("kind"))
         usable = creator_psps(access, namespace, kind, _service_account(template.spec))
         known = [specs[name] for name in usable if name in specs]
-        out[(namespace, kind, name_of(obj))] = Today(usable, choose(known, as_received(
-            obj, accounts)))
+        received = as_received(obj, accounts)
+        key = (tuple(p.name for p in known), admission_key(received))
+        if key not in decided:
+            decided[key] = choose(known, received)
+        out[(namespace, kind, name_of(obj))] = Today(usable, decided[key])
     return out
