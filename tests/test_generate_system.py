@@ -51,3 +51,13 @@ def test_an_exempt_namespace_is_not_told_to_keep_watching() -> None:
 def test_a_checked_namespace_still_watches() -> None:
     text = namespace_files(demo_plan())["phase1-audit/team-a.yaml"]
     assert "Watching restricted:latest" in text
+
+
+def test_the_readme_does_not_tell_an_exempt_namespace_to_watch() -> None:
+    from migrator.app.generate import generate_files
+
+    files, _patched = generate_files(demo_plan(), {}, ("json6902",))
+    (row,) = [line for line in files["README.md"].splitlines()
+              if line.startswith("| `kube-system` |")]
+    assert "none (exempt)" in row and "exempt in admission-config.yaml" in row
+    assert "keep it privileged" not in row and "baseline:latest" not in row

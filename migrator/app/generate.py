@@ -29,7 +29,7 @@ from migrator.files.repo import (
     read_repository,
 )
 from migrator.files.writing import check_tree, replace_file, write_tree
-from migrator.generate.admission import admission_files
+from migrator.generate.admission import admission_files, exemptions
 from migrator.generate.namespaces import namespace_files
 from migrator.generate.patches import (
     FORMATS,
@@ -97,15 +97,21 @@ def load_objects(plan: Plan, plan_path: str, sources: Sequence[str],
 def _readme(plan: Plan, patched: Patched, formats: Iterable[str],
             files: Iterable[str]) -> str:
     selection = select(plan)
+    exempt = dict(exemptions(plan)["namespaces"])
     namespaces = []
     for ns in sorted(plan.get("namespaces") or (), key=lambda n: str(n["name"])):
         rec = ns["recommended"]
+        why = exempt.get(str(ns["name"]))
         namespaces.append({
             "name": ns["name"], "enforce": f"{rec['enforce']}:{rec['enforce_version']}",
-            "watch": f"{rec['audit']}:{rec['audit_version']}",
+            "watch": f"{rec['audit']}:{rec['audit_version']}" if why is None
+            else "none (exempt)",
             "after": ns["after_patches"],
             "notes": [*(ns.get("warnings") or ()),
-                      *([ns["suggestion"]] if ns.get("suggestion") else ())],
+                      *([ns["suggestion"]] if ns.get("suggestion") else ())]
+            if why is None else
+            [f"exempt in admission-config.yaml: {why}; its pods are not checked, so audit "
+             "and warn record nothing"],
         })
     return render(
         "generate-readme.md.j2",

@@ -38,7 +38,7 @@ def _manifest(name: str, labels: Mapping[str, str]) -> dict[str, Any]:
 
 def _exempt_lines(ns: PlanNamespace, why: str) -> list[str]:
     return [f"Namespace {ns['name']} is exempt in the generated admission configuration, "
-            f"admission-config.yaml ({why}).",
+            f"admission-config.yaml: {why}.",
             "Pod Security does not check its pods: these labels are informational, and "
             "audit and warn record nothing."]
 
