@@ -182,3 +182,24 @@ def test_the_report_lists_the_lowered_label_and_the_rejections(plan: dict[str, A
                 for b in report["findings"]["blockers"] if b["rule"] == "rejected-today"}
     assert {("shop", "Deployment/debug"), ("shop", "CronJob/logs-cleanup"),
             ("ctrl", "Pod/toolbox")} <= rejected
+
+
+def test_lost_psp_defaults_say_whether_a_patch_keeps_them(plan: dict[str, Any]) -> None:
+    jobs = {lost["workload"]: lost for lost in ns_of(plan, "jobs")["lost_psp_defaults"]}
+    assert jobs["CronJob/report"]["predicted"] is True
+    assert jobs["CronJob/report"]["patched"] is True  # the generated patch adds them
+    assert "spec.securityContext.fsGroup" in jobs["Deployment/api"]["fields"]
+
+
+def test_the_report_lists_the_workloads_that_lose_a_psp_default_unedited() -> None:
+    import sys
+    sys.path.insert(0, str(ROOT / "tests"))
+    from demo import demo_plan
+
+    report = build_report(demo_plan())
+    lost = {(item["namespace"], item["workload"]): item for item in report["lost_psp_defaults"]}
+    checkout = lost[("payments", "Deployment/checkout")]
+    assert checkout["psp"] == "restricted-mutating"
+    assert "spec.securityContext.fsGroup" in checkout["fields"]
+    # team-a/web's defaults are made explicit by its patch: not listed
+    assert ("team-a", "Deployment/web") not in lost

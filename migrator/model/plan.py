@@ -69,6 +69,17 @@ class Mutation(TypedDict):
     predicted: NotRequired[bool]
 
 
+class LostDefaults(TypedDict):
+    """A workload whose pods get values from a PSP its template lacks."""
+
+    workload: str
+    psp: str | None
+    predicted: bool
+    fields: list[str]
+    #: whether the generated patches make them explicit
+    patched: bool
+
+
 class Recommended(TypedDict):
     enforce: str
     enforce_version: str
@@ -126,6 +137,7 @@ class PlanNamespace(TypedDict):
     blockers: list[Blocker]
     rejected_today: list[Blocker]
     mutation: list[Mutation]
+    lost_psp_defaults: list[LostDefaults]
     subjects: list[Subject]
     server_dry_run: NotRequired[dict[str, Any] | None]
 

@@ -533,6 +533,25 @@ def reasoning_of(
     return reasoning
 
 
+def lost_defaults(decision: Decision, sim: NamespaceSimulation,
+                  mutations: list[plan_types.Mutation]) -> list[plan_types.LostDefaults]:
+    """The workloads whose pods get values from a PSP that their templates lack (lost once
+    PSP is gone), and whether the generated patches make them explicit (they patch every
+    template that fails the level reachable after patches, when it is stricter)."""
+    d = decision
+    key = LevelVersion(d.after_patches, d.pin)
+    patched = {s.ref for s in sim.templates()
+               if d.after_patches.stricter_than(d.enforce) and s.verdicts.get(key)}
+    out: list[plan_types.LostDefaults] = []
+    for m in mutations:
+        fields = sorted(str(c["path"]) for c in m["changes"] if c.get("cause") == "psp")
+        if fields:
+            out.append({"workload": m["workload"], "psp": m["psp"],
+                        "predicted": bool(m.get("predicted")), "fields": fields,
+                        "patched": m["workload"] in patched})
+    return out
+
+
 def namespace_entry(
     decision: Decision,
     labels: dict[str, str],
@@ -593,6 +612,7 @@ def namespace_entry(
         "blockers": blockers,
         "rejected_today": rejected,
         "mutation": mutations,
+        "lost_psp_defaults": lost_defaults(d, sim, mutations),
         "subjects": [_subject_dict(s, config) for s in sim.subjects],
     }
 

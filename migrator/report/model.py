@@ -304,6 +304,7 @@ def _namespace(ns: PlanNamespace, pin: str, target: str) -> Json:
         "mutation": mutation,
         "looser_than_psp": bool(ns["looser_than_psp"]),
         "lowers_existing": ns.get("lowers_existing"),
+        "lost_psp_defaults": list(ns.get("lost_psp_defaults") or []),
         "warnings": list(ns["warnings"]),
         "suggestion": ns["suggestion"],
         "reasoning": list(ns["reasoning"]),
@@ -720,6 +721,7 @@ def build_report(
             "pods": passing["pods"],
         },
         "findings": {"blockers": blockers, "warnings": warnings},
+        "lost_psp_defaults": _lost_defaults(namespaces),
         "charts": _charts(plan, namespaces, psps),
         "namespaces": namespaces,
         "psps": psps,
@@ -731,6 +733,14 @@ def build_report(
         "unreadable": [dict(u) for u in plan["unreadable"]],
         "fail_on_rules": {k: list(v) for k, v in FAIL_ON_RULES.items()},
     }
+
+
+def _lost_defaults(namespaces: list[Json]) -> list[Json]:
+    """The workloads that will silently lose a PSP default: their pods get values from a
+    PSP that their templates lack, and no generated patch makes them explicit."""
+    return [{"namespace": ns["name"], "workload": lost["workload"], "psp": lost["psp"],
+             "fields": list(lost["fields"]), "predicted": bool(lost["predicted"])}
+            for ns in namespaces for lost in ns["lost_psp_defaults"] if not lost["patched"]]
 
 
 def gate(report: Mapping[str, Any], fail_on: str | None) -> list[Json]:
