@@ -88,8 +88,6 @@ def _strictest(levels: Iterable[Level]) -> Level:
     return max(found, key=lambda lv: lv.rank) if found else Level.PRIVILEGED
 
 
-
-
 # -- mutation ------------------------------------------------------------------------------
 
 
@@ -101,8 +99,6 @@ def _pod_level(pod: Mapping[str, Any], pin: Version) -> Level:
         if not verdict_cached(level, pin, metadata, spec):
             return level
     return Level.PRIVILEGED
-
-
 
 
 def _annotated(change: dict[str, Any], ranges: Mapping[str, str]) -> dict[str, Any]:
@@ -328,9 +324,10 @@ def _looser_warning(enforce: Level, practical: Level, after: Level,
         return ", ".join(parts) + (f" and {more} more" if more > 0 else "")
 
     text = (f"LOOSER THAN PSP: enforcing {enforce} here is looser than the {practical} the "
-            f"PSPs allowed in practice, because of {named(sorted(by_object))}.")
+            "PSPs allowed in practice")
     if not by_object:
-        return text[:-1] + "."
+        return text + "."
+    text += f", because of {named(sorted(by_object))}."
     if not by_hand and after.rank >= practical.rank:
         return text + f" The generated patches fix all of them: apply them and move to {practical}."
     if fixed:
