@@ -79,11 +79,17 @@ def _automounts(spec: Mapping[str, Any], namespace: str, accounts: Mapping[Objec
 
 
 def as_received(obj: Obj, accounts: Mapping[ObjectKey, Obj] | None = None) -> dict[str, Any]:
-    """The pod PSP admission receives for `obj`'s template: its metadata and spec, plus the
-    projected token volume (and its mounts) the ServiceAccount admission adds before it."""
+    """The pod PSP admission receives for `obj`'s template: its metadata and spec, with the
+    hostPort defaulting of a pod on the host network, plus the projected token volume (and
+    its mounts) the ServiceAccount admission adds before it."""
     template = pod_template(obj)
     metadata = dict(template.metadata) if template else {}
     spec = dict(template.spec) if template else {}
+    if spec.get("hostNetwork") is True:
+        for key in ("initContainers", "containers"):
+            items = spec.get(key)
+            if isinstance(items, list):
+                spec[key] = [_host_ports(c) for c in items]
     if _automounts(spec, namespace_of(obj), accounts or {}):
         raw = spec.get("volumes")
         volumes: list[Any] = raw if isinstance(raw, list) else []
@@ -97,6 +103,17 @@ def as_received(obj: Obj, accounts: Mapping[ObjectKey, Obj] | None = None) -> di
                 if isinstance(items, list):
                     spec[key] = [_mounted(c, mount) for c in items]
     return {"metadata": metadata, "spec": spec}
+
+
+def _host_ports(container: Any) -> Any:
+    """A copy of `container` whose ports have the hostPort a pod on the host network gets
+    by default (its containerPort), as the API server sets it before admission."""
+    if not isinstance(container, dict) or not isinstance(container.get("ports"), list):
+        return container
+    ports = [{**p, "hostPort": p.get("containerPort")}
+             if isinstance(p, dict) and not p.get("hostPort") and p.get("containerPort")
+             else p for p in container["ports"]]
+    return {**container, "ports": ports}
 
 
 def _mounted(container: Any, mount: Mapping[str, Any]) -> Any:

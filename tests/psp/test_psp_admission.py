@@ -233,3 +233,18 @@ def test_templates_are_judged_with_the_token_volume_the_server_adds() -> None:
     empty_dir_only = _psp({"volumes": ["emptyDir"]})
     assert not admit(empty_dir_only, received).admitted
     assert admit(empty_dir_only, as_received(no_token)).admitted
+
+
+def test_a_host_network_pod_gets_its_container_ports_as_host_ports() -> None:
+    template = {"kind": "DaemonSet", "metadata": {"name": "agent", "namespace": "n"},
+                "spec": {"template": {"metadata": {}, "spec": {
+                    "hostNetwork": True, "automountServiceAccountToken": False,
+                    "containers": [{"name": "c", "ports": [{"containerPort": 9100}]}]}}}}
+    received = as_received(template)
+    assert received["spec"]["containers"][0]["ports"] == [
+        {"containerPort": 9100, "hostPort": 9100}]
+    assert "hostPort" not in template["spec"]["template"]["spec"]["containers"][0]["ports"][0]
+    narrow = _psp({"hostNetwork": True, "hostPorts": [{"min": 9000, "max": 9099}]})
+    wide = _psp({"hostNetwork": True, "hostPorts": [{"min": 9000, "max": 9999}]})
+    assert rules(narrow, received) == {"spec.hostPorts"}
+    assert not rules(wide, received)
