@@ -12,10 +12,10 @@ in `overlays/prod`), so the edited base alone says nothing about what is deploye
 - `deciding_patch` finds, for a field the built overlay gets wrong, the strategic-merge
   patch document that sets it, and the path of the field inside that document, so the
   file that decides the field is the one edited;
-- `kustomize_build` runs `kubectl kustomize` (or `kustomize build`) on a copy of the
+- `Kustomize` runs `kubectl kustomize` (or `kustomize build`) on a copy of the
   repository's YAML files with the edits applied, when one is installed.
 
-Only `kustomize_build` does I/O (a temporary folder and a subprocess).
+Only `Kustomize` does I/O (a temporary folder and a subprocess).
 """
 
 from __future__ import annotations
@@ -318,25 +318,60 @@ def kustomize_command() -> list[str] | None:
     return None
 
 
-def kustomize_build(texts: Mapping[str, str], folder: str,
-                    command: Sequence[str]) -> tuple[list[dict[str, Any]] | None, str]:
-    """What kustomize builds from `folder` of a repository made of `texts` (relative path ->
-    text): the objects, or None and why not."""
-    with tempfile.TemporaryDirectory(prefix="migrator-kustomize-") as root:
+class Kustomize:
+    """Runs `command` (`kubectl kustomize` or `kustomize build`) on a private copy of a
+    repository's texts, kept in a temporary folder for the life of the object and brought
+    up to date before each build (only changed files are rewritten)."""
+
+    def __init__(self, command: Sequence[str]) -> None:
+        self.command = list(command)
+        self._folder: tempfile.TemporaryDirectory[str] | None = None
+        self._written: dict[str, str] = {}
+
+    def __enter__(self) -> Kustomize:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._folder is not None:
+            self._folder.cleanup()
+            self._folder = None
+            self._written = {}
+
+    def _sync(self, texts: Mapping[str, str]) -> str:
+        if self._folder is None:
+            self._folder = tempfile.TemporaryDirectory(prefix="migrator-kustomize-")
+        root = self._folder.name
         for rel, text in texts.items():
+            if self._written.get(rel) == text:
+                continue
             target = os.path.join(root, *rel.split("/"))
             os.makedirs(os.path.dirname(target), exist_ok=True)
             with open(target, "w", encoding="utf-8", newline="") as handle:
                 handle.write(text)
+            self._written[rel] = text
+        return root
+
+    def build(self, texts: Mapping[str, str],
+              folder: str) -> tuple[list[dict[str, Any]] | None, str]:
+        """What kustomize builds from `folder` of the repository made of `texts` (relative
+        path -> text): the objects, or None and why not."""
+        name = " ".join(self.command)
         try:
-            done = subprocess.run([*command, os.path.join(root, *folder.split("/"))],
+            root = self._sync(texts)
+        except OSError as exc:
+            return None, f"{name}: the repository could not be copied ({exc})"
+        try:
+            done = subprocess.run([*self.command, os.path.join(root, *folder.split("/"))],
                                   capture_output=True, text=True, timeout=120, check=False)
         except (OSError, subprocess.TimeoutExpired) as exc:
-            return None, f"{' '.join(command)} could not run ({exc})"
+            return None, f"{name} could not run ({exc})"
         if done.returncode != 0:
             message = (done.stderr.strip().splitlines() or ["failed"])[-1]
-            return None, f"{' '.join(command)} failed: {message.replace(root + '/', '')}"
+            return None, f"{name} failed: {message.replace(root + '/', '')}"
         try:
             return [d for d in yaml.safe_load_all(done.stdout) if isinstance(d, dict)], ""
         except yaml.YAMLError as exc:
-            return None, f"{' '.join(command)} printed unreadable YAML ({exc})"
+            return None, f"{name} printed unreadable YAML ({exc})"

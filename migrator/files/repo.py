@@ -29,6 +29,7 @@ import posixpath
 import re
 import subprocess
 from collections import Counter
+from contextlib import nullcontext
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -45,7 +46,7 @@ from migrator.files.overlays import (
     build_in_process,
     deciding_patch,
     json_patch_sets,
-    kustomize_build,
+    Kustomize,
     patch_entries,
 )
 from migrator.generate.patches import (
@@ -721,6 +722,13 @@ def prepare(targets: Sequence[Target], index: RepoIndex,
     """Every target located, patched and (where possible) edited in memory; each overlay
     that deploys an edited base judged as it builds (with the `kustomize` command, e.g.
     `kubectl kustomize`, too, when given)."""
+    with Kustomize(kustomize) if kustomize else nullcontext() as runner:
+        return _prepare(targets, index, objects, runner)
+
+
+def _prepare(targets: Sequence[Target], index: RepoIndex,
+             objects: Mapping[tuple[str, str, str], Mapping[str, Any]],
+             runner: Kustomize | None) -> PullRequest:
     texts = dict(index.texts)
     edits: dict[str, str] = {}
     entries: list[Entry] = []
@@ -766,7 +774,7 @@ def prepare(targets: Sequence[Target], index: RepoIndex,
         entry.status = "edited"
         entry.summary = change_summary(doc.obj, outcome.patched)
         if matches[0].context.via:
-            _verify_overlay(entry, matches[0], outcome, index, texts, edits, kustomize)
+            _verify_overlay(entry, matches[0], outcome, index, texts, edits, runner)
     return PullRequest(entries, dict(sorted(edits.items())), list(index.unparseable),
                        list(index.notes))
 
@@ -849,7 +857,7 @@ def _get_path(obj: Any, path: Sequence[str | int]) -> Any:
 
 def _verify_overlay(entry: Entry, match: Match, patch: WorkloadPatch, index: RepoIndex,
                     texts: dict[str, str], edits: dict[str, str],
-                    command: Sequence[str] | None) -> None:
+                    runner: Kustomize | None) -> None:
     """Judge what the overlay deploying `entry`'s workload builds from the edited base;
     edit the overlay patch that decides a field the build gets wrong; say what was
     verified, and how."""
@@ -869,8 +877,9 @@ def _verify_overlay(entry: Entry, match: Match, patch: WorkloadPatch, index: Rep
     entry.overlays.append(f"{overlay}: built in process ({applied} applied): "
                           + (f"passes {policy}" if not failing
                              else f"still fails {policy}: {'; '.join(failing)}"))
-    if command is not None:
-        objects, why = kustomize_build(texts, overlay, command)
+    if runner is not None:
+        command = runner.command
+        objects, why = runner.build(texts, overlay)
         if objects is None:
             entry.overlays.append(f"{overlay}: {why}; the in-process build stands")
         else:
