@@ -29,8 +29,8 @@ import posixpath
 import re
 import subprocess
 from collections import Counter
-from contextlib import nullcontext
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -42,11 +42,11 @@ from ruamel.yaml.error import YAMLError as RuamelError
 
 from migrator.errors import GitError, NotEditable
 from migrator.files.overlays import (
+    Kustomize,
     PatchEntry,
     build_in_process,
     deciding_patch,
     json_patch_sets,
-    Kustomize,
     patch_entries,
 )
 from migrator.generate.patches import (
