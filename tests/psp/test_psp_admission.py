@@ -248,3 +248,17 @@ def test_a_host_network_pod_gets_its_container_ports_as_host_ports() -> None:
     wide = _psp({"hostNetwork": True, "hostPorts": [{"min": 9000, "max": 9999}]})
     assert rules(narrow, received) == {"spec.hostPorts"}
     assert not rules(wide, received)
+
+
+@pytest.mark.parametrize("name", ["pod-create-admin-bare.json",
+                                  "pod-create-admin-seccomp-dryrun.json"])
+def test_the_recorded_choice_among_all_three_psps(name: str) -> None:
+    """The admin may use every PSP: the API server's choice is in the stored annotation."""
+    exchange = recorded(name)
+    body = exchange["request"]["body"]
+    received = as_received({**body, "metadata": {**body["metadata"], "namespace": "team-a"}})
+    psps = [psp_of(n) for n in ("baseline-ish", "privileged", "restricted-mutating")]
+    choice = choose(psps, received)
+    stored = exchange["response"]["body"]["metadata"]["annotations"]["kubernetes.io/psp"]
+    assert choice.chosen is not None and choice.chosen.psp == stored
+    assert not choice.chosen.mutated
