@@ -203,3 +203,19 @@ def test_the_report_lists_the_workloads_that_lose_a_psp_default_unedited() -> No
     assert "spec.securityContext.fsGroup" in checkout["fields"]
     # team-a/web's defaults are made explicit by its patch: not listed
     assert ("team-a", "Deployment/web") not in lost
+
+
+def test_without_psp_admission_running_nothing_is_rejected_today() -> None:
+    inventory = load()
+    # a pod the API server stored without the annotation PSP admission writes
+    inventory.add({"apiVersion": "v1", "kind": "Pod",
+                   "metadata": {"name": "plain", "namespace": "shop", "uid": "u-2"},
+                   "spec": {"containers": [{"name": "c", "image": "x"}]},
+                   "status": {"phase": "Running"}}, "test")
+    jobs_pod = next(p for p in inventory.pods if p["metadata"]["name"] == "api-5d4f8-x1")
+    del jobs_pod["metadata"]["annotations"]["kubernetes.io/psp"]
+    plan = build_plan(inventory, pin=Version.of(24))
+    shop = ns_of(plan, "shop")
+    assert shop["rejected_today"] == []
+    assert shop["recommended"]["enforce"] == "privileged"
+    assert any("does not seem to run" in r for r in shop["reasoning"])

@@ -27,7 +27,7 @@ from migrator.model.words import count
 from migrator.model.workloads import pod_template
 from migrator.plan.simulate import NamespaceSimulation, Subject, simulate
 from migrator.plan.survey import analyze_psps
-from migrator.plan.today import Today, admission_key, admission_today
+from migrator.plan.today import Today, admission_key, admission_today, psp_admission_seen
 from migrator.psp import PSPAnalysis, explains
 from migrator.psp.admission import Denial
 from migrator.psp.rules import range_notes
@@ -676,6 +676,12 @@ def build_plan(
         namespaces.append(plan_namespace(
             ns, labels_of.get(ns, {}), sim, pin, target, ceiling, inventory.psp_api,
             mutations, config, psps_read=bool(inventory.psps), today=today_by_ns[ns]))
+    if inventory.psps and psp_admission_seen(inventory) is False:
+        for item in namespaces:
+            item["reasoning"].append(
+                "No running pod carries the kubernetes.io/psp annotation PSP admission "
+                "writes: the PodSecurityPolicy admission plugin does not seem to run, so no "
+                "workload is taken as rejected today.")
     by_level: dict[str, int] = {str(lv): 0 for lv in LEVELS_BY_RANK}
     for item in namespaces:
         by_level[item["recommended"]["enforce"]] += 1

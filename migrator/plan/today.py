@@ -66,6 +66,18 @@ def observed_running(pod: Obj) -> bool:
                 or (metadata.get("annotations") or {}).get(PSP_ANNOTATION))
 
 
+def psp_admission_seen(inventory: Inventory) -> bool | None:
+    """Whether PSP admission ran on this cluster's pods: True when a pod carries the
+    `kubernetes.io/psp` annotation it writes, False when pods the API server stored run
+    and none does (the admission plugin is off), None when no stored pod tells."""
+    stored = [p for p in inventory.pods
+              if (p.get("metadata") or {}).get("uid") or p.get("status")]
+    if any(((p.get("metadata") or {}).get("annotations") or {}).get(PSP_ANNOTATION)
+           for p in inventory.pods):
+        return True
+    return False if stored else None
+
+
 def _service_account(spec: Mapping[str, Any]) -> str:
     return str(spec.get("serviceAccountName") or spec.get("serviceAccount") or "default")
 
@@ -147,8 +159,9 @@ def admission_key(pod: Mapping[str, Any]) -> str:
 def admission_today(inventory: Inventory, access: PSPAccess,
                     index: OwnerIndex) -> dict[ObjectKey, Today]:
     """PSP admission of every template source and not-yet-running bare pod, by
-    (namespace, kind, name). Empty when no PSP was read."""
-    if not inventory.psps:
+    (namespace, kind, name). Empty when no PSP was read, or when the cluster's stored pods
+    show that PSP admission does not run (`psp_admission_seen` False)."""
+    if not inventory.psps or psp_admission_seen(inventory) is False:
         return {}
     specs: dict[str, PSPSpec] = {name_of(p): read_psp(p) for p in inventory.psps}
     accounts: dict[ObjectKey, Obj] = {
