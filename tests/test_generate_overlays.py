@@ -158,3 +158,14 @@ def test_in_process_build_applies_json6902_to_its_target_only() -> None:
                            [entries], texts, ["web"])
     assert api.obj["spec"] == {"replicas": 3} and api.applied == ["o/p.json"]
     assert web.obj["spec"] == {} and web.applied == []
+
+
+def test_a_patch_target_selects_by_labels_and_namespace_too() -> None:
+    entries = patch_entries("o/kustomization.yaml", {"patches": [
+        {"path": "p.json", "target": {"kind": "Deployment", "labelSelector": "tier=web"}}]})
+    texts = {"o/p.json": '[{"op": "add", "path": "/spec/replicas", "value": 3}]'}
+    web = {"kind": "Deployment", "metadata": {"name": "a", "labels": {"tier": "web"}},
+           "spec": {}}
+    db = {"kind": "Deployment", "metadata": {"name": "b", "labels": {"tier": "db"}}, "spec": {}}
+    assert build_in_process(web, [entries], texts, ["a"]).applied == ["o/p.json"]
+    assert build_in_process(db, [entries], texts, ["b"]).applied == []

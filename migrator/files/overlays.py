@@ -105,7 +105,35 @@ def _selects(target: Mapping[str, Any] | None, obj: Mapping[str, Any],
     if target.get("name") not in (None, *names):
         return False
     group, _, _version = str(obj.get("apiVersion") or "").rpartition("/")
-    return target.get("group") in (None, group)
+    if target.get("group") not in (None, group):
+        return False
+    meta = obj.get("metadata")
+    meta = meta if isinstance(meta, Mapping) else {}
+    for key, where in (("labelSelector", "labels"), ("annotationSelector", "annotations")):
+        wanted = target.get(key)
+        if isinstance(wanted, str) and not _selector_matches(wanted, meta.get(where)):
+            return False
+    return True
+
+
+def _selector_matches(selector: str, values: Any) -> bool:
+    """An equality-based selector (`a=b,c!=d,e`) against labels or annotations."""
+    present = values if isinstance(values, Mapping) else {}
+    for term in (t.strip() for t in selector.split(",") if t.strip()):
+        if "!=" in term:
+            key, value = term.split("!=", 1)
+            if present.get(key.strip()) == value.strip():
+                return False
+        elif "=" in term:
+            key, value = term.split("==", 1) if "==" in term else term.split("=", 1)
+            if present.get(key.strip()) != value.strip():
+                return False
+        elif term.startswith("!"):
+            if term[1:].strip() in present:
+                return False
+        elif term not in present:
+            return False
+    return True
 
 
 def _names_match(doc: Mapping[str, Any], obj: Mapping[str, Any], names: Sequence[str]) -> bool:
