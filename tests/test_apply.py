@@ -700,9 +700,15 @@ def test_a_stricter_label_is_kept_unless_lowering_is_allowed(
     assert code == 1, output.text  # refused: not everything the plan asked for was done
     assert any(line.startswith("locked: keeps pod-security.kubernetes.io/enforce=restricted")
                and "--allow-lower" in line for line in output.err)
-    assert "kept stricter" in output.text
-    assert all(not r.path.endswith("/locked") for r in patches(cluster))
-    assert cluster.namespace_labels("locked")[LABEL_PREFIX + "enforce"] == "restricted"
+    assert "1 namespace kept a stricter level (not lowered)" in output.text
+    # the stricter enforce label and its version stay; audit and warn are set
+    sent = [r.json() for r in patches(cluster) if r.path.endswith("/locked")]
+    assert sent and all(LABEL_PREFIX + "enforce" not in body["metadata"]["labels"]
+                        and LABEL_PREFIX + "enforce-version" not in body["metadata"]["labels"]
+                        for body in sent)
+    labels = cluster.namespace_labels("locked")
+    assert labels[LABEL_PREFIX + "enforce"] == "restricted"
+    assert labels[LABEL_PREFIX + "audit"] == locked["recommended"]["audit"]
     assert cluster.namespace_labels("tools")[LABEL_PREFIX + "enforce"] == \
         by_name(plan)["tools"]["recommended"]["enforce"]
     output = Output()

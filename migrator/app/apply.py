@@ -63,6 +63,8 @@ def _print_results(results: Sequence[NamespaceResult], echo: Echo, err: Echo) ->
             echo(change.line() + suffix)
         for warning in result.warnings:
             echo(f"{result.namespace}: server warning: {warning}")
+        for line in result.kept:
+            err(f"{result.namespace}: {line}")
         for note in result.notes:
             (err if result.status in ("skipped", "refused") else echo)(
                 f"{result.namespace}: {note}")
@@ -76,10 +78,13 @@ def _tally(results: Sequence[NamespaceResult], unchanged: str = "already set") -
     parts = [f"{count(sum(len(r.changes) for r in changing), 'label')} {verb} in "
              f"{count(len(changing), 'namespace')}"]
     for status, words in (("unchanged", unchanged), ("skipped", "skipped"),
-                          ("refused", "kept stricter (not lowered)"), ("failed", "failed")):
+                          ("failed", "failed")):
         n = sum(1 for r in results if r.status == status)
         if n:
             parts.append(f"{count(n, 'namespace')} {words}")
+    kept = sum(1 for r in results if r.kept)
+    if kept:
+        parts.append(f"{count(kept, 'namespace')} kept a stricter level (not lowered)")
     return "; ".join(parts)
 
 
