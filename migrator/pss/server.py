@@ -18,7 +18,7 @@ model, keyed by server version:
 - `deprecation_warnings(...)`: the annotation warnings the server sends on create.
 
 Pure: no I/O. Upstream: `pkg/registry/core/pod/strategy.go` (PrepareForCreate),
-`pkg/api/pod/util.go` (dropDisabledFields), `pkg/apis/core/validation` and `pkg/api/pod/warnings.go`.
+`pkg/api/pod/util.go` (dropDisabledFields), `pkg/apis/core/validation`, `pkg/api/pod/warnings.go`.
 """
 
 from __future__ import annotations
@@ -37,8 +37,7 @@ from migrator.pss.api import (
     Level,
     Version,
 )
-from migrator.pss.checks import ALL_CHECKS
-from migrator.pss.checks import app_armor_profile
+from migrator.pss.checks import ALL_CHECKS, app_armor_profile
 from migrator.pss.engine import EVALUATOR, security_key
 from migrator.pss.registry import Evaluator, Violation
 
