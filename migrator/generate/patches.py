@@ -26,8 +26,8 @@ import yaml
 from migrator.checking import check_object
 from migrator.plan import patchable
 from migrator.pss.api import SECCOMP_CONTAINER_PREFIX, SECCOMP_POD_ANNOTATION, Level, Version
-from migrator.pss.defaults import seccomp_field
 from migrator.pss.registry import Violation
+from migrator.pss.server import seccomp_field
 from migrator.workloads import TEMPLATE_PATHS
 
 Path = tuple[str | int, ...]

@@ -32,7 +32,7 @@ from migrator.pss.api import (
     SECCOMP_CONTAINER_PREFIX,
     SECCOMP_POD_ANNOTATION,
 )
-from migrator.pss.defaults import seccomp_field
+from migrator.pss.server import seccomp_field
 from migrator.workloads import PodTemplate, pod_template
 
 CONTAINERS = "spec.containers[*].securityContext."

@@ -190,6 +190,10 @@ class _Pod:
         self.spec = dict(spec)
         context = spec.get("securityContext")
         self.context: dict[str, Any] = dict(context) if isinstance(context, Mapping) else {}
+        #: wrongly typed security contexts, put back as they were for the checks to report
+        self._malformed: list[tuple[dict[str, Any], Any]] = []
+        if context is not None and not isinstance(context, Mapping):
+            self._malformed.append((self.spec, context))
         self.containers: list[tuple[str, int, dict[str, Any]]] = []
         for key in _CONTAINER_LISTS:
             listed = spec.get(key)
@@ -201,6 +205,8 @@ class _Pod:
                     c = dict(c)
                     sc = c.get("securityContext")
                     c["securityContext"] = dict(sc) if isinstance(sc, Mapping) else {}
+                    if sc is not None and not isinstance(sc, Mapping):
+                        self._malformed.append((c, sc))
                     self.containers.append((key, i, c))
                 copies.append(c)
             self.spec[key] = copies
@@ -215,6 +221,8 @@ class _Pod:
         for _key, _i, c in self.containers:
             if not c["securityContext"]:
                 del c["securityContext"]
+        for holder, value in self._malformed:
+            holder["securityContext"] = value
         if self.annotations:
             self.metadata["annotations"] = self.annotations
         else:
@@ -546,3 +554,15 @@ def deprecation_warnings(
                 "field instead" for k in sorted(annotations)
                 if k.startswith(APPARMOR_CONTAINER_PREFIX)]
     return out
+
+
+def origin_of(obj: Mapping[str, Any]) -> Origin:
+    """STORED for a Pod the server already holds (read back: it has a uid, a
+    creationTimestamp or a status), else CREATED (a manifest, a workload's template)."""
+    if obj.get("kind") != "Pod":
+        return Origin.CREATED
+    metadata = obj.get("metadata")
+    if isinstance(metadata, Mapping) and (metadata.get("uid") or
+                                          metadata.get("creationTimestamp")):
+        return Origin.STORED
+    return Origin.STORED if obj.get("status") else Origin.CREATED
