@@ -327,7 +327,12 @@ def _render_plan(plan: dict[str, Any]) -> None:
 
     console = Console(highlight=False, width=max(160, Console().width))
     pin, target = plan["pin_version"], plan["target_version"]
-    table = Table(title=f"Pod Security plan: labels pinned to {pin}, also judged at {target}")
+    servers = plan.get("servers") or {}
+    upgrade = (f"; servers {servers.get('current')} today, {servers.get('upgrade_to')} after "
+               "the upgrade" if servers.get("current") != servers.get("upgrade_to")
+               else f"; server {servers.get('current')}") if servers else ""
+    table = Table(title=f"Pod Security plan: labels pinned to {pin}, also judged at {target}"
+                  + upgrade)
     for column in ("namespace", "enforce", "audit/warn", "floor", "PSP ceiling",
                    "after patches", "blockers", "notes"):
         table.add_column(column, no_wrap=True)
@@ -344,6 +349,10 @@ def _render_plan(plan: dict[str, Any]) -> None:
             notes.append("[yellow]mutation-only pass[/]")
         if ns["rejected_today"]:
             notes.append("PSP rejects some today")
+        if ns.get("flips_across_upgrade"):
+            notes.append("[yellow]flips on upgrade[/]")
+        if ns.get("invalid"):
+            notes.append("[bold red]invalid pods[/]")
         floors = "/".join(dict.fromkeys(floor[v] for v in (pin, target) if v in floor))
         table.add_row(
             ns["name"], rec["enforce"], rec["audit"], floors,
@@ -372,6 +381,13 @@ def _render_plan(plan: dict[str, Any]) -> None:
             console.print(f"  blocks {items[0]['level']}: {ref}: {checks}"
                           + (" (fixed by the generated patch)" if fixable else ""))
     summary = plan["summary"]
+    flips = [(ns["name"], f) for ns in plan["namespaces"]
+             for f in ns.get("flips_across_upgrade") or ()]
+    if flips:
+        console.print(f"\n[bold]Templates whose verdict flips across the upgrade "
+                      f"({len(flips)})[/]:")
+        for name, flip in flips:
+            console.print(f"  {name}: {flip['text']}")
     console.print(f"\n{summary['namespaces']} namespaces: "
                   + ", ".join(f"{n} {lv}" for lv, n in summary["by_recommended_level"].items())
                   + f"; {summary['blockers']} blockers (details in plan.json)")
@@ -386,9 +402,16 @@ def plan(
     out: Annotated[str, typer.Option("--out", help="Folder for plan.json and every other "
                                      "artefact of the run.")] = "migrator-out",
     pin: Annotated[str | None, typer.Option("--pin-version", help="Policy version to pin "
-                   "(default: the cluster's minor version, else latest).")] = None,
-    target: Annotated[str, typer.Option("--target-version", help="Policy version also "
-                      "judged, e.g. the one after the upgrade.")] = "latest",
+                   "(default: the current server's minor version; never newer than it).")] = None,
+    target: Annotated[str | None, typer.Option("--target-version", help="Policy version also "
+                      "judged (default: the --upgrade-to version).")] = None,
+    server_version: Annotated[str | None, typer.Option(
+        "--server-version", help="Today's API server, v1.N or its gitVersion (default: read "
+        "from the cluster or the snapshot; for dumps, assumed and said so).")] = None,
+    upgrade_to: Annotated[str, typer.Option(
+        "--upgrade-to", help="The Kubernetes version after the upgrade: every template is "
+        "judged as the pods today's server and that one create.")] = str(
+            ServerVersion.newest()),
     admission_config: Annotated[str | None, typer.Option(
         "--admission-config", help="The API server's PodSecurity admission configuration "
         "(defaults and exemptions).")] = None,
@@ -406,11 +429,13 @@ def plan(
 
     from migrator.admission import AdmissionConfig, parse_admission_config
     from migrator.manifests import load_file
-    from migrator.plan import build_plan, pin_version
+    from migrator.plan import build_plan, check_pin, current_server
 
-    target_ = _parse_version(target)
-    if pin is not None:
-        _parse_version(pin)
+    target_ = _parse_version(target) if target is not None else None
+    pin_given = _parse_version(pin) if pin is not None else None
+    upgrade_ = _parse_server(upgrade_to)
+    if server_version is not None:
+        _parse_server(server_version)
     plan_path = os.path.join(out, "plan.json")
     if os.path.exists(plan_path) and not force:
         _err(f"{plan_path} exists; pass --force to overwrite it")
@@ -427,9 +452,22 @@ def plan(
                 raise ManifestError(admission_config, "no document found")
             config = parse_admission_config(docs[0].obj, admission_config)
         inv = _load_inventory(paths, kubeconfig, context, psp_from, errors, quiet=quiet)
-        pin_ = pin_version(inv.server_version, pin)
+        server_, basis = current_server(inv, server_version)
+        if upgrade_ < server_:
+            raise MigratorError(f"--upgrade-to {upgrade_} is older than the current server "
+                                f"({server_})")
+        pin_ = pin_given or Version.of(server_.minor)
+        refused = check_pin(pin_, server_)
+        if refused:
+            raise MigratorError(refused)
+        if not quiet and basis.startswith("assumed"):
+            _err_line(f"note: current server {server_}: {basis}")
+        for note in (server_.note, upgrade_.note):
+            if note and not quiet:
+                _err_line(f"note: {note}")
         result = build_plan(inv, pin=pin_, target=target_, config=config,
-                            source="files" if paths else (context or "cluster"))
+                            source="files" if paths else (context or "cluster"),
+                            server=server_, upgrade_to=upgrade_, server_basis=basis)
         if server_dry_run:
             from migrator.cli_apply import attach_server_dry_run
 

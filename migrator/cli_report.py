@@ -174,7 +174,7 @@ def run_report(
     force: bool = False,
     psp_from: Sequence[str] | None = None,
     pin: str | None = None,
-    target: str = "latest",
+    target: str | None = None,
     admission_config: str | None = None,
     generated_at: str | None = None,
     quiet: bool = False,
@@ -203,7 +203,7 @@ def run_report(
                              "leave out PATHS and --plan")
         if all_contexts and contexts:
             raise UsageError("pass either --context or --all-contexts, not both")
-        target_ = _version(target, "--target-version")
+        target_ = _version(target, "--target-version") if target is not None else None
         if pin is not None:
             _version(pin, "--pin-version")
         config = _admission_config(admission_config)

@@ -23,6 +23,7 @@ from migrator.psp import PSPAnalysis, explains
 from migrator.pss.api import LABEL_PREFIX, Level, LevelVersion, Version, policy_from_labels
 from migrator.pss.engine import EVALUATOR, security_key
 from migrator.pss.registry import Violation
+from migrator.pss.server import ServerVersion
 from migrator.rbac import resolve_psp_access
 from migrator.simulate import NamespaceSimulation, Subject, simulate
 from migrator.survey import analyze_psps
@@ -43,6 +44,36 @@ def pin_version(server_version: str | None, override: str | None) -> Version:
     return Version.latest()
 
 
+def current_server(inventory: Inventory, override: str | None = None) -> tuple[ServerVersion, str]:
+    """Today's API server and how it is known: `override` (--server-version), else the
+    version the cluster or snapshot reported, else assumed from the objects read.
+
+    Raises ValueError on an unparsable `override`."""
+    if override:
+        return ServerVersion.parse(override), "given by --server-version"
+    if inventory.server_version:
+        try:
+            return ServerVersion.parse(inventory.server_version), "reported by the cluster"
+        except ValueError:
+            pass
+    if any(p.get("apiVersion") == "policy/v1beta1" for p in inventory.psps):
+        return ServerVersion.of(24), (
+            "assumed: the input holds policy/v1beta1 PodSecurityPolicies, which servers serve "
+            "up to 1.24 only; pass --server-version to say which")
+    newest = ServerVersion.newest()
+    return newest, (f"assumed: no server version was read, so the newest modelled ({newest}); "
+                    "pass --server-version to say which")
+
+
+def check_pin(pin: Version, server: ServerVersion) -> str | None:
+    """Why `pin` cannot be pinned on `server` (None when it can): a server treats a policy
+    version newer than itself as its own latest, so the label would not mean what it says."""
+    if pin.minor is not None and pin.minor > server.minor:
+        return (f"--pin-version {pin} is newer than the server ({server}): it would treat it "
+                f"as its own latest ({server}); pin {server} or older, or latest")
+    return None
+
+
 # -- what a generated patch can fix --------------------------------------------------------
 
 
@@ -59,9 +90,17 @@ def patchable(violation: Violation) -> bool:
 
 def _strictest_after_patches(subject: Subject, version: Version) -> Level:
     for level in (Level.RESTRICTED, Level.BASELINE):
-        if all(patchable(v) for v in subject.verdicts[LevelVersion(level, version)]):
+        if all(patchable(v) for v in _both(subject, level, version)):
             return level
     return Level.PRIVILEGED
+
+
+def _both(subject: Subject, level: Level, version: Version) -> list[Violation]:
+    """The violations at `level`/`version` today and after the upgrade, each once."""
+    key = LevelVersion(level, version)
+    found = list(subject.verdicts[key])
+    found += [v for v in (subject.after or subject.verdicts)[key] if v not in found]
+    return found
 
 
 def _loosest(levels: Iterable[Level]) -> Level | None:
@@ -151,6 +190,11 @@ def _subject_dict(subject: Subject, config: AdmissionConfig) -> dict[str, Any]:
         "exempt": config.exempt_runtime_class(subject.runtime_class),
         "verdicts": {str(lv): [_violation_dict(v) for v in found]
                      for lv, found in sorted(subject.verdicts.items(), key=lambda i: str(i[0]))},
+        **({"verdicts_after_upgrade": {
+            str(lv): [_violation_dict(v) for v in found]
+            for lv, found in sorted(subject.after.items(), key=lambda i: str(i[0]))}}
+           if subject.after and subject.after != subject.verdicts else {}),
+        "invalid": {which: list(errors) for which, errors in sorted(subject.invalid.items())},
     }
 
 
@@ -163,7 +207,7 @@ def _blockers(subjects: list[Subject], level: Level, version: Version) -> list[d
     """What stops `level` at `version`: one entry per subject and failed check."""
     out = []
     for subject in subjects:
-        for v in subject.verdicts[LevelVersion(level, version)]:
+        for v in _both(subject, level, version):
             out.append({
                 "object": subject.ref,
                 "template": subject.is_template,
@@ -181,6 +225,39 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
+_ANNOTATION_CAUSES = {
+    "seccompProfile_restricted": "the seccomp annotation",
+    "seccompProfile_baseline": "the seccomp annotation",
+    "appArmorProfile": "the AppArmor annotation",
+}
+
+
+def _flip(subject: Subject, pin: Version, servers: tuple[ServerVersion, ServerVersion]
+          ) -> dict[str, Any]:
+    """A template whose strictest level changes across the upgrade, and why, in words."""
+    now, after = subject.strictest(pin), subject.strictest_after(pin)
+    stricter = now if now.rank > after.rank else after
+    before_ids = {v.check for v in subject.verdicts[LevelVersion(stricter, pin)]}
+    after_ids = {v.check for v in (subject.after or subject.verdicts)[LevelVersion(stricter, pin)]}
+    changed = sorted(before_ids ^ after_ids)
+    causes = sorted({_ANNOTATION_CAUSES[c] for c in changed if c in _ANNOTATION_CAUSES})
+    old, new = servers
+    if now.rank > after.rank:
+        text = (f"{subject.ref} passes {now} on {old}, fails it after the upgrade to {new} "
+                f"(passes {after} there)")
+        if causes:
+            text += (f": its pods rely on {' and '.join(causes)}, which {new} no longer turns "
+                     "into a field; the generated patch sets the field")
+    else:
+        text = (f"{subject.ref} fails {after} on {old} (passes {now}), passes it after the "
+                f"upgrade to {new}")
+        if causes:
+            text += f": {' and '.join(causes)} counts on {old} only"
+    return {"object": subject.ref, "template": subject.is_template, "active": subject.active,
+            "before": str(now), "after": str(after), "server_before": str(old),
+            "server_after": str(new), "checks": changed, "text": text}
+
+
 def _next_stricter(level: Level) -> Level:
     return LEVELS_BY_RANK[min(level.rank + 1, 2)]
 
@@ -196,8 +273,13 @@ def plan_namespace(
     mutations: list[dict[str, Any]],
     config: AdmissionConfig,
     psps_read: bool = True,
+    servers: tuple[ServerVersion, ServerVersion] | None = None,
 ) -> dict[str, Any]:
-    """The recommendation for one namespace, with its reasoning."""
+    """The recommendation for one namespace, with its reasoning.
+
+    The level must hold on today's server and after the upgrade (labels are set before it
+    and stay after it), so every template counts with its weaker verdict of the two."""
+    servers = servers or (ServerVersion.newest(), ServerVersion.newest())
     reasoning: list[str] = []
     known = {n: a for n, a in ceiling_psps.items() if a is not None}
     ceiling_strict = _loosest(a.strict_level for a in known.values())
@@ -212,8 +294,13 @@ def plan_namespace(
     ]
     exempt_rc = [s for s in sim.subjects if config.exempt_runtime_class(s.runtime_class)]
     counted = [s for s in sim.subjects if s not in rejected_today and s not in exempt_rc]
-    floor = _strictest(s.strictest(pin) for s in counted)
-    floor_target = _strictest(s.strictest(target) for s in counted)
+    floor = _strictest(s.strictest_both(pin) for s in counted)
+    floor_target = _strictest(s.strictest_after(target) for s in counted)
+    flips = [_flip(s, pin, servers) for s in counted if s.is_template and s.flips(pin)]
+    invalid = [{"object": s.ref, "server": str(servers[0] if which == "now" else servers[1]),
+                "errors": list(errors)}
+               for s in sim.subjects for which, errors in sorted(s.invalid.items())
+               if which == "now" or servers[1] != servers[0]]
     after = _strictest(_strictest_after_patches(s, pin) for s in counted)
     system = ns in SYSTEM_NAMESPACES
     exempt = config.exempt_namespace(ns)
@@ -222,9 +309,11 @@ def plan_namespace(
     inactive = [s.ref for s in counted if s.is_template and not s.active]
 
     judged_at = f"{pin}" if pin == target else f"{pin} and {target}"
+    on = (f", on the {servers[0]} server today and after the upgrade to {servers[1]}"
+          if servers[0] != servers[1] else "")
     reasoning.append(
         f"{_count(n_templates, 'workload template')} and {_count(n_pods, 'pod')} judged at "
-        f"{judged_at}; all that can run pass {floor} at {pin}."
+        f"{judged_at}; all that can run pass {floor} at {pin}{on}."
         if sim.subjects else "No workloads or pods: any level can be enforced."
     )
     for subject in rejected_today:
@@ -246,6 +335,12 @@ def plan_namespace(
             f"({', '.join(sorted(config.usernames))}); pods they create directly are not "
             "checked, but every pod here is still counted, since who created a pod is not "
             "recorded in it.")
+    for flip in flips:
+        reasoning.append(flip["text"] + ".")
+    for item in invalid:
+        reasoning.append(f"{item['object']}: a {item['server']} server refuses to create its "
+                         f"pods (invalid: {'; '.join(item['errors'])}); fix it, whatever the "
+                         "level.")
     if floor_target.rank < floor.rank:
         reasoning.append(f"At {target} the floor drops to {floor_target}: newer checks "
                          "would reject what passes at the pinned version.")
@@ -339,6 +434,8 @@ def plan_namespace(
         "reasoning": reasoning,
         "blockers": blockers,
         "rejected_today": rejected,
+        "flips_across_upgrade": flips,
+        "invalid": invalid,
         "mutation": mutations,
         "subjects": [_subject_dict(s, config) for s in sim.subjects],
     }
@@ -351,13 +448,24 @@ def build_plan(
     target: Version | None = None,
     config: AdmissionConfig | None = None,
     source: str = "files",
+    server: ServerVersion | None = None,
+    upgrade_to: ServerVersion | None = None,
+    server_basis: str | None = None,
 ) -> dict[str, Any]:
-    """The whole plan for `inventory`, as JSON-ready data."""
-    target = target or Version.latest()
+    """The whole plan for `inventory`, as JSON-ready data.
+
+    `server` is today's API server (default: as `current_server` finds it), `upgrade_to` the
+    one after the upgrade (default: the newest modelled); `target` defaults to its version.
+    """
+    if server is None:
+        server, server_basis = current_server(inventory)
+    upgrade_to = upgrade_to or max(server, ServerVersion.newest())
+    servers = (server, upgrade_to)
+    target = target or Version.of(upgrade_to.minor)
     config = config or AdmissionConfig.default()
     versions = (pin,) if pin == target else (pin, target)
     index = OwnerIndex.build(inventory.workloads)
-    sims = simulate(inventory, versions, index)
+    sims = simulate(inventory, versions, index, servers)
     access = resolve_psp_access(inventory)
     analyses = analyze_psps(inventory, access, index)
     labels_of: dict[str, dict[str, str]] = {
@@ -376,7 +484,7 @@ def build_plan(
         mutations = _mutations(sim, pods_by_ns[ns], index, defaults_of, pin)
         namespaces.append(plan_namespace(
             ns, labels_of.get(ns, {}), sim, pin, target, ceiling, inventory.psp_api,
-            mutations, config, psps_read=bool(inventory.psps)))
+            mutations, config, psps_read=bool(inventory.psps), servers=servers))
     by_level: dict[str, int] = {str(lv): 0 for lv in LEVELS_BY_RANK}
     for item in namespaces:
         by_level[item["recommended"]["enforce"]] += 1
@@ -385,6 +493,13 @@ def build_plan(
         "generated_by": f"migrator {__version__}",
         "cluster": {"source": source, "server_version": inventory.server_version,
                     "psp_api": inventory.psp_api},
+        "servers": {
+            "current": str(server),
+            "current_reported": server.text,
+            "current_basis": server_basis or "given",
+            "upgrade_to": str(upgrade_to),
+            "notes": [n for n in (server.note, upgrade_to.note) if n],
+        },
         "pin_version": str(pin),
         "target_version": str(target),
         "admission_config": {
@@ -401,6 +516,11 @@ def build_plan(
             "by_recommended_level": by_level,
             "looser_than_psp": sorted(n["name"] for n in namespaces if n["looser_than_psp"]),
             "blockers": sum(len(n["blockers"]) for n in namespaces),
+            "flips_across_upgrade": sorted(
+                f"{n['name']}/{f['object']}" for n in namespaces
+                for f in n["flips_across_upgrade"]),
+            "invalid": sorted(f"{n['name']}/{i['object']}" for n in namespaces
+                              for i in n["invalid"]),
             "passing_only_by_mutation": sorted(
                 f"{n['name']}/{m['workload']}"
                 for n in namespaces for m in n["mutation"]
