@@ -122,3 +122,18 @@ def test_server_version_overrides_the_assumption(tmp_path: Path) -> None:
     assert plan["servers"]["current"] == "v1.23"
     assert plan["servers"]["current_basis"] == "given by --server-version"
     assert plan["pin_version"] == "v1.23"
+
+
+def test_the_report_lists_the_flipping_templates(tmp_path: Path) -> None:
+    result, _plan = run_plan(tmp_path)
+    assert result.exit_code == 0, result.output
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "## Templates that flip across the upgrade (2)" in report
+    assert ("| shop | Deployment/web | restricted | baseline | Deployment/web passes restricted "
+            "on v1.24, fails it after the upgrade to v1.36") in report
+    assert "| batch | CronJob/cleanup (no pods now) | privileged | baseline |" in report
+    assert "| Kubernetes | v1.24 (assumed), upgrading to v1.36 |" in report
+    html = (tmp_path / "out" / "report.html").read_text()
+    assert 'id="flips"' in html and "CronJob/cleanup" in html
+    data = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert [f["rule"] for f in data["findings"]["warnings"]].count("flips-on-upgrade") == 2

@@ -428,6 +428,24 @@ def _finding(rule: str, namespace: str | None, text: str, subject: str | None = 
             "subject": subject or namespace or "cluster", "text": text}
 
 
+def _servers(plan: Mapping[str, Any]) -> Json | None:
+    """Today's server and the upgraded one, as the plan judged them (None for an old plan)."""
+    servers = plan.get("servers")
+    if not isinstance(servers, Mapping):
+        return None
+    return {"current": servers.get("current"), "upgrade_to": servers.get("upgrade_to"),
+            "basis": servers.get("current_basis"),
+            "spans_upgrade": servers.get("current") != servers.get("upgrade_to"),
+            "notes": list(servers.get("notes") or ())}
+
+
+def plan_flips(plan: Mapping[str, Any]) -> list[Json]:
+    """The templates whose verdict flips across the upgrade, namespace by namespace (none
+    in a plan made before they were recorded)."""
+    return [{"namespace": str(ns["name"]), "anchor": anchor_of(str(ns["name"])), **flip}
+            for ns in plan["namespaces"] for flip in ns.get("flips_across_upgrade") or ()]
+
+
 def _checks(item: Mapping[str, Any]) -> str:
     return ", ".join(sorted({v["check"] for v in item["violations"]}))
 
@@ -467,6 +485,14 @@ def _findings(plan: Mapping[str, Any], namespaces: list[Json], psps: list[Json],
                 f"{item['object']} fails {rec['enforce']} at {plan['target_version']} "
                 f"({_checks(item)}): keep enforce-version at {rec['enforce_version']} "
                 "until it is fixed"))
+    for flip in plan_flips(plan):
+        warnings.append(_finding("flips-on-upgrade", flip["namespace"], flip["text"]))
+    for ns_plan in plan["namespaces"]:
+        for item in ns_plan.get("invalid") or ():
+            blockers.append(_finding(
+                "server-refuses", str(ns_plan["name"]),
+                f"{item['object']}: a {item['server']} server refuses to create its pods "
+                f"({'; '.join(item['errors'])})"))
     _dry_run_findings(namespaces, dry_run, blockers, warnings)
     for psp in psps:
         for g in psp["lost_guarantees"]:
@@ -719,6 +745,8 @@ def build_report(
             "pods": passing["pods"],
         },
         "findings": {"blockers": blockers, "warnings": warnings},
+        "servers": _servers(plan),
+        "flips": plan_flips(plan),
         "charts": _charts(plan, namespaces, psps),
         "namespaces": namespaces,
         "psps": psps,
