@@ -137,3 +137,20 @@ def test_the_report_lists_the_flipping_templates(tmp_path: Path) -> None:
     assert 'id="flips"' in html and "CronJob/cleanup" in html
     data = json.loads((tmp_path / "out" / "report.json").read_text())
     assert [f["rule"] for f in data["findings"]["warnings"]].count("flips-on-upgrade") == 2
+
+
+def test_admission_configuration_for_each_server(tmp_path: Path) -> None:
+    result, _plan = run_plan(tmp_path)
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "out"
+    generated = CliRunner().invoke(app, ["generate", "--plan", str(out / "plan.json"),
+                                         "--out", str(out), "--force"])
+    assert generated.exit_code == 0, generated.output
+    today = yaml.safe_load((out / "admission-config.yaml").read_text())
+    after = yaml.safe_load((out / "admission-config.v1.36.yaml").read_text())
+    assert today["apiVersion"] == "pod-security.admission.config.k8s.io/v1beta1"
+    assert after["apiVersion"] == "pod-security.admission.config.k8s.io/v1"
+    wrapped = yaml.safe_load((out / "admission-configuration.v1.36.yaml").read_text())
+    assert wrapped["plugins"][0]["configuration"] == after
+    readme = (out / "README.md").read_text()
+    assert "when you upgrade to\n   v1.36, give it `admission-configuration.v1.36.yaml`" in readme
