@@ -154,3 +154,44 @@ def test_admission_configuration_for_each_server(tmp_path: Path) -> None:
     assert wrapped["plugins"][0]["configuration"] == after
     readme = (out / "README.md").read_text()
     assert "when you upgrade to\n   v1.36, give it `admission-configuration.v1.36.yaml`" in readme
+
+
+POD_1_23 = """\
+apiVersion: v1
+kind: Namespace
+metadata: {name: old}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: legacy, namespace: old, uid: "1"}
+spec:
+  securityContext: {runAsNonRoot: true, seccompProfile: {type: Unconfined}}
+  containers:
+  - name: app
+    image: x
+    securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
+status: {phase: Running}
+"""
+
+
+def test_the_live_comparison_uses_the_servers_own_model(tmp_path: Path) -> None:
+    """On a 1.23 server a restricted check is reported beside the baseline one it replaces:
+    the plan's offline verdicts say so too, so the dry run does not disagree."""
+    from migrator.cluster.dryrun import offline_pods, plan_server
+    from migrator.pss.api import Level, LevelVersion, Version
+
+    (tmp_path / "pod.yaml").write_text(POD_1_23)
+    unconfined = "seccompProfile"
+    for server, expected in (("v1.23.17", f"{unconfined}, {unconfined}"),
+                             ("v1.24.17", unconfined)):
+        out = tmp_path / server
+        result = CliRunner().invoke(app, ["plan", str(tmp_path / "pod.yaml"), "--out", str(out),
+                                          "--server-version", server, "--upgrade-to", server])
+        assert result.exit_code == 0, result.output
+        plan = json.loads((out / "plan.json").read_text())
+        entry = by_name(plan)["old"]
+        server_ = plan_server(plan)
+        assert server_ is not None and server_.text == server
+        at_latest = offline_pods(entry, LevelVersion(Level.RESTRICTED, Version.latest()),
+                                 server_)
+        assert at_latest == {"legacy": expected}
