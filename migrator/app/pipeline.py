@@ -20,6 +20,7 @@ from typing import IO, Any
 from migrator.errors import ManifestError, UsageError
 from migrator.model.admission import AdmissionConfig, parse_admission_config
 from migrator.model.inventory import Inventory
+from migrator.model.plan import Plan
 from migrator.pss.api import Version
 
 Echo = Callable[[str], None]
@@ -108,7 +109,7 @@ def read_source(
 
 def plan_source(source: Source, *, pin: str | None, target: Version | None,
                 config: AdmissionConfig, server: str | None = None,
-                upgrade_to: str | None = None) -> dict[str, Any]:
+                upgrade_to: str | None = None) -> Plan:
     """The plan of what `source` holds, on today's server (`server`, else as the source
     reports it, else assumed) and the one after the upgrade (`upgrade_to`, default the newest
     modelled): labels pinned to `pin` (default: today's server's minor version), also judged

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 import typer
@@ -16,16 +17,17 @@ from migrator.cli.options import (
     parse_server,
     parse_version,
 )
+from migrator.model.plan import Blocker, Plan
 from migrator.pss.server import NEWEST_SERVER_MINOR
 
 
-def render_plan(plan: dict[str, Any]) -> None:
+def render_plan(plan: Plan) -> None:
     from rich.console import Console
     from rich.table import Table
 
     console = Console(highlight=False, width=max(160, Console().width))
     pin, target = plan["pin_version"], plan["target_version"]
-    servers = plan.get("servers") or {}
+    servers: Mapping[str, Any] = plan.get("servers") or {}
     upgrade = (f"; servers {servers.get('current')} today, {servers.get('upgrade_to')} after "
                "the upgrade" if servers.get("current") != servers.get("upgrade_to")
                else f"; server {servers.get('current')}") if servers else ""
@@ -66,7 +68,7 @@ def render_plan(plan: dict[str, Any]) -> None:
             console.print(f"  [bold red]{warning}[/]")
         for line in ns["reasoning"]:
             console.print(f"  - {line}")
-        by_object: dict[str, list[dict[str, Any]]] = {}
+        by_object: dict[str, list[Blocker]] = {}
         for b in ns["blockers"]:
             by_object.setdefault(b["object"], []).append(b)
         templates = {ref for ref, items in by_object.items() if items[0]["template"]}
@@ -136,7 +138,7 @@ def plan(
                    err=err_line, stdin=sys.stdin, **live_feedback(quiet=quiet))
     for problem in run.errors:
         error(str(problem))
-    servers = run.plan.get("servers") or {}
+    servers: Mapping[str, Any] = run.plan.get("servers") or {}
     if not quiet and str(servers.get("current_basis", "")).startswith("assumed"):
         err_line(f"note: current server {servers.get('current')}: {servers['current_basis']}")
     for note in servers.get("notes") or () if not quiet else ():

@@ -13,11 +13,11 @@ Pure: a plan in, `{file name: text}` out.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import yaml
 
+from migrator.model.plan import Plan
 from migrator.model.serialise import comment, dump_yaml
 from migrator.pss.api import MODES, Level, Version
 
@@ -40,16 +40,16 @@ def _minor(version: str | None) -> int | None:
     return None
 
 
-def _servers(plan: Mapping[str, Any]) -> tuple[str | None, str | None]:
+def _servers(plan: Plan) -> tuple[str | None, str | None]:
     """(today's server, the one after the upgrade) as the plan records them."""
     servers = plan.get("servers")
-    if not isinstance(servers, Mapping):
+    if not servers:
         return None, None
     current, after = servers.get("current"), servers.get("upgrade_to")
     return (str(current) if current else None), (str(after) if after else None)
 
 
-def config_version(plan: Mapping[str, Any], server: str | None = None) -> tuple[str, str]:
+def config_version(plan: Plan, server: str | None = None) -> tuple[str, str]:
     """The PodSecurityConfiguration API version for the server that will load it (`server`,
     default: the plan's cluster), and why."""
     server = server or (plan.get("cluster") or {}).get("server_version") or _servers(plan)[0]
@@ -67,7 +67,7 @@ def config_version(plan: Mapping[str, Any], server: str | None = None) -> tuple[
     return "v1alpha1", basis + " (PodSecurity is alpha before 1.23 and needs its feature gate)"
 
 
-def _current(plan: Mapping[str, Any], mode: str) -> tuple[Level, str | None]:
+def _current(plan: Plan, mode: str) -> tuple[Level, str | None]:
     value = str(((plan.get("admission_config") or {}).get("defaults") or {}).get(mode) or "")
     level, _, version = value.partition(":")
     try:
@@ -76,7 +76,7 @@ def _current(plan: Mapping[str, Any], mode: str) -> tuple[Level, str | None]:
         return Level.PRIVILEGED, None
 
 
-def defaults(plan: Mapping[str, Any]) -> dict[str, tuple[str, str, str]]:
+def defaults(plan: Plan) -> dict[str, tuple[str, str, str]]:
     """mode -> (level, version, why), never looser than the configuration in force."""
     pin = str(plan.get("pin_version") or "latest")
     out: dict[str, tuple[str, str, str]] = {}
@@ -95,7 +95,7 @@ def defaults(plan: Mapping[str, Any]) -> dict[str, tuple[str, str, str]]:
     return out
 
 
-def exemptions(plan: Mapping[str, Any]) -> dict[str, list[tuple[str, str]]]:
+def exemptions(plan: Plan) -> dict[str, list[tuple[str, str]]]:
     """kind -> [(name, why)]: the exemptions in force plus privileged system namespaces."""
     config = plan.get("admission_config") or {}
     pin = str(plan.get("pin_version") or "latest")
@@ -119,7 +119,7 @@ def _controller_like(username: str) -> bool:
     return any(hint in username for hint in _CONTROLLER_HINTS)
 
 
-def pod_security_configuration(plan: Mapping[str, Any],
+def pod_security_configuration(plan: Plan,
                                server: str | None = None) -> tuple[list[str], str]:
     """(comment lines, YAML body) of the PodSecurityConfiguration for `server` (default: the
     plan's cluster)."""
@@ -167,7 +167,7 @@ def upgraded_names(server: str) -> tuple[str, str]:
             WRAPPED_FILE.replace(".yaml", f".{server}.yaml"))
 
 
-def _pair(plan: Mapping[str, Any], server: str | None, names: tuple[str, str],
+def _pair(plan: Plan, server: str | None, names: tuple[str, str],
           intro: str | None) -> dict[str, str]:
     lines, body = pod_security_configuration(plan, server)
     if intro:
@@ -183,7 +183,7 @@ def _pair(plan: Mapping[str, Any], server: str | None, names: tuple[str, str],
     return {names[0]: plain, names[1]: comment(wrapped_lines) + dump_yaml(wrapper)}
 
 
-def admission_files(plan: Mapping[str, Any]) -> dict[str, str]:
+def admission_files(plan: Plan) -> dict[str, str]:
     """`admission-config.yaml` and its AdmissionConfiguration wrapper, keyed by file name,
     for the server that loads them today; when the plan spans an upgrade, also the pair for
     the upgraded server, named for it (`admission-config.v1.36.yaml`, ...)."""
