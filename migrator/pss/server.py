@@ -39,6 +39,7 @@ from migrator.pss.api import (
 )
 from migrator.pss.checks import ALL_CHECKS, app_armor_profile
 from migrator.pss.engine import EVALUATOR, security_key
+from migrator.pss.helpers import go_quote
 from migrator.pss.registry import Evaluator, Violation
 
 #: The newest server version whose behaviour is modelled here.
@@ -325,8 +326,115 @@ def _match(kind: str, annotation: str, field: Mapping[str, Any], path: str) -> s
     return None
 
 
-def _validate(pod: _Pod, minor: int) -> list[str]:
+def _annotation_errors(pod: _Pod, minor: int) -> list[str]:
+    """ValidatePodSpecificAnnotations: the seccomp and AppArmor annotation values, and an
+    AppArmor annotation naming no container of the pod."""
     errors: list[str] = []
+    names = {str(c.get("name", "")) for _k, _i, c in pod.containers}
+    seccomp = [k for k in sorted(pod.annotations) if k == SECCOMP_POD_ANNOTATION
+               or k.startswith(SECCOMP_CONTAINER_PREFIX)]
+    if SECCOMP_POD_ANNOTATION in seccomp:  # the pod annotation is validated first
+        seccomp.remove(SECCOMP_POD_ANNOTATION)
+        seccomp.insert(0, SECCOMP_POD_ANNOTATION)
+    for key in seccomp if minor >= 19 else ():
+        value = str(pod.annotations[key])
+        if value in ("runtime/default", "docker/default", "unconfined"):
+            continue
+        if value.startswith("localhost/"):
+            local = value[len("localhost/"):]
+            if local.startswith("/"):
+                errors.append(f"metadata.annotations.{key}: Invalid value: {go_quote(local)}: "
+                              "must be a relative path")
+            elif ".." in local.split("/"):
+                errors.append(f"metadata.annotations.{key}: Invalid value: {go_quote(local)}: "
+                              "must not contain '..'")
+            continue
+        errors.append(f"metadata.annotations.{key}: Invalid value: {go_quote(value)}: must be "
+                      "a valid seccomp profile")
+    for key in sorted(pod.annotations):
+        if not key.startswith(APPARMOR_CONTAINER_PREFIX):
+            continue
+        value = str(pod.annotations[key])
+        container = key[len(APPARMOR_CONTAINER_PREFIX):]
+        if container not in names:
+            errors.append(f"metadata.annotations[{key}]: Invalid value: {go_quote(container)}: "
+                          "container not found")
+        if value not in ("", "runtime/default", "unconfined") and not value.startswith(
+                "localhost/"):
+            errors.append(f"metadata.annotations[{key}]: Invalid value: {go_quote(value)}: "
+                          f"invalid AppArmor profile name: {go_quote(value)}")
+    return errors
+
+
+_PROFILE_TYPES = ("Localhost", "RuntimeDefault", "Unconfined")
+
+
+def _profile_errors(profile: Any, path: str, kind: str) -> list[str]:
+    """The field validation of a seccompProfile or appArmorProfile."""
+    if not isinstance(profile, Mapping):
+        return []
+    kind_ = profile.get("type")
+    local = profile.get("localhostProfile")
+    if kind_ not in _PROFILE_TYPES:
+        return [f"{path}.type: Unsupported value: {go_quote(str(kind_ or ''))}: supported "
+                'values: "Localhost", "RuntimeDefault", "Unconfined"']
+    if kind_ == "Localhost" and not local:
+        return [f"{path}.localhostProfile: Required value: must be set when {kind} type is "
+                "Localhost"]
+    if kind_ != "Localhost" and local is not None:
+        return [f"{path}.localhostProfile: Invalid value: {go_quote(str(local))}: can only be "
+                f"set when {kind} type is Localhost"]
+    return []
+
+
+_WINDOWS_POD_FIELDS = ("appArmorProfile", "seLinuxOptions", "seccompProfile", "fsGroup",
+                       "fsGroupChangePolicy", "sysctls", "runAsUser", "runAsGroup",
+                       "supplementalGroups", "supplementalGroupsPolicy")
+_WINDOWS_CONTAINER_FIELDS = ("appArmorProfile", "seLinuxOptions", "seccompProfile",
+                             "capabilities", "readOnlyRootFilesystem", "privileged",
+                             "allowPrivilegeEscalation", "procMount", "runAsUser", "runAsGroup")
+
+
+def _windows_errors(pod: _Pod) -> list[str]:
+    """A pod with `os.name: windows` may not set the Linux-only security fields."""
+    errors = [f"spec.securityContext.{f}: Forbidden: cannot be set for a windows pod"
+              for f in _WINDOWS_POD_FIELDS if pod.context.get(f) not in (None, [], {})]
+    for key, i, c in pod.containers:
+        errors += [f"spec.{key}[{i}].securityContext.{f}: Forbidden: cannot be set for a "
+                   "windows pod" for f in _WINDOWS_CONTAINER_FIELDS
+                   if c["securityContext"].get(f) is not None]
+    return errors
+
+
+def _spec_errors(pod: _Pod, minor: int) -> list[str]:
+    """ValidatePodSpec, as far as it concerns the fields the checks read."""
+    errors: list[str] = []
+    contexts = [("spec.securityContext", pod.context)] + [
+        (f"spec.{key}[{i}].securityContext", c["securityContext"])
+        for key, i, c in pod.containers]
+    if minor >= 19:
+        for path, context in contexts:
+            errors += _profile_errors(context.get("seccompProfile"), f"{path}.seccompProfile",
+                                      "seccomp")
+    if minor >= 30:
+        for path, context in contexts:
+            errors += _profile_errors(context.get("appArmorProfile"),
+                                      f"{path}.appArmorProfile", "AppArmor")
+    if minor >= 33:
+        for key, i, c in pod.containers:
+            if c["securityContext"].get("procMount") == "Unmasked" and (
+                    pod.spec.get("hostUsers") is not False):
+                errors.append(f'spec.{key}[{i}].securityContext.procMount: Invalid value: '
+                              '"Unmasked": `hostUsers` must be false to use `Unmasked`')
+    if minor >= 24 and pod.windows():
+        errors += _windows_errors(pod)
+    return errors
+
+
+def _validate(pod: _Pod, minor: int) -> list[str]:
+    """The 422 errors of a create, in the server's order: annotations, spec, then the
+    annotation/field agreement."""
+    errors = _annotation_errors(pod, minor) + _spec_errors(pod, minor)
     if minor >= 19:
         field = pod.context.get("seccompProfile")
         if SECCOMP_POD_ANNOTATION in pod.annotations and isinstance(field, Mapping):
@@ -352,12 +460,6 @@ def _validate(pod: _Pod, minor: int) -> list[str]:
                                f"spec.{key}[{i}].securityContext.appArmorProfile")
                 if found:
                     errors.append(found)
-    if minor >= 33:
-        for key, i, c in pod.containers:
-            if c["securityContext"].get("procMount") == "Unmasked" and (
-                    pod.spec.get("hostUsers") is not False):
-                errors.append(f'spec.{key}[{i}].securityContext.procMount: Invalid value: '
-                              '"Unmasked": `hostUsers` must be false to use `Unmasked`')
     return errors
 
 

@@ -161,8 +161,33 @@ TABLE: list[tuple[str, tuple[dict, dict], Level, dict[str, str]]] = [
                       "v1.30": APPARMOR_FIELDS, "v1.33": APPARMOR_FIELDS,
                       "v1.36": APPARMOR_FIELDS}),
     ("AppArmor annotation unconfined on Windows, baseline",
-     _case({APPARMOR_APP: "unconfined"}, os={"name": "windows"}),
+     _case({APPARMOR_APP: "unconfined"}, os={"name": "windows"}, containers=[APP]),
      Level.BASELINE, {"v1.29": APPARMOR_LEGACY, "v1.36": APPARMOR_ANNOTATION}),
+    ("Windows pod setting Linux-only fields",
+     _case(os={"name": "windows"}, sc={"seccompProfile": {"type": "RuntimeDefault"}}),
+     Level.PRIVILEGED, {
+         "v1.24.0-alpha.1": "",  # os is dropped: a Linux pod
+         "v1.36": "invalid: spec.securityContext.seccompProfile: Forbidden: cannot be set for "
+                  "a windows pod, spec.containers[0].securityContext.capabilities: Forbidden: "
+                  "cannot be set for a windows pod, spec.containers[0].securityContext."
+                  "allowPrivilegeEscalation: Forbidden: cannot be set for a windows pod"}),
+    ("AppArmor annotation for a container the pod lacks",
+     _case({"container.apparmor.security.beta.kubernetes.io/other": "runtime/default"}),
+     Level.PRIVILEGED, {"v1.24": 'invalid: metadata.annotations[container.apparmor.security.'
+                                 'beta.kubernetes.io/other]: Invalid value: "other": container '
+                                 'not found',
+                        "v1.36": 'invalid: metadata.annotations[container.apparmor.security.'
+                                 'beta.kubernetes.io/other]: Invalid value: "other": container '
+                                 'not found'}),
+    ("seccomp annotation with an unknown value", _case({SECCOMP_POD: "bogus"}),
+     Level.PRIVILEGED, {"v1.24": 'invalid: metadata.annotations.seccomp.security.alpha.'
+                                 'kubernetes.io/pod: Invalid value: "bogus": must be a valid '
+                                 'seccomp profile'}),
+    ("seccomp field Localhost without a profile",
+     _case(sc={"seccompProfile": {"type": "Localhost"}}),
+     Level.PRIVILEGED, {"v1.36": "invalid: spec.securityContext.seccompProfile."
+                                 "localhostProfile: Required value: must be set when seccomp "
+                                 "type is Localhost"}),
     ("AppArmor field Unconfined, baseline",
      _case(container_sc={"appArmorProfile": {"type": "Unconfined"}}),
      Level.BASELINE, {
