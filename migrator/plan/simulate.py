@@ -118,7 +118,8 @@ Verdicts = dict[LevelVersion, tuple[Violation, ...]]
 
 
 def _judge(
-    obj: Obj, versions: Iterable[Version], servers: tuple[ServerVersion, ServerVersion]
+    obj: Obj, versions: Iterable[Version], servers: tuple[ServerVersion, ServerVersion],
+    memo: dict[tuple[int, str], Verdicts] | None = None,
 ) -> tuple[Verdicts, Verdicts, dict[str, tuple[str, ...]]]:
     """(verdicts today, verdicts after the upgrade, 422 errors by server) of one subject.
 
@@ -129,6 +130,7 @@ def _judge(
     origin = origin_of(obj) if obj.get("kind") == "Pod" else Origin.CREATED
     found: list[Verdicts] = []
     invalid: dict[str, tuple[str, ...]] = {}
+    key: str | None = None
     for label, server in zip(("now", "after"), servers, strict=True):
         if label == "after" and servers[1] == servers[0]:
             found.append(found[0])
@@ -138,13 +140,19 @@ def _judge(
         pod = prepare(template.metadata, template.spec, server, origin)
         if pod.invalid:
             invalid[label] = pod.invalid
-        key = security_key(pod.metadata, pod.spec)
-        found.append({
-            LevelVersion(level, version):
-                () if pod.invalid else judge_cached(level, version, pod, server, key)
-            for level in JUDGED_LEVELS
-            for version in versions
-        })
+        if key is None or origin is Origin.CREATED:  # a stored pod is the same on both
+            key = security_key(pod.metadata, pod.spec)
+        remembered = memo.get((server.modelled_minor, key)) if memo is not None else None
+        if remembered is None or pod.invalid:
+            remembered = {
+                LevelVersion(level, version):
+                    () if pod.invalid else judge_cached(level, version, pod, server, key)
+                for level in JUDGED_LEVELS
+                for version in versions
+            }
+            if memo is not None and not pod.invalid:
+                memo[(server.modelled_minor, key)] = remembered  # the replicas share it
+        found.append(remembered)
     return found[0], found[1], invalid
 
 
@@ -167,8 +175,9 @@ def simulate(
         sim.namespace = subject.namespace
         sim.subjects.append(subject)
 
+    memo: dict[tuple[int, str], Verdicts] = {}
     for obj in template_sources(inventory, index):
-        now, after, invalid = _judge(obj, versions, servers)
+        now, after, invalid = _judge(obj, versions, servers, memo)
         add(Subject(
             kind=str(obj.get("kind")), namespace=namespace_of(obj), name=name_of(obj),
             origin=inventory.origins.get((str(obj.get("kind")), namespace_of(obj), name_of(obj)),
@@ -178,7 +187,7 @@ def simulate(
         ))
     for pod in inventory.pods:
         top = index.top(pod)
-        now, after, invalid = _judge(pod, versions, servers)
+        now, after, invalid = _judge(pod, versions, servers, memo)
         add(Subject(
             kind="Pod", namespace=namespace_of(pod), name=name_of(pod),
             origin=inventory.origins.get(("Pod", namespace_of(pod), name_of(pod)), ""),

@@ -24,6 +24,7 @@ Pure: no I/O. Upstream: `pkg/registry/core/pod/strategy.go` (PrepareForCreate),
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -428,6 +429,8 @@ def _spec_errors(pod: _Pod, minor: int) -> list[str]:
                               '"Unmasked": `hostUsers` must be false to use `Unmasked`')
     if minor >= 24 and pod.windows():
         errors += _windows_errors(pod)
+    if pod.spec.get("ephemeralContainers"):
+        errors.append("spec.ephemeralContainers: Forbidden: cannot be set on create")
     return errors
 
 
@@ -511,6 +514,7 @@ def _evaluator(era: str) -> Evaluator:
     return found
 
 
+@functools.lru_cache(maxsize=1024)
 def policy_on(version: Version, server: ServerVersion) -> Version:
     """The policy version `server` applies for `version`: one newer than it knows (and
     `latest`) is judged with its own newest rules."""
@@ -538,11 +542,12 @@ def judge_cached(
     Pass `key` (from `security_key` of the prepared pod) when judging it several times.
     """
     minor = server.modelled_minor
-    cache_key = (level, policy_on(version, server).effective_minor(), _era(minor),
+    policy = policy_on(version, server)
+    cache_key = (level, policy.effective_minor(), _era(minor),
                  key or security_key(pod.metadata, pod.spec))
     found = _CACHE.get(cache_key)
     if found is None:
-        found = judge(level, version, pod, server)
+        found = tuple(_evaluator(_era(minor)).evaluate(level, policy, pod.metadata, pod.spec))
         if len(_CACHE) >= _CACHE_LIMIT:
             _CACHE.clear()
         _CACHE[cache_key] = found

@@ -183,6 +183,9 @@ TABLE: list[tuple[str, tuple[dict, dict], Level, dict[str, str]]] = [
      Level.PRIVILEGED, {"v1.24": 'invalid: metadata.annotations.seccomp.security.alpha.'
                                  'kubernetes.io/pod: Invalid value: "bogus": must be a valid '
                                  'seccomp profile'}),
+    ("ephemeral containers on create", _case(ephemeralContainers=[{"name": "debug"}]),
+     Level.PRIVILEGED, {"v1.24": "invalid: spec.ephemeralContainers: Forbidden: cannot be "
+                                 "set on create"}),
     ("seccomp field Localhost without a profile",
      _case(sc={"seccompProfile": {"type": "Localhost"}}),
      Level.PRIVILEGED, {"v1.36": "invalid: spec.securityContext.seccompProfile."
