@@ -195,3 +195,20 @@ def test_the_live_comparison_uses_the_servers_own_model(tmp_path: Path) -> None:
         at_latest = offline_pods(entry, LevelVersion(Level.RESTRICTED, Version.latest()),
                                  server_)
         assert at_latest == {"legacy": expected}
+
+
+def test_the_report_counts_a_rejection_after_the_upgrade(planned: tuple[Any, dict]) -> None:
+    """Enforcing restricted in shop would reject Deployment/web's pods after the upgrade
+    only: the report says so although today's verdict passes."""
+    import copy
+
+    from migrator.report.model import build_report
+
+    _result, plan = planned
+    plan = copy.deepcopy(plan)
+    shop = by_name(plan)["shop"]
+    shop["recommended"]["enforce"] = "restricted"
+    web = next(s for s in shop["subjects"] if s["name"] == "web")
+    assert web["verdicts"]["restricted:v1.24"] == []
+    view = next(n for n in build_report(plan)["namespaces"] if n["name"] == "shop")
+    assert [r["object"] for r in view["rejected_at_pin"]] == ["Deployment/web"]

@@ -133,15 +133,26 @@ def _subject_rows(ns: PlanNamespace) -> list[Json]:
     return [{**s, "ref": _ref(s)} for s in ns["subjects"]]
 
 
+def _verdicts_at(row: Mapping[str, Any], key: str, after_only: bool) -> list[Any]:
+    """A subject's violations at `key`: on the server after the upgrade (`after_only`), or on
+    either server (today's first), each once."""
+    after = (row.get("verdicts_after_upgrade") or {}).get(key)
+    today = row["verdicts"].get(key) or []
+    if after_only:
+        return list(after if after is not None else today)
+    return list(today) + [v for v in after or () if v not in today]
+
+
 def _rejections(ns: PlanNamespace, level: str, version: str,
-                skip: set[str]) -> list[Json]:
-    """Objects of `ns` that `level` at `version` rejects (nothing for exempt namespaces)."""
+                skip: set[str], after_only: bool = False) -> list[Json]:
+    """Objects of `ns` that `level` at `version` rejects (nothing for exempt namespaces), on
+    today's server or after the upgrade (`after_only`: after it only)."""
     if ns["exempt"] or _rank(level) <= 0:
         return []
     key = f"{level}:{version}"
     rows = _subject_rows(ns)
     owners = {r["ref"]: r["owner"] for r in rows}
-    found = [(r, list(r["verdicts"].get(key) or [])) for r in rows if r["ref"] not in skip]
+    found = [(r, _verdicts_at(r, key, after_only)) for r in rows if r["ref"] not in skip]
     return _grouped(((r, v) for r, v in found if v), owners)
 
 
@@ -265,7 +276,8 @@ def _namespace(ns: PlanNamespace, pin: str, target: str) -> Json:
     rejected_today = _from_blockers(ns, list(ns["rejected_today"]))
     today_refs = {str(b["object"]) for b in ns["rejected_today"]}
     at_pin = _rejections(ns, enforce, version, today_refs)
-    at_target = [] if target == version else _rejections(ns, enforce, target, today_refs)
+    at_target = [] if target == version else _rejections(ns, enforce, target, today_refs,
+                                                         after_only=True)
     pin_refs = {r["object"] for r in at_pin}
     next_level = LEVELS[_rank(enforce) + 1] if 0 <= _rank(enforce) < 2 else None
     hardening = _from_blockers(ns, list(ns["blockers"]))
@@ -589,10 +601,12 @@ def _passing(plan: Plan) -> Json:
     templates = [s for s in subjects if s["template"]]
     pods = [s for s in subjects if not s["template"]]
     rows = []
+    pin = str(plan["pin_version"])
     for version in _versions(plan):
         for level in LEVELS:
             def passes(s: Mapping[str, Any], level: str = level, version: str = version) -> bool:
-                return level == "privileged" or not s["verdicts"].get(f"{level}:{version}")
+                return level == "privileged" or not _verdicts_at(
+                    s, f"{level}:{version}", after_only=version != pin)
             rows.append({"level": level, "version": version,
                          "templates": sum(1 for s in templates if passes(s)),
                          "pods": sum(1 for s in pods if passes(s))})
