@@ -652,8 +652,9 @@ def deprecation_warnings(
     if seccomp:
         if SECCOMP_POD_ANNOTATION in annotations:
             out.append(f"{prefix}.annotations[{SECCOMP_POD_ANNOTATION}]: {seccomp}")
+        # the server warns once for the container annotations, naming the first it meets
         out += [f"{prefix}.annotations[{k}]: {seccomp}"
-                for k in sorted(annotations) if k.startswith(SECCOMP_CONTAINER_PREFIX)]
+                for k in sorted(annotations) if k.startswith(SECCOMP_CONTAINER_PREFIX)][:1]
     os_ = spec.get("os")
     windows = isinstance(os_, Mapping) and os_.get("name") == "windows"
     if minor >= 30 and not windows:
