@@ -54,7 +54,11 @@ def current_server(inventory: Inventory, override: str | None = None) -> tuple[S
 
     Raises ValueError on an unparsable `override`."""
     if override:
-        return ServerVersion.parse(override), "given by --server-version"
+        given = ServerVersion.parse(override)
+        reported = inventory.server_version
+        if reported and reported != override:
+            return given, f"given by --server-version (the cluster reported {reported})"
+        return given, "given by --server-version"
     if inventory.server_version:
         try:
             return ServerVersion.parse(inventory.server_version), "reported by the cluster"
