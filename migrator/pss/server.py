@@ -52,9 +52,10 @@ _SERVER_RE = re.compile(r"^v?1\.(0|[1-9][0-9]*)(?:\.([0-9]+))?(?:-(alpha|beta|rc
 
 
 @total_ordering
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class ServerVersion:
-    """A kube-apiserver version, as far as its behaviour towards pods goes."""
+    """A kube-apiserver version, as far as its behaviour towards pods goes: two versions are
+    equal when they behave alike (`v1.24.17` and `v1.24`; not `v1.24.0-alpha.1`)."""
 
     #: the minor version as reported (1.`minor`)
     minor: int
@@ -115,6 +116,14 @@ class ServerVersion:
         if not isinstance(other, ServerVersion):
             return NotImplemented
         return self.modelled_minor < other.modelled_minor
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ServerVersion):
+            return NotImplemented
+        return self.modelled_minor == other.modelled_minor
+
+    def __hash__(self) -> int:
+        return hash(self.modelled_minor)
 
 
 class Origin(enum.StrEnum):

@@ -295,3 +295,11 @@ def test_ranges_say_where_a_verdict_flips() -> None:
     assert server_ranges(verdict_by_server(Level.RESTRICTED, LATEST, metadata, spec,
                                            Origin.CREATED)) == [
         ("allowed", f"v1.23–v1.{NEWEST_SERVER_MINOR}")]
+
+
+def test_versions_that_behave_alike_are_equal() -> None:
+    assert ServerVersion.parse("v1.24.17") == ServerVersion.parse("v1.24")
+    assert ServerVersion.parse("v1.24.0-alpha.1") != ServerVersion.parse("v1.24")
+    assert ServerVersion.parse("v1.24.0-alpha.1") == ServerVersion.parse("v1.23.5")
+    assert ServerVersion.parse("v1.40") == ServerVersion.newest()
+    assert ServerVersion.of(24) < ServerVersion.of(36)
