@@ -144,7 +144,14 @@ class Evaluator:
         spec: Mapping[str, Any] | None,
     ) -> list[Violation]:
         """Every violation of the pod at `level`/`version`, in upstream order; [] = allowed."""
-        return run(self.table(level, version), PodView(metadata, spec))
+        table = self.table(level, version)
+        try:
+            pod = PodView(metadata, spec)
+        except (AttributeError, TypeError, KeyError, ValueError) as exc:
+            # e.g. a container list that is not a list: the server would refuse the pod
+            return [Violation(table[0][0], "malformed pod spec", f"cannot read: {exc}")] \
+                if table else []
+        return run(table, pod)
 
 
 def run(table: Table, pod: PodView) -> list[Violation]:

@@ -197,7 +197,10 @@ class _Pod:
 
     def __init__(self, metadata: Mapping[str, Any], spec: Mapping[str, Any]) -> None:
         self.metadata = dict(metadata)
-        self.annotations: dict[str, Any] = dict(metadata.get("annotations") or {})
+        annotations = metadata.get("annotations")
+        self.annotations: dict[str, Any] = (
+            {str(k): v for k, v in annotations.items()} if isinstance(annotations, Mapping)
+            else {})
         self.spec = dict(spec)
         context = spec.get("securityContext")
         self.context: dict[str, Any] = dict(context) if isinstance(context, Mapping) else {}
@@ -492,14 +495,18 @@ def prepare(
     if origin is Origin.STORED:
         return ServerPod(metadata, spec)
     minor = server.modelled_minor
-    pod = _Pod(metadata, spec)
-    _default(pod)
-    _drop_unserved(pod, minor)
-    if 19 <= minor <= 26:
-        _sync_seccomp(pod, minor)
-    if minor >= 30:
-        _sync_apparmor(pod, minor)
-    return pod.finish(spec, _validate(pod, minor))
+    try:
+        pod = _Pod(metadata, spec)
+        _default(pod)
+        _drop_unserved(pod, minor)
+        if 19 <= minor <= 26:
+            _sync_seccomp(pod, minor)
+        if minor >= 30:
+            _sync_apparmor(pod, minor)
+        return pod.finish(spec, _validate(pod, minor))
+    except (AttributeError, TypeError, KeyError, ValueError):
+        # A field of the wrong type: judged as given, so the engine names what it cannot read.
+        return ServerPod(metadata, spec)
 
 
 # -- judging with the server's Pod Security library ------------------------------------------
@@ -646,8 +653,10 @@ def deprecation_warnings(
     `template` is True for a workload (the path is `spec.template.metadata...`); a pod's
     seccomp annotations are not warned about while the server still copies them (to 1.26).
     """
-    annotations = (metadata or {}).get("annotations") or {}
-    spec = spec or {}
+    found = metadata.get("annotations") if isinstance(metadata, Mapping) else None
+    annotations = ({k: v for k, v in found.items() if isinstance(k, str)}
+                   if isinstance(found, Mapping) else {})
+    spec = spec if isinstance(spec, Mapping) else {}
     minor = server.modelled_minor
     prefix = "spec.template.metadata" if template else "metadata"
     out: list[str] = []

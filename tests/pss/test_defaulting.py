@@ -81,3 +81,19 @@ def test_a_dumped_pod_is_judged_as_stored() -> None:
         "seccompProfile_restricted"]
     assert not result.depends_on_server
     assert origin_of({"kind": "Deployment", "metadata": {"uid": "1"}}) is Origin.CREATED
+
+
+@pytest.mark.parametrize("spec,metadata", [
+    ({"containers": 1}, {"name": "p"}),
+    ({"containers": [{"name": "c", "securityContext": [1]}], "hostNetwork": True,
+      "volumes": ["x", {"name": "v"}]}, {"name": "p", "annotations": {1: 2}}),
+    ({"securityContext": "x", "containers": [{"name": "c", "ports": [1, {"containerPort": []}]}]},
+     {"name": "p", "annotations": {"container.apparmor.security.beta.kubernetes.io/c": 5}}),
+])
+def test_malformed_pods_are_reported_not_raised(spec: Any, metadata: Any) -> None:
+    for minor in (23, 24, 27, 31, 36):
+        result = check_object({"kind": "Pod", "metadata": metadata, "spec": spec}, "x#0",
+                              Level.RESTRICTED, Version.latest(), ServerVersion.of(minor))
+        assert result is not None and not result.allowed
+        assert result.invalid or any(v.reason == "malformed pod spec" for v in result.violations) \
+            or result.violations
