@@ -570,6 +570,12 @@ def judge_cached(
     return found
 
 
+def clear_cache() -> None:
+    """Forget every cached verdict (for measurements that must start cold)."""
+    _CACHE.clear()
+    policy_on.cache_clear()
+
+
 @dataclass(frozen=True, slots=True)
 class Verdict:
     """A pod's verdict on one server: allowed, denied (with violations) or invalid (422)."""
