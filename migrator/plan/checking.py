@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from migrator.model.workloads import pod_template
+from migrator.model.workloads import TEMPLATE_PATHS, pod_template
 from migrator.pss.api import Level, Version
 from migrator.pss.registry import Violation
 from migrator.pss.server import (
@@ -96,9 +96,9 @@ def check_object(
     server = server or ServerVersion.newest()
     metadata = obj.get("metadata") or {}
     origin = origin_of(obj)
-    is_template = obj.get("kind") != "Pod"
+    path = TEMPLATE_PATHS.get(str(obj.get("kind")))
     found = verdict(level, version, template.metadata, template.spec, server, origin,
-                    template=is_template)
+                    template_path=".".join(path) if path else None)
     ranges = server_ranges(verdict_by_server(level, version, template.metadata, template.spec,
                                              origin)) if origin is Origin.CREATED else []
     return ObjectResult(

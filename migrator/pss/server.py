@@ -15,7 +15,8 @@ model, keyed by server version:
 - `prepare(metadata, spec, server, origin)`: the pod Pod Security sees, or the 422 message.
 - `judge(...)` / `judge_cached(...)`: the violations, with the server's library.
 - `verdict_by_server(...)`: the verdict on every modelled server, to tell when it depends on one.
-- `deprecation_warnings(...)`: the annotation warnings the server sends on create.
+- `ServerPod.warnings`, `template_warnings(...)`: the annotation Warnings the server sends when
+  it creates a pod or a workload.
 
 Pure: no I/O. Upstream: `pkg/registry/core/pod/strategy.go` (PrepareForCreate),
 `pkg/api/pod/util.go` (dropDisabledFields), `pkg/apis/core/validation`, `pkg/api/pod/warnings.go`.
@@ -143,6 +144,9 @@ class ServerPod:
     spec: Mapping[str, Any]
     #: the field errors of a 422 (the create is invalid, the pod is never judged)
     invalid: tuple[str, ...] = ()
+    #: the deprecation Warnings the server sends with the create (also with a 422: those it
+    #: adds while it prepares the pod, before validating it)
+    warnings: tuple[str, ...] = ()
 
     def invalid_message(self, name: str) -> str:
         """The 422 message, as the server words it."""
@@ -175,7 +179,7 @@ def apparmor_field(annotation: str) -> dict[str, str] | None:
     return None
 
 
-def _annotation_for(field: Any, runtime_default: str = "runtime/default") -> str:
+def _annotation_for(field: Any) -> str:
     """The annotation value the server writes for a profile field ("" for none)."""
     if not isinstance(field, Mapping):
         return ""
@@ -183,7 +187,7 @@ def _annotation_for(field: Any, runtime_default: str = "runtime/default") -> str
     if kind == "Unconfined":
         return "unconfined"
     if kind == "RuntimeDefault":
-        return runtime_default
+        return "runtime/default"
     if kind == "Localhost" and field.get("localhostProfile"):
         return f"localhost/{field['localhostProfile']}"
     return ""
@@ -208,6 +212,7 @@ class _Pod:
         self._malformed: list[tuple[dict[str, Any], Any]] = []
         if context is not None and not isinstance(context, Mapping):
             self._malformed.append((self.spec, context))
+        self.warnings: list[str] = []
         self.containers: list[tuple[str, int, dict[str, Any]]] = []
         for key in _CONTAINER_LISTS:
             listed = spec.get(key)
@@ -241,7 +246,7 @@ class _Pod:
             self.metadata["annotations"] = self.annotations
         else:
             self.metadata.pop("annotations", None)
-        return ServerPod(self.metadata, self.spec, tuple(invalid))
+        return ServerPod(self.metadata, self.spec, tuple(invalid), tuple(self.warnings))
 
 
 def _default(pod: _Pod) -> None:
@@ -316,6 +321,9 @@ def _sync_apparmor(pod: _Pod, minor: int) -> None:
                     pod.annotations[key] = value
         elif profile is None:
             derived = apparmor_field(str(pod.annotations[key]))
+            if derived is None or derived != pod_profile:
+                # warned while preparing the pod: an annotation it copies or cannot read
+                pod.warnings.append(f"metadata.annotations[{key}]: {_APPARMOR_DEPRECATED}")
             if derived is not None and derived != pod_profile:
                 c["securityContext"]["appArmorProfile"] = derived
 
@@ -503,7 +511,12 @@ def prepare(
             _sync_seccomp(pod, minor)
         if minor >= 30:
             _sync_apparmor(pod, minor)
-        return pod.finish(spec, _validate(pod, minor))
+        errors = _validate(pod, minor)
+        if not errors:  # WarningsOnCreate runs on the prepared pod, after validation
+            pod.warnings += _seccomp_warnings(pod.annotations, pod.context,
+                                              [c for _k, _i, c in pod.containers],
+                                              minor, "metadata")
+        return pod.finish(spec, errors)
     except (AttributeError, TypeError, KeyError, ValueError):
         # A field of the wrong type: judged as given, so the engine names what it cannot read.
         return ServerPod(metadata, spec)
@@ -603,15 +616,18 @@ def verdict(
     server: ServerVersion,
     origin: Origin,
     *,
-    template: bool = False,
+    template_path: str | None = None,
 ) -> Verdict:
-    """Prepare and judge one pod on `server` (`template`: it comes from a workload's template,
-    which words the Warnings' paths)."""
+    """Prepare and judge one pod on `server`. `template_path` (e.g. `spec.template`) says the
+    pod comes from a workload's template: the Warnings are those of creating the workload."""
     pod = prepare(metadata, spec, server, origin)
+    if template_path is not None and origin is Origin.CREATED:
+        warnings = () if pod.invalid else tuple(
+            template_warnings(metadata, spec, server, template_path))
+    else:
+        warnings = pod.warnings
     if pod.invalid:
-        return Verdict(server, (), pod.invalid)  # a refused create carries no Warning
-    warnings = () if origin is Origin.STORED else tuple(
-        deprecation_warnings(metadata, spec, server, template=template))
+        return Verdict(server, (), pod.invalid, warnings)
     return Verdict(server, judge_cached(level, version, pod, server), (), warnings)
 
 
@@ -647,45 +663,64 @@ def server_ranges(verdicts: list[Verdict]) -> list[tuple[str, str]]:
 # -- warnings on create -----------------------------------------------------------------------
 
 
-def deprecation_warnings(
+_APPARMOR_DEPRECATED = 'deprecated since v1.30; use the "appArmorProfile" field instead'
+
+
+def _seccomp_message(minor: int) -> str:
+    if minor <= 24:
+        return ('deprecated since v1.19, non-functional in v1.25+; use the "seccompProfile" '
+                "field instead")
+    return 'non-functional in v1.27+; use the "seccompProfile" field instead'
+
+
+def _seccomp_warnings(annotations: Mapping[str, Any], context: Mapping[str, Any],
+                      containers: list[dict[str, Any]], minor: int, prefix: str,
+                      apparmor: bool = False) -> list[str]:
+    """WarningsOnCreate's annotation warnings: a seccomp annotation without the field beside
+    it (the pod's, then each container's in order), and for templates from 1.30 an AppArmor
+    container annotation without any AppArmor field."""
+    if minor < 19:
+        return []
+    message = _seccomp_message(minor)
+    out: list[str] = []
+    if context.get("seccompProfile") is None and SECCOMP_POD_ANNOTATION in annotations:
+        out.append(f"{prefix}.annotations[{SECCOMP_POD_ANNOTATION}]: {message}")
+    pod_apparmor = context.get("appArmorProfile") is not None
+    for c in containers:
+        sc = c.get("securityContext")
+        sc = sc if isinstance(sc, Mapping) else {}
+        name = str(c.get("name", ""))
+        key = SECCOMP_CONTAINER_PREFIX + name
+        if sc.get("seccompProfile") is None and key in annotations:
+            out.append(f"{prefix}.annotations[{key}]: {message}")
+        key = APPARMOR_CONTAINER_PREFIX + name
+        if apparmor and minor >= 30 and not pod_apparmor and sc.get("appArmorProfile") is None \
+                and key in annotations:
+            out.append(f"{prefix}.annotations[{key}]: {_APPARMOR_DEPRECATED}")
+    return out
+
+
+def template_warnings(
     metadata: Mapping[str, Any] | None,
     spec: Mapping[str, Any] | None,
     server: ServerVersion,
-    *,
-    template: bool,
+    path: str = "spec.template",
 ) -> list[str]:
-    """The Warning texts the server sends for deprecated profile annotations on a valid create.
-
-    `template` is True for a workload (the path is `spec.template.metadata...`); a pod's
-    seccomp annotations are not warned about while the server still copies them (to 1.26).
-    """
+    """The deprecation Warnings on creating a workload whose pod template is at `path`
+    (`spec.template`, a CronJob's `spec.jobTemplate.spec.template`): the template is stored
+    as sent, so an annotation without its field is warned about on every version."""
     found = metadata.get("annotations") if isinstance(metadata, Mapping) else None
-    annotations = ({k: v for k, v in found.items() if isinstance(k, str)}
-                   if isinstance(found, Mapping) else {})
+    annotations = ({str(k): v for k, v in found.items()} if isinstance(found, Mapping) else {})
     spec = spec if isinstance(spec, Mapping) else {}
-    minor = server.modelled_minor
-    prefix = "spec.template.metadata" if template else "metadata"
-    out: list[str] = []
-    if 19 <= minor <= 24 and template:
-        seccomp = ('deprecated since v1.19, non-functional in v1.25+; use the "seccompProfile" '
-                   "field instead")
-    elif 25 <= minor <= 26 and template or minor >= 27:
-        seccomp = 'non-functional in v1.27+; use the "seccompProfile" field instead'
-    else:
-        seccomp = ""
-    if seccomp:
-        if SECCOMP_POD_ANNOTATION in annotations:
-            out.append(f"{prefix}.annotations[{SECCOMP_POD_ANNOTATION}]: {seccomp}")
-        # the server warns once for the container annotations, naming the first it meets
-        out += [f"{prefix}.annotations[{k}]: {seccomp}"
-                for k in sorted(annotations) if k.startswith(SECCOMP_CONTAINER_PREFIX)][:1]
-    os_ = spec.get("os")
-    windows = isinstance(os_, Mapping) and os_.get("name") == "windows"
-    if minor >= 30 and not windows:
-        out += [f'{prefix}.annotations[{k}]: deprecated since v1.30; use the "appArmorProfile" '
-                "field instead" for k in sorted(annotations)
-                if k.startswith(APPARMOR_CONTAINER_PREFIX)]
-    return out
+    context = spec.get("securityContext")
+    containers: list[dict[str, Any]] = []
+    for key in _CONTAINER_LISTS:
+        listed = spec.get(key)
+        if isinstance(listed, list):
+            containers += [c for c in listed if isinstance(c, dict)]
+    return _seccomp_warnings(annotations, context if isinstance(context, Mapping) else {},
+                             containers, server.modelled_minor, f"{path}.metadata",
+                             apparmor=True)
 
 
 def origin_of(obj: Mapping[str, Any]) -> Origin:

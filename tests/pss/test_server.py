@@ -47,7 +47,8 @@ def _pod_of(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], bool]
 def _text(level: Level, name: str, metadata: dict[str, Any], spec: dict[str, Any],
           server: ServerVersion, template: bool = False) -> tuple[str, str | None, list[str]]:
     """(outcome, the 403/422 message or None, the Warnings) of a create on `server`."""
-    found = verdict(level, LATEST, metadata, spec, server, Origin.CREATED, template=template)
+    found = verdict(level, LATEST, metadata, spec, server, Origin.CREATED,
+                    template_path="spec.template" if template else None)
     if found.invalid:
         message: str | None = prepare(metadata, spec, server, Origin.CREATED).invalid_message(name)
     elif found.violations:
@@ -303,3 +304,38 @@ def test_versions_that_behave_alike_are_equal() -> None:
     assert ServerVersion.parse("v1.24.0-alpha.1") == ServerVersion.parse("v1.23.5")
     assert ServerVersion.parse("v1.40") == ServerVersion.newest()
     assert ServerVersion.of(24) < ServerVersion.of(36)
+
+
+def test_warnings_follow_the_server() -> None:
+    """Annotation warnings: a pod's are those of its prepared form (a copied seccomp annotation
+    has its field, so 1.24 says nothing), AppArmor's come first (added while preparing), then
+    the pod's seccomp and each container's in order; a workload's name the template's path."""
+    v124, v136 = ServerVersion.of(24), ServerVersion.of(36)
+    apparmor_b = "container.apparmor.security.beta.kubernetes.io/b"
+    metadata = {"name": "p", "annotations": {
+        SECCOMP_POD: "localhost/", "container.seccomp.security.alpha.kubernetes.io/b": "unconfined",
+        SECCOMP_APP: "runtime/default", apparmor_b: "runtime/default"}}
+    spec = {"containers": [{"name": "b"}, {"name": "app"}]}
+    old = verdict(Level.PRIVILEGED, LATEST, metadata, spec, v124, Origin.CREATED)
+    assert old.warnings == (  # only the annotation that gives no field is left without one
+        f"metadata.annotations[{SECCOMP_POD}]: deprecated since v1.19, non-functional in "
+        'v1.25+; use the "seccompProfile" field instead',)
+    new = verdict(Level.PRIVILEGED, LATEST, metadata, spec, v136, Origin.CREATED)
+    seccomp = 'non-functional in v1.27+; use the "seccompProfile" field instead'
+    assert new.warnings == (
+        f'metadata.annotations[{apparmor_b}]: deprecated since v1.30; use the "appArmorProfile" '
+        "field instead",
+        f"metadata.annotations[{SECCOMP_POD}]: {seccomp}",
+        f"metadata.annotations[container.seccomp.security.alpha.kubernetes.io/b]: {seccomp}",
+        f"metadata.annotations[{SECCOMP_APP}]: {seccomp}")
+    # the pod's own AppArmor profile already says it: nothing copied, nothing warned
+    same = {"securityContext": {"appArmorProfile": {"type": "RuntimeDefault"}},
+            "containers": [{"name": "b"}]}
+    assert verdict(Level.PRIVILEGED, LATEST, {"annotations": {apparmor_b: "runtime/default"}},
+                   same, v136, Origin.CREATED).warnings == ()
+    cron = verdict(Level.PRIVILEGED, LATEST, {"annotations": {SECCOMP_POD: "runtime/default"}},
+                   {"containers": [APP]}, v124, Origin.CREATED,
+                   template_path="spec.jobTemplate.spec.template")
+    assert cron.warnings == (
+        f"spec.jobTemplate.spec.template.metadata.annotations[{SECCOMP_POD}]: deprecated since "
+        'v1.19, non-functional in v1.25+; use the "seccompProfile" field instead',)
