@@ -366,7 +366,7 @@ def _annotation_errors(pod: _Pod, minor: int) -> list[str]:
             if local.startswith("/"):
                 errors.append(f"metadata.annotations.{key}: Invalid value: {go_quote(local)}: "
                               "must be a relative path")
-            elif ".." in local.split("/"):
+            if ".." in local.split("/"):
                 errors.append(f"metadata.annotations.{key}: Invalid value: {go_quote(local)}: "
                               "must not contain '..'")
             continue
