@@ -29,7 +29,12 @@ from migrator.files.repo import (
     read_repository,
 )
 from migrator.files.writing import check_tree, replace_file, write_tree
-from migrator.generate.admission import admission_files, evidence_usernames, exemptions
+from migrator.generate.admission import (
+    admission_files,
+    evidence_usernames,
+    exemptions,
+    upgraded_names,
+)
 from migrator.generate.namespaces import namespace_files
 from migrator.generate.patches import (
     FORMATS,
@@ -113,9 +118,15 @@ def _readme(plan: Plan, patched: Patched, formats: Iterable[str],
             [f"exempt in admission-config.yaml: {why}; its pods are not checked, so audit "
              "and warn record nothing"],
         })
+    recorded = plan.get("servers")
+    servers: Mapping[str, Any] = recorded if isinstance(recorded, Mapping) else {}
+    after = servers.get("upgrade_to")
+    upgrade_files = (list(upgraded_names(str(after)))
+                     if after and after != servers.get("current") else None)
     return render(
         "generate-readme.md.j2",
         plan=plan,
+        upgrade_files=upgrade_files,
         formats=list(formats),
         files=sorted(files),
         namespaces=namespaces,

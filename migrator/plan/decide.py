@@ -33,9 +33,9 @@ from migrator.psp.admission import Denial
 from migrator.psp.rules import range_notes
 from migrator.psp.spec import read_psp
 from migrator.pss.api import LABEL_PREFIX, Level, LevelVersion, Version, policy_from_labels
-from migrator.pss.defaults import apply_api_defaults
-from migrator.pss.engine import EVALUATOR, security_key, verdict_cached
+from migrator.pss.engine import EVALUATOR, security_key
 from migrator.pss.registry import Violation
+from migrator.pss.server import Origin, ServerVersion, verdict
 from migrator.rbac.access import resolve_psp_access
 from migrator.rbac.cleanup import psp_rbac_cleanup
 
@@ -54,6 +54,40 @@ def pin_version(server_version: str | None, override: str | None) -> Version:
     return Version.latest()
 
 
+def current_server(inventory: Inventory, override: str | None = None) -> tuple[ServerVersion, str]:
+    """Today's API server and how it is known: `override` (--server-version), else the
+    version the cluster or snapshot reported, else assumed from the objects read.
+
+    Raises ValueError on an unparsable `override`."""
+    if override:
+        given = ServerVersion.parse(override)
+        reported = inventory.server_version
+        if reported and reported != override:
+            return given, f"given by --server-version (the cluster reported {reported})"
+        return given, "given by --server-version"
+    if inventory.server_version:
+        try:
+            return ServerVersion.parse(inventory.server_version), "reported by the cluster"
+        except ValueError:
+            pass
+    if any(p.get("apiVersion") == "policy/v1beta1" for p in inventory.psps):
+        return ServerVersion.of(24), (
+            "assumed: the input holds policy/v1beta1 PodSecurityPolicies, which servers serve "
+            "up to 1.24 only; pass --server-version to say which")
+    newest = ServerVersion.newest()
+    return newest, (f"assumed: no server version was read, so the newest modelled ({newest}); "
+                    "pass --server-version to say which")
+
+
+def check_pin(pin: Version, server: ServerVersion) -> str | None:
+    """Why `pin` cannot be pinned on `server` (None when it can): a server treats a policy
+    version newer than itself as its own latest, so the label would not mean what it says."""
+    if pin.minor is not None and pin.minor > server.minor:
+        return (f"--pin-version {pin} is newer than the server ({server}): it would treat it "
+                f"as its own latest ({server}); pin {server} or older, or latest")
+    return None
+
+
 # -- what a generated patch can fix --------------------------------------------------------
 
 
@@ -65,9 +99,17 @@ def patchable(violation: Violation) -> bool:
 
 def _strictest_after_patches(subject: Subject, version: Version) -> Level:
     for level in (Level.RESTRICTED, Level.BASELINE):
-        if all(patchable(v) for v in subject.verdicts[LevelVersion(level, version)]):
+        if all(patchable(v) for v in _both(subject, level, version)):
             return level
     return Level.PRIVILEGED
+
+
+def _both(subject: Subject, level: Level, version: Version) -> list[Violation]:
+    """The violations at `level`/`version` today and after the upgrade, each once."""
+    key = LevelVersion(level, version)
+    found = list(subject.verdicts[key])
+    found += [v for v in (subject.after or subject.verdicts)[key] if v not in found]
+    return found
 
 
 def _loosest(levels: Iterable[Level]) -> Level | None:
@@ -91,12 +133,12 @@ def _strictest(levels: Iterable[Level]) -> Level:
 # -- mutation ------------------------------------------------------------------------------
 
 
-def _pod_level(pod: Mapping[str, Any], pin: Version) -> Level:
-    """The strictest level a pod ({"metadata", "spec"}) passes at `pin`."""
-    metadata = dict(pod.get("metadata") or {})
-    spec = apply_api_defaults(pod.get("spec") or {}, metadata, pod=True)
+def _pod_level(pod: Mapping[str, Any], pin: Version, server: ServerVersion) -> Level:
+    """The strictest level a pod to be created ({"metadata", "spec"}) passes at `pin` on
+    `server` (a pod the server refuses to create passes none)."""
     for level in (Level.RESTRICTED, Level.BASELINE):
-        if not verdict_cached(level, pin, metadata, spec):
+        if verdict(level, pin, pod.get("metadata") or {}, pod.get("spec") or {}, server,
+                   Origin.CREATED).allowed:
             return level
     return Level.PRIVILEGED
 
@@ -111,6 +153,7 @@ def _predicted(
     defaults_of: dict[str, list[Any]], ranges: Mapping[str, Mapping[str, str]], pin: Version,
     observed: set[str],
     cache: dict[tuple[str, str], tuple[list[dict[str, Any]], Level]] | None = None,
+    server: ServerVersion | None = None,
 ) -> list[plan_types.Mutation]:
     """Templates with no running pod whose pods the PSP that would admit them mutates.
 
@@ -135,7 +178,7 @@ def _predicted(
             cache[(chosen.psp, shape)] = (
                 [_annotated(d.to_dict(), ranges.get(chosen.psp, {}))
                  for d in attribution.differences if d.cause == "psp"],
-                _pod_level(chosen.pod, pin))
+                _pod_level(chosen.pod, pin, server or ServerVersion.newest()))
         relevant, pod_level = cache[(chosen.psp, shape)]
         if not relevant:
             continue
@@ -163,6 +206,7 @@ def _mutations(
     today: Mapping[str, Today] | None = None,
     ranges: Mapping[str, Mapping[str, str]] | None = None,
     cache: dict[tuple[str, str], tuple[list[dict[str, Any]], Level]] | None = None,
+    server: ServerVersion | None = None,
 ) -> list[plan_types.Mutation]:
     """Workloads whose pods differ from their template in security fields, and why.
 
@@ -215,7 +259,7 @@ def _mutations(
             })
             break  # one pod per workload tells the story; the rest are replicas
     findings.extend(_predicted(sim, index, today or {}, defaults_of, ranges, pin,
-                               set(grouped), cache))
+                               set(grouped), cache, server))
     return sorted(findings, key=lambda f: str(f["workload"]))
 
 
@@ -227,7 +271,7 @@ def _violation_dict(v: Violation) -> plan_types.Violation:
 
 
 def _subject_dict(subject: Subject, config: AdmissionConfig) -> plan_types.Subject:
-    return {
+    entry: plan_types.Subject = {
         "kind": subject.kind,
         "name": subject.name,
         "origin": subject.origin,
@@ -238,7 +282,13 @@ def _subject_dict(subject: Subject, config: AdmissionConfig) -> plan_types.Subje
         "exempt": config.exempt_runtime_class(subject.runtime_class),
         "verdicts": {str(lv): [_violation_dict(v) for v in found]
                      for lv, found in sorted(subject.verdicts.items(), key=lambda i: str(i[0]))},
+        "invalid": {which: list(errors) for which, errors in sorted(subject.invalid.items())},
     }
+    if subject.after and subject.after != subject.verdicts:
+        entry["verdicts_after_upgrade"] = {
+            str(lv): [_violation_dict(v) for v in found]
+            for lv, found in sorted(subject.after.items(), key=lambda i: str(i[0]))}
+    return entry
 
 
 def _fix(check: str) -> str:
@@ -250,7 +300,7 @@ def _blockers(subjects: list[Subject], level: Level, version: Version) -> list[p
     """What stops `level` at `version`: one entry per subject and failed check."""
     out: list[plan_types.Blocker] = []
     for subject in subjects:
-        for v in subject.verdicts[LevelVersion(level, version)]:
+        for v in _both(subject, level, version):
             out.append({
                 "object": subject.ref,
                 "origin": subject.origin,
@@ -265,6 +315,39 @@ def _blockers(subjects: list[Subject], level: Level, version: Version) -> list[p
                 "patchable": patchable(v),
             })
     return out
+
+
+_ANNOTATION_CAUSES = {
+    "seccompProfile_restricted": "the seccomp annotation",
+    "seccompProfile_baseline": "the seccomp annotation",
+    "appArmorProfile": "the AppArmor annotation",
+}
+
+
+def _flip(subject: Subject, pin: Version, servers: tuple[ServerVersion, ServerVersion]
+          ) -> plan_types.Flip:
+    """A template whose strictest level changes across the upgrade, and why, in words."""
+    now, after = subject.strictest(pin), subject.strictest_after(pin)
+    stricter = now if now.rank > after.rank else after
+    before_ids = {v.check for v in subject.verdicts[LevelVersion(stricter, pin)]}
+    after_ids = {v.check for v in (subject.after or subject.verdicts)[LevelVersion(stricter, pin)]}
+    changed = sorted(before_ids ^ after_ids)
+    causes = sorted({_ANNOTATION_CAUSES[c] for c in changed if c in _ANNOTATION_CAUSES})
+    old, new = servers
+    if now.rank > after.rank:
+        text = (f"{subject.ref} passes {now} on {old}, fails it after the upgrade to {new} "
+                f"(passes {after} there)")
+        if causes:
+            text += (f": its pods rely on {' and '.join(causes)}, which {new} no longer turns "
+                     "into a field; the generated patch sets the field")
+    else:
+        text = (f"{subject.ref} fails {after} on {old} (passes {now}), passes it after the "
+                f"upgrade to {new}")
+        if causes:
+            text += f": {' and '.join(causes)} counts on {old} only"
+    return {"object": subject.ref, "template": subject.is_template, "active": subject.active,
+            "before": str(now), "after": str(after), "server_before": str(old),
+            "server_after": str(new), "checks": changed, "text": text}
 
 
 def _next_stricter(level: Level) -> Level:
@@ -347,6 +430,8 @@ class Decision:
     namespace: str
     pin: Version
     target: Version
+    #: today's API server and the one after the upgrade
+    servers: tuple[ServerVersion, ServerVersion]
     system: bool
     exempt: bool
     #: the usable PSPs that exist, and those granted but missing.
@@ -377,6 +462,10 @@ class Decision:
     looser_blockers: list[plan_types.Blocker]
     #: the stricter level the namespace enforces today, when the recommendation lowers it.
     lowers_existing: Level | None
+    #: templates whose strictest level at the pin differs between the two servers
+    flips: list[plan_types.Flip]
+    #: subjects a server refuses to create (422), by server
+    invalid: list[plan_types.InvalidCreate]
 
 
 def decide_namespace(
@@ -386,6 +475,7 @@ def decide_namespace(
     target: Version,
     ceiling_psps: dict[str, PSPAnalysis | None],
     config: AdmissionConfig,
+    servers: tuple[ServerVersion, ServerVersion] | None = None,
     *,
     today: Mapping[str, Today] | None = None,
     psp_api: bool | None = None,
@@ -393,10 +483,13 @@ def decide_namespace(
 ) -> Decision:
     """The levels for one namespace: floor, ceiling, recommendation, what is not counted.
 
+    The level must hold on today's server and after the upgrade (labels are set before it
+    and stay after it), so every subject counts with its weaker verdict of the two.
     `today` holds, by subject ref, what PSP admission does now with the pods of each
     template (and of each bare pod not yet running), see `migrator.plan.today`; `labels`
     are the namespace's current labels.
     """
+    servers = servers or (ServerVersion.newest(), ServerVersion.newest())
     today = today or {}
     known = {n: a for n, a in ceiling_psps.items() if a is not None}
     ceiling_strict = _loosest(a.strict_level for a in known.values())
@@ -412,8 +505,14 @@ def decide_namespace(
     ]
     exempt_rc = [s for s in sim.subjects if config.exempt_runtime_class(s.runtime_class)]
     counted = [s for s in sim.subjects if s not in rejected_today and s not in exempt_rc]
-    floor = _floor(s.strictest(pin) for s in counted)
-    floor_target = _floor(s.strictest(target) for s in counted)
+    floor = _floor(s.strictest_both(pin) for s in counted)
+    floor_target = _floor(s.strictest_after(target) for s in counted)
+    flips = [_flip(s, pin, servers) for s in counted if s.is_template and s.flips(pin)]
+    invalid: list[plan_types.InvalidCreate] = [
+        {"object": s.ref, "server": str(servers[0] if which == "now" else servers[1]),
+         "errors": list(errors)}
+        for s in sim.subjects for which, errors in sorted(s.invalid.items())
+        if which == "now" or servers[1] != servers[0]]
     after = _floor(_strictest_after_patches(s, pin) for s in counted)
     system = ns in SYSTEM_NAMESPACES
     enforce = floor
@@ -439,7 +538,7 @@ def decide_namespace(
     if enforce == Level.PRIVILEGED and not system:
         audit = warn = Level.BASELINE
     return Decision(
-        namespace=ns, pin=pin, target=target, system=system,
+        namespace=ns, pin=pin, target=target, servers=servers, system=system,
         exempt=config.exempt_namespace(ns), known_psps=known,
         missing_psps=sorted(n for n, a in ceiling_psps.items() if a is None),
         ceiling_strict=ceiling_strict, ceiling_practical=ceiling_practical,
@@ -449,7 +548,7 @@ def decide_namespace(
         audit=audit, warn=warn,
         blocker_level=_next_stricter(enforce) if enforce != Level.RESTRICTED else None,
         looser_than_psp=loud, suggestion=suggestion, looser_blockers=looser_blockers,
-        lowers_existing=lowers)
+        lowers_existing=lowers, flips=flips, invalid=invalid)
 
 
 def reasoning_of(
@@ -468,9 +567,11 @@ def reasoning_of(
     n_templates, n_pods = len(sim.templates()), len(sim.pods())
     inactive = [s.ref for s in d.counted if s.is_template and not s.active]
     judged_at = f"{pin}" if pin == target else f"{pin} and {target}"
+    on = (f", on the {d.servers[0]} server today and after the upgrade to {d.servers[1]}"
+          if d.servers[0] != d.servers[1] else "")
     reasoning.append(
         f"{count(n_templates, 'workload template')} and {count(n_pods, 'pod')} judged at "
-        f"{judged_at}; all that can run pass {d.floor} at {pin}."
+        f"{judged_at}; all that can run pass {d.floor} at {pin}{on}."
         if sim.subjects else "No workloads or pods: any level can be enforced."
     )
     for subject in d.rejected_today:
@@ -488,6 +589,12 @@ def reasoning_of(
             f"({', '.join(sorted(config.usernames))}); pods they create directly are not "
             "checked, but every pod here is still counted, since who created a pod is not "
             "recorded in it.")
+    for flip in d.flips:
+        reasoning.append(flip["text"] + ".")
+    for item in d.invalid:
+        reasoning.append(f"{item['object']}: a {item['server']} server refuses to create its "
+                         f"pods (invalid: {'; '.join(item['errors'])}); fix it, whatever the "
+                         "level.")
     if d.floor_target.rank < d.floor.rank:
         reasoning.append(f"At {target} the floor drops to {d.floor_target}: newer checks "
                          "would reject what passes at the pinned version.")
@@ -608,6 +715,8 @@ def namespace_entry(
         "reasoning": reasoning,
         "blockers": blockers,
         "rejected_today": rejected,
+        "flips_across_upgrade": d.flips,
+        "invalid": d.invalid,
         "mutation": mutations,
         "lost_psp_defaults": lost_defaults(d, sim, mutations),
         "subjects": [_subject_dict(s, config) for s in sim.subjects],
@@ -625,11 +734,12 @@ def plan_namespace(
     mutations: list[plan_types.Mutation],
     config: AdmissionConfig,
     psps_read: bool = True,
+    servers: tuple[ServerVersion, ServerVersion] | None = None,
     today: Mapping[str, Today] | None = None,
 ) -> plan_types.PlanNamespace:
     """The recommendation for one namespace, with its reasoning: decide, explain, serialise."""
-    decision = decide_namespace(ns, sim, pin, target, ceiling_psps, config, today=today,
-                                psp_api=psp_api, labels=labels)
+    decision = decide_namespace(ns, sim, pin, target, ceiling_psps, config, servers,
+                                today=today, psp_api=psp_api, labels=labels)
     reasoning = reasoning_of(decision, sim, ceiling_psps, psp_api, mutations, config, psps_read)
     return namespace_entry(decision, labels, sim, ceiling_psps, mutations, config, reasoning)
 
@@ -641,13 +751,24 @@ def build_plan(
     target: Version | None = None,
     config: AdmissionConfig | None = None,
     source: str = "files",
+    server: ServerVersion | None = None,
+    upgrade_to: ServerVersion | None = None,
+    server_basis: str | None = None,
 ) -> plan_types.Plan:
-    """The whole plan for `inventory`, as JSON-ready data."""
-    target = target or Version.latest()
+    """The whole plan for `inventory`, as JSON-ready data.
+
+    `server` is today's API server (default: as `current_server` finds it), `upgrade_to` the
+    one after the upgrade (default: the newest modelled); `target` defaults to its version.
+    """
+    if server is None:
+        server, server_basis = current_server(inventory)
+    upgrade_to = upgrade_to or max(server, ServerVersion.newest())
+    servers = (server, upgrade_to)
+    target = target or Version.of(upgrade_to.minor)
     config = config or AdmissionConfig.default()
     versions = (pin,) if pin == target else (pin, target)
     index = OwnerIndex.build(inventory.workloads)
-    sims = simulate(inventory, versions, index)
+    sims = simulate(inventory, versions, index, servers)
     access = resolve_psp_access(inventory)
     today = admission_today(inventory, access, index)
     analyses = analyze_psps(inventory, access, index, today)
@@ -672,10 +793,11 @@ def build_plan(
         usable.update(name for t in today_by_ns[ns].values() for name in t.usable)
         ceiling = {name: analyses.get(name) for name in sorted(usable)}
         mutations = _mutations(sim, pods_by_ns[ns], index, defaults_of, pin,
-                               today_by_ns[ns], ranges, predicted)
+                               today_by_ns[ns], ranges, predicted, server)
         namespaces.append(plan_namespace(
             ns, labels_of.get(ns, {}), sim, pin, target, ceiling, inventory.psp_api,
-            mutations, config, psps_read=bool(inventory.psps), today=today_by_ns[ns]))
+            mutations, config, psps_read=bool(inventory.psps), servers=servers,
+            today=today_by_ns[ns]))
     if inventory.psps and psp_admission_seen(inventory) is False:
         for item in namespaces:
             item["reasoning"].append(
@@ -690,6 +812,13 @@ def build_plan(
         "generated_by": f"migrator {__version__}",
         "cluster": {"source": source, "server_version": inventory.server_version,
                     "psp_api": inventory.psp_api},
+        "servers": {
+            "current": str(server),
+            "current_reported": server.text,
+            "current_basis": server_basis or "given",
+            "upgrade_to": str(upgrade_to),
+            "notes": [n for n in (server.note, upgrade_to.note) if n],
+        },
         "pin_version": str(pin),
         "target_version": str(target),
         "admission_config": {
@@ -709,6 +838,11 @@ def build_plan(
             "rejected_today": sum(len({r["object"] for r in n["rejected_today"]})
                                   for n in namespaces),
             "blockers": sum(len(n["blockers"]) for n in namespaces),
+            "flips_across_upgrade": sorted(
+                f"{n['name']}/{f['object']}" for n in namespaces
+                for f in n["flips_across_upgrade"]),
+            "invalid": sorted(f"{n['name']}/{i['object']}" for n in namespaces
+                              for i in n["invalid"]),
             "passing_only_by_mutation": sorted(
                 f"{n['name']}/{m['workload']}"
                 for n in namespaces for m in n["mutation"]
