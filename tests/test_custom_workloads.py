@@ -80,7 +80,8 @@ def test_check_judges_a_custom_workload_and_names_it(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["check", str(path), "--level", "baseline"])
     assert result.exit_code == 1, result.output
     assert result.output.splitlines()[0] == (
-        f"{path}#0: Rollout (custom workload) shop/web: denied at baseline:latest")
+        f"{path}#0: Rollout (custom workload) shop/web: denied at baseline:latest on a v1.36 "
+        "server")
     assert "1 object checked" in result.output
     as_json = CliRunner().invoke(app, ["check", str(path), "-o", "json"])
     assert json.loads(as_json.output)["results"][0]["custom"] is True

@@ -67,7 +67,8 @@ def test_check_reports_an_invalid_name_and_judges_the_rest(tmp_path: Path) -> No
     assert result.exit_code == 2
     assert (f'{path}:1: document 0 is not a valid object: metadata.name "web/../x" must be '
             "a lowercase RFC 1123 subdomain") in result.output
-    assert "1 object checked at baseline:latest: 1 allowed, 0 denied" in result.output
+    assert "1 object checked at baseline:latest on a v1.36 server: 1 allowed, 0 denied" in \
+        result.output
 
 
 def test_markdown_escapes() -> None:
@@ -82,10 +83,12 @@ def test_pull_request_description_escapes_what_it_inserts() -> None:
             "locations": ["apps/we`b.yaml#0"], "reasons": ["<img src=x onerror=alert(1)> | x"],
             "helm": None, "satisfies": [], "psp_defaults": [], "warnings": ["**bold** [x](y)"],
             "before": [], "summary": None, "changes": [], "hand_patch": "a: 1\n```\n# injected",
+            "overlays": [],
             "psp": None, "advice": []}
     text = render("pr-description.md.j2", pin="v1.30", branch=None,
                   groups=[{"status": "manual", "title": "Apply by hand", "items": [item]}],
-                  counts={"manual": 1}, files=[], unparseable=[], notes=["a | b"])
+                  counts={"manual": 1}, files=[], unparseable=[], notes=["a | b"],
+                  unpatched_defaults=[])
     assert "<img" not in text and "&lt;img src=x onerror=alert(1)&gt; \\| x" in text
     assert "``apps/we`b.yaml#0``" in text
     assert "\\*\\*bold\\*\\* \\[x\\](y)" in text

@@ -64,8 +64,10 @@ def _print_results(results: Sequence[NamespaceResult], echo: Echo, err: Echo) ->
             echo(change.line() + suffix)
         for warning in result.warnings:
             echo(f"{result.namespace}: server warning: {warning}")
+        for line in result.kept:
+            err(f"{result.namespace}: {line}")
         for note in result.notes:
-            (err if result.status in ("skipped", "blocked") else echo)(
+            (err if result.status in ("skipped", "refused", "blocked") else echo)(
                 f"{result.namespace}: {note}")
         if result.error:
             err(f"error: {result.error}")
@@ -81,6 +83,9 @@ def _tally(results: Sequence[NamespaceResult], unchanged: str = "already set") -
         n = sum(1 for r in results if r.status == status)
         if n:
             parts.append(f"{count(n, 'namespace')} {words}")
+    kept = sum(1 for r in results if r.kept)
+    if kept:
+        parts.append(f"{count(kept, 'namespace')} kept a stricter level (not lowered)")
     return "; ".join(parts)
 
 
@@ -124,6 +129,7 @@ def cmd_apply(
     *,
     allow_other_cluster: bool = False,
     allow_violations: bool = False,
+    allow_lower: bool = False,
 ) -> int:
     """`migrator apply`: show (or, with `yes`, make) the label changes of `phase`.
 
@@ -131,7 +137,8 @@ def cmd_apply(
     `evidence_path` (phase enforce only), namespaces the audit evidence does not clear are
     refused (not applied, exit 1); with `yes` and phase enforce, it stops before writing
     when the server's dry-run finds existing pods that would violate the new level (exit
-    1). `allow_violations` overrides both.
+    1). `allow_violations` overrides both. A namespace already stricter than the plan is
+    left alone (exit 1) unless `allow_lower`.
     """
     if phase not in PHASES:
         raise UsageError(f"unknown phase {phase!r}: use audit or enforce")
@@ -167,14 +174,15 @@ def cmd_apply(
                               namespaces=chosen if evidence_path else namespaces, yes=yes,
                               save_rollback=functools.partial(save_rollback, rollback_path),
                               finish_rollback=finish_rollback,
-                              require_evidence=phase == "enforce" and not allow_violations)
+                              require_evidence=phase == "enforce" and not allow_violations,
+                              allow_lower=allow_lower)
     _report_apply(result, echo, err)
     if refused:
         echo(f"{count(len(refused), 'namespace')} refused by the evidence: "
              f"{', '.join(sorted(refused))}")
     if result.failed:
         return EXIT_ERROR
-    return EXIT_FINDINGS if refused or result.stopped else EXIT_OK
+    return EXIT_FINDINGS if refused or result.refused or result.stopped else EXIT_OK
 
 
 def _report_apply(result: ApplyResult, echo: Echo, err: Echo) -> None:

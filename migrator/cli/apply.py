@@ -38,6 +38,9 @@ def apply(
     allow_violations: Annotated[bool, typer.Option(
         "--allow-violations", help="With --phase enforce: enforce even when the "
         "server's dry-run (or --evidence) says existing pods violate the level.")] = False,
+    allow_lower: Annotated[bool, typer.Option(
+        "--allow-lower", help="Also lower a namespace whose current level is stricter than "
+        "the plan's (by default it is kept and reported).")] = False,
     kubeconfig: KubeconfigOpt = None,
     context: ContextOpt = None,
     request_timeout: RequestTimeoutOpt = None,
@@ -65,7 +68,7 @@ def apply(
                                kubeconfig, context,
                                rollback_file, echo, err_line, evidence_path=evidence,
                                allow_other_cluster=allow_other_cluster,
-                               allow_violations=allow_violations))
+                               allow_violations=allow_violations, allow_lower=allow_lower))
 
 
 @edge

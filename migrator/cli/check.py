@@ -8,12 +8,13 @@ from typing import Annotated
 
 import typer
 
-from migrator.cli.console import echo, edge, error
+from migrator.cli.console import echo, edge, err_line, error
 from migrator.cli.options import (
     AllNamespacesOpt,
     NamespaceOpt,
     OutputFormat,
     parse_level,
+    parse_server,
     parse_version,
     scope,
 )
@@ -23,17 +24,31 @@ from migrator.model.serialise import to_yaml
 from migrator.plan.checking import ObjectResult, check_object
 from migrator.pss.api import Level, Version
 from migrator.pss.engine import EVALUATOR
+from migrator.pss.server import NEWEST_SERVER_MINOR, ServerVersion
 
 
-def render_text(results: list[ObjectResult], level: Level, version: Version) -> str:
+def render_text(results: list[ObjectResult], level: Level, version: Version,
+                server: ServerVersion) -> str:
     lines: list[str] = []
-    policy = f"{level}:{version}"
+    on = f"{level}:{version} on a {server} server"
     for result in results:
-        if result.allowed:
-            continue
         where = f"{result.namespace}/{result.name}" if result.namespace else result.name
-        custom = " (custom workload)" if result.custom else ""
-        lines.append(f"{result.source}: {result.kind}{custom} {where}: denied at {policy}")
+        kind = result.kind + (" (custom workload)" if result.custom else "")
+        note = result.server_note()
+        if result.allowed:
+            if note:
+                lines.append(f"{result.source}: {kind} {where}: allowed at {on}; "
+                             f"depends on the server version: {note}")
+            continue
+        if result.invalid:
+            lines.append(f"{result.source}: {kind} {where}: refused by a {server} "
+                         "server before Pod Security judges it (invalid)")
+            lines += [f"  {problem}" for problem in result.invalid]
+        else:
+            lines.append(f"{result.source}: {kind} {where}: denied at {on}")
+        if note:
+            lines.append(f"  depends on the server version: {note}; set the seccompProfile / "
+                         "appArmorProfile fields so it does not")
         for violation in result.violations:
             lines.append(f"  {violation.check}: {violation.text()}")
             check = EVALUATOR.checks.get(violation.check)
@@ -41,11 +56,10 @@ def render_text(results: list[ObjectResult], level: Level, version: Version) -> 
                 lines.append(f"    fix: {check.fix}")
     denied = sum(1 for r in results if not r.allowed)
     lines.append(
-        f"{len(results)} {'object' if len(results) == 1 else 'objects'} checked at {policy}: "
+        f"{len(results)} {'object' if len(results) == 1 else 'objects'} checked at {on}: "
         f"{len(results) - denied} allowed, {denied} denied"
     )
     return "\n".join(lines)
-
 
 
 @edge
@@ -63,6 +77,12 @@ def check(
         OutputFormat, typer.Option("--output", "-o", metavar="FORMAT",
                                    help="text, json or yaml.")
     ] = OutputFormat.text,
+    server_version: Annotated[
+        str, typer.Option("--server-version", metavar="VERSION",
+                          help="The API server that will create the pods: v1.N or its "
+                          "gitVersion (it decides how seccomp and AppArmor annotations "
+                          "count).")
+    ] = f"v1.{NEWEST_SERVER_MINOR}",
     namespace: NamespaceOpt = None,
     all_namespaces: AllNamespacesOpt = False,
 ) -> None:
@@ -70,16 +90,19 @@ def check(
 
     PATH: files or folders of manifests (.yaml, .yml, .json), or - for stdin.
 
-    Exit 0 when all are allowed, 1 when any is denied, 2 when input could not be read or
-    holds nothing to judge.
+    Exit 0 when all are allowed, 1 when any is denied (or refused as invalid), 2 when input
+    could not be read or holds nothing to judge.
     """
     level_ = parse_level(level)
     version_ = parse_version(version)
     only = scope(namespace, all_namespaces)
+    server_ = parse_server(server_version)
+    if server_.note:
+        err_line(f"note: {server_.note}")
     errors: list[ManifestError] = []
     results: list[ObjectResult] = []
     for doc in load_documents(paths, errors, stdin=sys.stdin):
-        result = check_object(doc.obj, doc.source, level_, version_)
+        result = check_object(doc.obj, doc.source, level_, version_, server_)
         if result is not None and (only is None or (result.namespace or "default") in only):
             results.append(result)
     for problem in errors:
@@ -93,12 +116,13 @@ def check(
         payload = {
             "level": str(level_),
             "version": str(version_),
+            "server_version": str(server_),
             "results": [r.to_dict() for r in results],
         }
         echo(json.dumps(payload, indent=2) if output is OutputFormat.json
-                   else to_yaml(payload))
+             else to_yaml(payload))
     else:
-        echo(render_text(results, level_, version_))
+        echo(render_text(results, level_, version_, server_))
     if errors:
         raise typer.Exit(EXIT_ERROR)
     if any(not r.allowed for r in results):

@@ -14,10 +14,10 @@ being written over a state the rollback file does not describe. After the writes
 rollback file is rewritten to hold only what really changed: a failed write is read back
 (its answer may have been lost after the server applied it) and left out when it did not
 happen. For enforce, every write is first dry-run, and nothing is written when the server's
-warnings show existing pods that would be rejected, or that it did not check them all. A field-manager conflict
-(another manager, e.g. `kubectl label`, set the label to another value) is retried once with
-`force=true`, as the user asked for exactly these values; the managers overridden are
-reported. Nothing here prints.
+warnings show existing pods that would be rejected, or that it did not check them all. A
+field-manager conflict (another manager, e.g. `kubectl label`, set the label to another
+value) is retried once with `force=true`, as the user asked for exactly these values; the
+managers overridden are reported. Nothing here prints.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ class LabelChange:
                 "new": self.new}
 
 
-NamespaceStatus = Literal["unchanged", "would-change", "changed", "skipped", "failed",
+NamespaceStatus = Literal["unchanged", "would-change", "changed", "skipped", "refused", "failed",
                           "blocked"]
 
 
@@ -90,11 +90,13 @@ class NamespaceResult:
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     error: str | None = None
+    #: stricter level labels kept instead of being lowered (one line each)
+    kept: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"namespace": self.namespace, "status": self.status,
                 "changes": [c.to_dict() for c in self.changes], "warnings": self.warnings,
-                "notes": self.notes, "error": self.error}
+                "notes": self.notes, "error": self.error, "kept": self.kept}
 
 
 @dataclass
@@ -120,6 +122,11 @@ class ApplyResult:
     @property
     def blocked(self) -> list[NamespaceResult]:
         return [n for n in self.namespaces if n.status == "blocked"]
+
+    @property
+    def refused(self) -> list[NamespaceResult]:
+        """Namespaces where a stricter level label was kept instead of lowered."""
+        return [n for n in self.namespaces if n.kept]
 
     def to_dict(self) -> dict[str, Any]:
         return {"phase": self.phase, "dry_run": self.dry_run,
@@ -160,6 +167,23 @@ def phase_labels(plan: Plan, phase: str,
                 raise UsageError(f"plan: namespace {name}: {key}={value}: {exc}") from None
             wanted[key] = value
         out[name] = wanted
+    return out
+
+
+def lowered_levels(current: Mapping[str, str],
+                   wanted: Mapping[str, str]) -> list[tuple[str, str, str]]:
+    """(label, current, wanted) for each mode label whose wanted level is looser than the
+    level the namespace has now (an unparsable current value is not a level to keep)."""
+    out = []
+    for key, value in sorted(wanted.items()):
+        if key.endswith("-version") or key not in current:
+            continue
+        try:
+            now, new = Level.parse(current[key]), Level.parse(value)
+        except ValueError:
+            continue
+        if now.stricter_than(new):
+            out.append((key, current[key], value))
     return out
 
 
@@ -297,6 +321,7 @@ def apply_labels(
     save_rollback: Callable[[dict[str, Any]], str],
     finish_rollback: Callable[[str, dict[str, Any] | None], None] | None = None,
     require_evidence: bool = False,
+    allow_lower: bool = False,
 ) -> ApplyResult:
     """Set the labels of `phase` on each plan namespace (all, or `namespaces`).
 
@@ -310,14 +335,16 @@ def apply_labels(
     is written when the server says any existing pod would violate the new enforce level,
     checked only some, or could not be asked: the result is then `stopped`.
     Namespaces missing from the cluster are skipped; per-namespace failures are recorded,
-    not raised. UsageError for a bad phase, namespace or plan value, or an unwritable
-    rollback file.
+    not raised. A level label stricter now than the plan's is kept, with its version,
+    unless `allow_lower` (`kept` says so; status "refused" when nothing else changes).
+    UsageError for a bad phase, namespace or plan value, or an unwritable rollback file.
     """
     wanted = phase_labels(plan, phase, namespaces)
     results: dict[str, NamespaceResult] = {}
     live_of: dict[str, LiveNamespace] = {}
     pending: dict[str, list[LabelChange]] = {}
-    for name, labels in wanted.items():
+    kept_of: dict[str, list[str]] = {}
+    for name, labels in list(wanted.items()):
         try:
             live = read_namespace(client, name)
         except NamespaceError as exc:
@@ -328,9 +355,18 @@ def apply_labels(
                 name, "skipped", notes=[f"namespace {name} is in the plan but not in the "
                                         "cluster: skipped"])
             continue
+        lowered = [] if allow_lower else lowered_levels(live.labels, labels)
+        if lowered:
+            # the stricter level stays, with its version; the other labels are applied
+            drop = {key for key, _, _ in lowered} | {f"{key}-version" for key, _, _ in lowered}
+            labels = wanted[name] = {k: v for k, v in labels.items() if k not in drop}
+            kept_of[name] = [
+                f"keeps {key}={now}: the plan's {new} would lower it; fix the workloads "
+                "that need it, or pass --allow-lower to lower it" for key, now, new in lowered]
         changes = diff_labels(name, live.labels, labels)
         if not changes:
-            results[name] = NamespaceResult(name, "unchanged")
+            results[name] = NamespaceResult(name, "refused" if lowered else "unchanged",
+                                            kept=kept_of.get(name, []))
             continue
         live_of[name] = live
         pending[name] = changes
@@ -355,7 +391,7 @@ def apply_labels(
 
     for name in sorted(pending):
         result = NamespaceResult(name, "changed" if yes else "would-change",
-                                 changes=pending[name])
+                                 changes=pending[name], kept=kept_of.get(name, []))
         try:
             ok = _server_side_apply(client, live_of[name], wanted[name], dry_run=not yes,
                                     result=result)
@@ -366,7 +402,7 @@ def apply_labels(
         results[name] = result
 
     if written is not None:
-        kept: dict[str, list[LabelChange]] = {}
+        really: dict[str, list[LabelChange]] = {}
         for name in sorted(pending):
             result = results[name]
             if result.status == "failed":
@@ -378,13 +414,14 @@ def apply_labels(
                 elif applied is None:
                     result.notes.append("could not read the namespace back: it may have "
                                         "changed, so the rollback file keeps it")
-                    kept[name] = result.changes
+                    really[name] = result.changes
                     continue
             if result.status == "changed":
-                kept[name] = result.changes
-        if finish_rollback is not None and kept != pending:
-            finish_rollback(written, rollback_document(client, phase, kept) if kept else None)
-            if not kept:
+                really[name] = result.changes
+        if finish_rollback is not None and really != pending:
+            finish_rollback(written,
+                            rollback_document(client, phase, really) if really else None)
+            if not really:
                 written = None
     return ApplyResult(phase, not yes, [results[n] for n in sorted(results)], written)
 
