@@ -152,3 +152,15 @@ def test_the_readme_synopsis_lists_every_option(runner: CliRunner, command: str)
                      and long not in synopsis
                      and not (short and re.search(rf"\[{short}[ \]]", synopsis)))
     assert missing == [], f"README synopsis of {command} lacks {missing}"
+
+
+def test_reports_say_when_they_were_made_and_source_date_epoch_fixes_it(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1764626400")
+    for out in ("one", "two"):
+        assert runner.invoke(app, ["plan", str(DEMO), "--out", str(tmp_path / out),
+                                   "-q"]).exit_code == 0
+    html = (tmp_path / "one" / "report.html").read_text()
+    assert "generated 2025-12-01 22:00:00 UTC" in html and "migrator " in html
+    assert html == (tmp_path / "two" / "report.html").read_text()

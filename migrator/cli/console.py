@@ -30,10 +30,14 @@ def echo(line: str) -> None:
 
 
 def now() -> str:
-    """The generation time printed in reports: UTC, to the second."""
+    """The generation time printed in reports: UTC, to the second; `SOURCE_DATE_EPOCH`
+    (seconds), when set, fixes it, so two runs on the same input give identical files."""
     from datetime import UTC, datetime
 
-    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    when = (datetime.fromtimestamp(int(epoch), UTC) if epoch.isdigit()
+            else datetime.now(UTC))
+    return when.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def err_line(line: str) -> None:
