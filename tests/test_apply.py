@@ -730,7 +730,7 @@ def test_plan_records_the_cluster_and_apply_refuses_another(
                                       "kube-system uid uid-cluster-a), but the current cluster "
                                       f"is {other.url} (context staging, kube-system uid "
                                       "uid-cluster-b)")
-            assert "--allow-other-cluster" in message
+            assert "--allow-other-cluster" in message and "(--context prod)" in message
             assert other.non_get_requests() == []
             assert not (tmp_path / f"rb-{yes}.json").exists()
         output = Output()

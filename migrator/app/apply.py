@@ -111,7 +111,8 @@ def check_cluster(plan: Plan, current: ClusterIdentity, plan_path: str,
     if allow_other:
         err(f"warning: {problem}; going on as --allow-other-cluster was given")
         return
-    raise UsageError(f"{problem}. Use the context the plan was made on, or pass "
+    hint = f" (--context {recorded.context})" if recorded and recorded.context else ""
+    raise UsageError(f"{problem}. Use the context the plan was made on{hint}, or pass "
                      "--allow-other-cluster if this really is the cluster to label")
 
 
