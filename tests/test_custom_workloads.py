@@ -191,3 +191,11 @@ def test_crd_schemas_that_declare_a_pod_template_are_listed() -> None:
     found = custom_workload_resources([crd, other, _rollout_crd()])
     assert [r.paths for r in found] == [("/apis/argoproj.io/v1alpha1/rollouts",),
                                         ("/apis/example.com/v1alpha1/things",)]
+
+
+def test_plan_names_a_custom_workload_on_the_terminal(tmp_path: Path) -> None:
+    path = tmp_path / "rollout.yaml"
+    path.write_text(yaml.safe_dump(rollout(PRIVILEGED_SPEC)))
+    result = CliRunner().invoke(app, ["plan", str(path), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "Rollout/web (custom workload)" in result.stdout

@@ -78,12 +78,14 @@ def render_plan(plan: Plan) -> None:
             by_object.setdefault(b["object"], []).append(b)
         templates = {ref for ref, items in by_object.items() if items[0]["template"]}
         owners = {s["kind"] + "/" + s["name"]: s["owner"] for s in ns["subjects"]}
+        custom = {s["kind"] + "/" + s["name"] for s in ns["subjects"] if s.get("custom")}
         for ref, items in by_object.items():
             if owners.get(ref) in templates:
                 continue  # its template is listed: the pods are replicas of it
             fixable = all(b["patchable"] for b in items)
             checks = ", ".join(b["check"] for b in items)
-            console.print(f"  short of {items[0]['level']}: {ref}: {checks}"
+            shown = f"{ref} (custom workload)" if ref in custom else ref
+            console.print(f"  short of {items[0]['level']}: {shown}: {checks}"
                           + (" (fixed by the generated patch)" if fixable else ""))
     summary = plan["summary"]
     flips = [(ns["name"], f) for ns in plan["namespaces"]
