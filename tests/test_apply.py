@@ -924,3 +924,18 @@ def test_a_stricter_label_is_kept_unless_lowering_is_allowed(
                      allow_lower=True)
     assert code == 0, output.text
     assert cluster.namespace_labels("locked")[LABEL_PREFIX + "enforce"] == "privileged"
+
+
+def test_enforce_stops_when_the_server_checked_only_some_pods(
+    cluster: fa.FakeApiServer, kubeconfig: str, plan_path: str, tmp_path: Path
+) -> None:
+    cluster.respond("PATCH", "/api/v1/namespaces/tools", 200, fa.namespace("tools"),
+                    warnings=["new PodSecurity enforce level only checked against the first "
+                              "3000 of 3200 existing pods"])
+    rollback = tmp_path / "rb.json"
+    code, output = run_apply(plan_path, kubeconfig, "enforce", yes=True, namespaces=["tools"],
+                             rollback=str(rollback))
+    assert code == 1, output.text
+    assert "tools: the server checked only 3000 of 3200 existing pods" in output.err
+    assert not rollback.exists()
+    assert [r.query.get("dryRun") for r in cluster.non_get_requests()] == ["All"]
