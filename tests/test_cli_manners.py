@@ -164,3 +164,15 @@ def test_reports_say_when_they_were_made_and_source_date_epoch_fixes_it(
     html = (tmp_path / "one" / "report.html").read_text()
     assert "generated 2025-12-01 22:00:00 UTC" in html and "migrator " in html
     assert html == (tmp_path / "two" / "report.html").read_text()
+
+
+def test_plan_text_in_brackets_is_printed_not_read_as_markup() -> None:
+    from rich.console import Console
+
+    from migrator.cli.plan import safe
+
+    console = Console(width=200, record=True)
+    line = 'drop=["ALL"] in containers[x=1] \x1b[2J'
+    console.print("  - " + safe(line))
+    text = console.export_text()
+    assert 'drop=["ALL"] in containers[x=1] \\x1b[2J' in text

@@ -22,8 +22,17 @@ from migrator.cli.options import (
     parse_version,
     scope,
 )
+from migrator.model.escape import terminal
 from migrator.model.plan import Blocker, Plan
 from migrator.pss.server import NEWEST_SERVER_MINOR
+
+
+def safe(text: object) -> str:
+    """Text from the plan for a rich console: its `[...]` is shown, never read as markup,
+    and control characters are shown escaped."""
+    from rich.markup import escape
+
+    return escape(terminal(str(text)))
 
 
 def render_plan(plan: Plan) -> None:
@@ -60,19 +69,19 @@ def render_plan(plan: Plan) -> None:
             notes.append("[bold red]invalid pods[/]")
         floors = "/".join(dict.fromkeys(floor[v] for v in (pin, target) if v in floor))
         table.add_row(
-            ns["name"], rec["enforce"], rec["audit"], floors,
+            safe(ns["name"]), rec["enforce"], rec["audit"], floors,
             f"{ceiling['strict'] or '-'}/{ceiling['practical'] or '-'}", ns["after_patches"],
             str(len(ns["blockers"])), ", ".join(notes))
     console.print(table)
     console.print("floor: strictest level every template and pod passes (pinned/target); "
                   "PSP ceiling: loosest usable PSP, strict/practical")
     for ns in plan["namespaces"]:
-        console.print(f"\n[bold]{ns['name']}[/]: enforce {ns['recommended']['enforce']}"
+        console.print(f"\n[bold]{safe(ns['name'])}[/]: enforce {ns['recommended']['enforce']}"
                       f" ({ns['recommended']['enforce_version']})")
         for warning in ns["warnings"]:
-            console.print(f"  [bold red]{warning}[/]")
+            console.print(f"  [bold red]{safe(warning)}[/]")
         for line in ns["reasoning"]:
-            console.print(f"  - {line}")
+            console.print(f"  - {safe(line)}")
         by_object: dict[str, list[Blocker]] = {}
         for b in ns["blockers"]:
             by_object.setdefault(b["object"], []).append(b)
@@ -85,7 +94,7 @@ def render_plan(plan: Plan) -> None:
             fixable = all(b["patchable"] for b in items)
             checks = ", ".join(b["check"] for b in items)
             shown = f"{ref} (custom workload)" if ref in custom else ref
-            console.print(f"  short of {items[0]['level']}: {shown}: {checks}"
+            console.print(f"  short of {items[0]['level']}: {safe(shown)}: {safe(checks)}"
                           + (" (fixed by the generated patch)" if fixable else ""))
     summary = plan["summary"]
     flips = [(ns["name"], f) for ns in plan["namespaces"]
@@ -94,7 +103,7 @@ def render_plan(plan: Plan) -> None:
         console.print(f"\n[bold]Templates whose verdict flips across the upgrade "
                       f"({len(flips)})[/]:")
         for name, flip in flips:
-            console.print(f"  {name}: {flip['text']}")
+            console.print(f"  {safe(name)}: {safe(flip['text'])}")
     console.print(f"\n{summary['namespaces']} namespaces: "
                   + ", ".join(f"{n} {lv}" for lv, n in summary["by_recommended_level"].items())
                   + f"; {summary['blockers']} failed checks stand between the enforced levels "
