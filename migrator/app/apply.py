@@ -253,9 +253,12 @@ def attach_server_dry_run(
 
     Adds `server_dry_run` to `plan` and to each of its namespaces, prints a one-line summary
     (echo) and every disagreement, incomplete coverage and error (err). Raises SourceError
-    when the cluster cannot be reached at all.
+    when the cluster cannot be reached at all, UsageError when the kubeconfig now points at
+    another cluster than the one the plan was read from.
     """
     with connect(kubeconfig, context) as client:
+        if (plan.get("cluster") or {}).get("identity"):
+            check_cluster(plan, client.identity(), "the plan", allow_other=False, err=err)
         results = run_server_dry_runs(client, plan)
     attach_to_plan(plan, results)
     summary = results["summary"]
