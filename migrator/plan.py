@@ -19,6 +19,7 @@ from migrator import __version__
 from migrator.admission import AdmissionConfig
 from migrator.inventory import Inventory, Obj, name_of, namespace_of
 from migrator.owners import OwnerIndex
+from migrator.plan_residual import residual_plan
 from migrator.psp import PSPAnalysis, explains
 from migrator.pss.api import LABEL_PREFIX, Level, LevelVersion, Version, policy_from_labels
 from migrator.pss.engine import EVALUATOR, security_key
@@ -377,6 +378,10 @@ def build_plan(
         namespaces.append(plan_namespace(
             ns, labels_of.get(ns, {}), sim, pin, target, ceiling, inventory.psp_api,
             mutations, config, psps_read=bool(inventory.psps)))
+    residual = residual_plan(inventory, access, index, {
+        item["name"]: (Level(item["recommended"]["enforce"]),
+                       Version.parse(item["recommended"]["enforce_version"]))
+        for item in namespaces})
     by_level: dict[str, int] = {str(lv): 0 for lv in LEVELS_BY_RANK}
     for item in namespaces:
         by_level[item["recommended"]["enforce"]] += 1
@@ -408,5 +413,6 @@ def build_plan(
         },
         "psps": [a.to_dict() for a in analyses.values()],
         "namespaces": namespaces,
+        "residual": residual,
     }
 
