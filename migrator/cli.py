@@ -482,12 +482,17 @@ def generate(
         "--format", help="all, strategic, json6902 or full.")] = "all",
     sources: SourcesOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing output.")] = False,
+    drops: Annotated[list[str] | None, typer.Option(
+        "--drop-guarantee", metavar="PSP:FIELD",
+        help="Leave a residual PSP rule out of the generated policies (repeatable), "
+        "e.g. baseline:spec.volumes.")] = None,
 ) -> None:
-    """Namespace manifests (two phases), securityContext patches and the admission config."""
+    """Namespace manifests (two phases), securityContext patches, residual policies for
+    what Pod Security drops, and the admission config."""
     from migrator.cli_generate import generate as run
 
     raise typer.Exit(run(plan_path, out, force=force, fmt=fmt, sources=sources or (),
-                         echo=typer.echo, err=_err_line))
+                         drops=drops or (), echo=typer.echo, err=_err_line))
 
 
 @app.command()

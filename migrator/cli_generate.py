@@ -29,6 +29,7 @@ from migrator.generate.repo import (
     prepare,
     read_repository,
 )
+from migrator.generate.residual import Residual, parse_drops, residual_files
 from migrator.generate.writing import check_tree, replace_file, write_tree
 from migrator.planfile import load_plan
 from migrator.render import render
@@ -84,8 +85,36 @@ def load_objects(plan: Mapping[str, Any], plan_path: str, sources: Sequence[str]
 # -- generate -------------------------------------------------------------------------------
 
 
+def residual_view(plan: Mapping[str, Any], residual: Residual) -> dict[str, Any]:
+    """What the READMEs and the PR description say about the residual policies."""
+    section = plan.get("residual") or {}
+    entries = sorted(section.get("namespaces") or (), key=lambda e: str(e["namespace"]))
+    return {
+        "planned": residual.planned,
+        "api_version": residual.api_version,
+        "target_version": plan.get("target_version"),
+        "served_now": residual.served_now,
+        "policies": [{
+            "name": p.name, "namespaces": list(p.namespaces),
+            "alternatives": [{"psp": a.psp, "service_accounts": a.service_accounts,
+                              "rules": [{"field": r.field, "allowed": r.allowed}
+                                        for r in a.rules]}
+                             for a in p.alternatives],
+        } for p in residual.policies],
+        "bindings": residual.bindings,
+        "dropped": residual.dropped,
+        "reported": [{**r, "namespace": e["namespace"]} for e in entries
+                     for r in e.get("reported") or ()],
+        "rejects": [{**r, "namespace": e["namespace"]} for e in entries
+                    for r in e.get("rejects") or ()],
+        "rejects_count": sum(int(e.get("rejects_count") or 0) for e in entries),
+        "checked": sum(int(e.get("checked") or 0) for e in entries),
+        "not_expressed": list(section.get("not_expressed") or ()),
+    }
+
+
 def _readme(plan: Mapping[str, Any], patched: Patched, formats: Iterable[str],
-            files: Iterable[str]) -> str:
+            files: Iterable[str], residual: Mapping[str, Any]) -> str:
     selection = select(plan)
     namespaces = []
     for ns in sorted(plan.get("namespaces") or (), key=lambda n: str(n["name"])):
@@ -102,6 +131,7 @@ def _readme(plan: Mapping[str, Any], patched: Patched, formats: Iterable[str],
         plan=plan,
         formats=list(formats),
         files=sorted(files),
+        residual=residual,
         namespaces=namespaces,
         patches=[{"label": p.target.label, "stem": p.target.stem, "policy": p.policy,
                   "satisfies": list(p.satisfies), "psp": p.target.psp,
@@ -120,28 +150,34 @@ def _readme(plan: Mapping[str, Any], patched: Patched, formats: Iterable[str],
 
 
 def generate_files(plan: Mapping[str, Any], objects: Mapping[ObjectKey, Mapping[str, Any]],
-                   formats: Sequence[str]) -> tuple[dict[str, str], Patched]:
+                   formats: Sequence[str], drops: Iterable[str] = ()
+                   ) -> tuple[dict[str, str], Patched, Residual]:
     """Every file `generate` writes, keyed by path relative to the output folder."""
     selection = select(plan)
     patched = patch_all(selection.targets, objects)
-    files: dict[str, str] = {}
-    files.update({f"namespaces/{k}": v for k, v in namespace_files(plan).items()})
+    residual = residual_files(plan, parse_drops(drops))
+    files: dict[str, str] = dict(residual.files)
+    bindings = residual.bindings if residual.served_now else None
+    files.update({f"namespaces/{k}": v for k, v in namespace_files(plan, bindings).items()})
     files.update({f"patches/{k}": v
                   for k, v in render_patches(patched.patches, formats).items()})
     files.update(admission_files(plan))
-    files["README.md"] = _readme(plan, patched, formats, [*files, "README.md"])
-    return dict(sorted(files.items())), patched
+    files["README.md"] = _readme(plan, patched, formats, [*files, "README.md"],
+                                 residual_view(plan, residual))
+    return dict(sorted(files.items())), patched, residual
 
 
 def generate(plan_path: str, out: str, *, force: bool = False, fmt: str = "all",
-             sources: Sequence[str] = (), echo: Echo, err: Echo) -> int:
-    """`migrator generate`: namespaces/, patches/, admission-config.yaml and README.md."""
+             sources: Sequence[str] = (), drops: Sequence[str] = (), echo: Echo,
+             err: Echo) -> int:
+    """`migrator generate`: namespaces/, patches/, residual-policies/,
+    admission-config.yaml and README.md."""
     errors: list[ManifestError] = []
     try:
         formats = formats_of(fmt)
         plan = load_plan(plan_path)
         objects = load_objects(plan, plan_path, sources, errors)
-        files, patched = generate_files(plan, objects, formats)
+        files, patched, residual = generate_files(plan, objects, formats, drops)
         write_tree(out, files, force=force)
     except MigratorError as exc:
         err(f"error: {exc}")
@@ -155,9 +191,17 @@ def generate(plan_path: str, out: str, *, force: bool = False, fmt: str = "all",
     for patch in patched.patches:
         for warning in patch.warnings:
             err(f"warning: {patch.target.label}: {warning}")
+    if not residual.planned:
+        err("note: the plan has no residual section (made by an older migrator): no residual "
+            "policies written; make the plan again to get them")
+    elif residual.api_version is None and residual.policies:
+        err(f"note: no ValidatingAdmissionPolicy API on {plan.get('target_version')} (it needs "
+            f"1.28 or later): {len(residual.policies)} residual policies not written, their "
+            "rules are lost; see the README")
     echo(f"wrote {len(files)} files to {out}: {len(patched.patches)} workload patches "
-         f"({', '.join(formats)}), namespace labels in two phases, admission configuration; "
-         f"see {os.path.join(out, 'README.md')}")
+         f"({', '.join(formats)}), namespace labels in two phases, "
+         f"{len(residual.policies) if residual.api_version else 0} residual policies, "
+         f"admission configuration; see {os.path.join(out, 'README.md')}")
     return EXIT_OK
 
 

@@ -282,7 +282,7 @@ def test_nothing_is_written_when_one_file_exists(tmp_path: Path) -> None:
 
 def test_generate_files_is_pure_and_sorted(plan_file: Path) -> None:
     plan = load_plan(str(plan_file))
-    files, patched = generate_files(plan, {}, ("strategic",))
+    files, patched, _residual = generate_files(plan, {}, ("strategic",))
     assert list(files) == sorted(files)
     assert patched.patches == ()
     assert "patches/strategic/kustomization.yaml" in files
