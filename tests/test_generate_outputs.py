@@ -18,16 +18,20 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 from demo import ROOT, cwd, write_demo_plan  # noqa: E402
+from edge import edged  # noqa: E402
 from golden import GOLDEN  # noqa: E402
 
-from migrator.admission import parse_admission_config  # noqa: E402
-from migrator.checking import check_object  # noqa: E402
-from migrator.cli_generate import generate, generate_files  # noqa: E402
+from migrator.app.generate import generate, generate_files  # noqa: E402
+from migrator.errors import OutputExists, WriteError  # noqa: E402
+from migrator.files.planfile import load_plan  # noqa: E402
+from migrator.files.writing import write_tree  # noqa: E402
 from migrator.generate.admission import admission_files, config_version  # noqa: E402
 from migrator.generate.namespaces import namespace_files  # noqa: E402
-from migrator.generate.writing import OutputExists, WriteError, write_tree  # noqa: E402
-from migrator.planfile import load_plan  # noqa: E402
+from migrator.model.admission import parse_admission_config  # noqa: E402
+from migrator.plan.checking import check_object  # noqa: E402
 from migrator.pss.api import Level, Version  # noqa: E402
+
+generate = edged(generate)
 
 GOLDEN_TREE = GOLDEN / "generate" / "demo"
 
@@ -63,9 +67,9 @@ def test_demo_output_matches_the_golden_tree(plan_file: Path, tmp_path: Path) ->
     assert sorted(set(produced) - set(expected)) == [], "extra files"
     for name, content in expected.items():
         assert produced[name].decode() == content.decode(), f"{name} differs from its golden file"
-    assert said == [f"wrote 31 files to {tmp_path / 'out'}: 3 workload patches (strategic, "
-                    f"json6902, full), namespace labels in two phases, admission configuration; "
-                    f"see {tmp_path / 'out' / 'README.md'}"]
+    assert said == [f"wrote 50 files to {tmp_path / 'out'}: 3 workload patches (strategic, "
+                    f"json6902, full), namespace labels in two phases, 6 residual policies, "
+                    f"admission configuration; see {tmp_path / 'out' / 'README.md'}"]
     assert errs[0].startswith("not patched: batch CronJob/nightly-reconcile: "
                               "capabilities_restricted")
 

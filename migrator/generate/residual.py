@@ -1,7 +1,7 @@
 """ValidatingAdmissionPolicies that keep what Pod Security drops from each namespace's PSPs.
 
 Owns the files of `residual-policies/` and the bindings in the two phase folders. From the
-plan's `residual` section (the proved rules per namespace, `migrator.plan_residual`), less
+plan's `residual` section (the proved rules per namespace, `migrator.plan.residual`), less
 the guarantees the user drops (`--drop-guarantee PSP:FIELD`), each namespace's PSPs are
 composed into one policy (`migrator.psp.residual.compose`: a pod passes when any PSP usable
 by it would have admitted it); namespaces with the same composition share one policy. Each
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from migrator.errors import UsageError
-from migrator.generate.patches import comment, dump_yaml
+from migrator.model.serialise import comment, dump_yaml
 from migrator.psp.residual import Alternative, Composed, ResidualRule, compose
 from migrator.pss.api import Version
 

@@ -1,0 +1,162 @@
+"""The residual of each namespace's PSPs: what Pod Security drops, proved against the inventory.
+
+Owns `residual_plan`: for every planned namespace, the PSPs its pods may use (every pod, or
+the pods of some service accounts), each with the rules its recommended Pod Security level
+does not already enforce (`migrator.psp.residual`), composed into one policy that admits a
+pod when any usable PSP would have. The policy is then proved with a CEL engine against
+every pod and template of the namespace, as the API server will see them (templates as the
+pods they create, after API defaulting): a rule that would reject a pod running today is
+reported instead of kept (and the policy proved again without it); the templates and pods
+the kept rules still reject are listed. The result is JSON-ready plan data, read by
+`migrator generate` to write the policies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from migrator.model.inventory import Inventory, Obj, name_of, namespace_of
+from migrator.model.owners import OwnerIndex, template_sources
+from migrator.model.workloads import pod_template
+from migrator.plan.cel import CelError, CompiledPolicy
+from migrator.psp.residual import (
+    Alternative,
+    Composed,
+    compose,
+    not_expressed,
+    residual_rules,
+)
+from migrator.psp.spec import PSPSpec, read_psp
+from migrator.pss.api import Level, Version
+from migrator.pss.defaults import apply_api_defaults
+from migrator.rbac.access import NamespaceAccess, PSPAccess
+
+#: How many rejected objects the plan names per namespace before it only counts them.
+REJECTED_LIMIT = 20
+
+
+def compiled(policy: Composed) -> CompiledPolicy:
+    """The CEL programs of a composed policy."""
+    return CompiledPolicy(
+        policy.variables,
+        [(v.expression, v.message_expression, f"{v.psp}: {v.field}") for v in policy.validations],
+    )
+
+
+def _subjects(inventory: Inventory, index: OwnerIndex) -> dict[str, list[tuple[str, bool, Obj]]]:
+    """Per namespace: (reference, is running pod, object as the API server admits it)."""
+    out: dict[str, list[tuple[str, bool, Obj]]] = {}
+    for pod in inventory.pods:
+        spec = apply_api_defaults(pod.get("spec") or {}, pod.get("metadata") or {}, pod=True)
+        out.setdefault(namespace_of(pod), []).append(
+            (f"Pod/{name_of(pod)}", True, {"metadata": pod.get("metadata") or {},
+                                           "spec": dict(spec or {})}))
+    for obj in template_sources(inventory, index):
+        template = pod_template(obj)
+        if template is None:
+            continue
+        spec = apply_api_defaults(template.spec, template.metadata)
+        out.setdefault(namespace_of(obj), []).append(
+            (f"{obj.get('kind')}/{name_of(obj)}", False,
+             {"metadata": template.metadata, "spec": dict(spec or {})}))
+    return {ns: sorted(items, key=lambda i: i[0]) for ns, items in out.items()}
+
+
+def _alternatives(access: NamespaceAccess | None, specs: Mapping[str, PSPSpec], level: Level,
+                  version: Version) -> list[Alternative]:
+    if access is None:
+        return []
+    out = []
+    for psp, grants in sorted(access.usable.items()):
+        spec = specs.get(psp)
+        if spec is None:
+            continue  # a missing PSP admits nothing
+        everyone = any(g.subject_kind != "ServiceAccount" for g in grants)
+        accounts = None if everyone else tuple(sorted(
+            sa for sa, psps in access.by_service_account.items() if psp in psps))
+        out.append(Alternative(psp, accounts, tuple(residual_rules(spec, level, version))))
+    return out
+
+
+def _without(alternatives: Iterable[Alternative],
+             dropped: set[tuple[str, str]]) -> list[Alternative]:
+    return [Alternative(a.psp, a.service_accounts,
+                        tuple(r for r in a.rules if (a.psp, r.field) not in dropped))
+            for a in alternatives]
+
+
+def _prove(alternatives: list[Alternative], subjects: list[tuple[str, bool, Obj]]
+           ) -> tuple[list[Alternative], list[dict[str, Any]], list[dict[str, Any]]]:
+    """The alternatives with every rule that rejects a running pod removed, those rules
+    (reported), and what the remaining policy rejects."""
+    reported: list[dict[str, Any]] = []
+    dropped: set[tuple[str, str]] = set()
+    while True:
+        current = _without(alternatives, dropped)
+        policy = compose(current)
+        if policy is None:
+            return current, reported, []
+        try:
+            program = compiled(policy)
+        except CelError as exc:  # a generator bug must never reach a cluster
+            for v in policy.validations:
+                dropped.add((v.psp, v.field))
+                reported.append({"psp": v.psp, "field": v.field,
+                                 "reason": f"does not compile: {exc}"})
+            continue
+        rejected: list[dict[str, Any]] = []
+        newly: set[tuple[str, str]] = set()
+        for ref, running, obj in subjects:
+            for failure in program.evaluate(obj):
+                validation = policy.validations[failure.index]
+                if running:
+                    key = (validation.psp, validation.field)
+                    if key not in newly:
+                        newly.add(key)
+                        reported.append({"psp": validation.psp, "field": validation.field,
+                                         "reason": f"would reject running {ref}: "
+                                                   f"{failure.message}"})
+                rejected.append({"object": ref, "running": running, "psp": validation.psp,
+                                 "field": validation.field, "message": failure.message})
+        if not newly:
+            return current, reported, rejected
+        dropped |= newly
+
+
+def _namespace(name: str, level: Level, version: Version, access: NamespaceAccess | None,
+               specs: Mapping[str, PSPSpec], subjects: list[tuple[str, bool, Obj]]
+               ) -> dict[str, Any]:
+    alternatives = _alternatives(access, specs, level, version)
+    kept, reported, rejected = _prove(alternatives, subjects)
+    return {
+        "namespace": name,
+        "level": str(level),
+        "version": str(version),
+        "alternatives": [{
+            "psp": a.psp,
+            "service_accounts": list(a.service_accounts) if a.service_accounts is not None
+            else None,
+            "rules": [r.to_dict() for r in a.rules],
+        } for a in kept],
+        "reported": sorted(reported, key=lambda r: (r["psp"], r["field"])),
+        "rejects": rejected[:REJECTED_LIMIT],
+        "rejects_count": len(rejected),
+        "checked": len(subjects),
+    }
+
+
+def residual_plan(inventory: Inventory, access: PSPAccess, index: OwnerIndex,
+                  levels: Mapping[str, tuple[Level, Version]]) -> dict[str, Any]:
+    """The residual section of the plan: per namespace (with its enforce level and version
+    in `levels`), the kept, reported and rejecting rules, and what no rule expresses."""
+    specs = {name_of(p): read_psp(p) for p in inventory.psps}
+    subjects = _subjects(inventory, index)
+    namespaces = [
+        _namespace(ns, level, version, access.by_namespace.get(ns), specs, subjects.get(ns, []))
+        for ns, (level, version) in sorted(levels.items())
+    ]
+    return {
+        "namespaces": namespaces,
+        "not_expressed": [n.to_dict() for s in sorted(specs) for n in not_expressed(specs[s])],
+    }
