@@ -97,7 +97,7 @@ def _alternatives(entry: Mapping[str, Any]) -> list[Alternative]:
     for alt in entry.get("alternatives") or ():
         accounts = alt.get("service_accounts")
         rules = tuple(ResidualRule(str(alt["psp"]), str(r["field"]), str(r["allowed"]),
-                                   str(r["expression"]), str(r["message_expression"]))
+                                   str(r["violations"]))
                       for r in alt.get("rules") or ())
         out.append(Alternative(str(alt["psp"]), None if accounts is None else tuple(accounts),
                                rules))
@@ -120,7 +120,7 @@ def _drop(alternatives: list[Alternative], drops: AbstractSet[tuple[str, str]],
 
 
 def _key(alternatives: Iterable[Alternative]) -> tuple[Any, ...]:
-    return tuple((a.psp, a.service_accounts, tuple((r.field, r.expression) for r in a.rules))
+    return tuple((a.psp, a.service_accounts, tuple((r.field, r.violations) for r in a.rules))
                  for a in alternatives)
 
 

@@ -62,21 +62,16 @@ _DOT_DOT = "'(^|/)[.][.](/|$)'"
 
 @dataclass(frozen=True, slots=True)
 class ResidualRule:
-    """One PSP validation as CEL: true when PSP would have admitted the pod on `field`."""
+    """One PSP validation as CEL. `violations` is a CEL list of strings: what in the pod PSP
+    would have refused on `field` (empty: admitted), named for the message."""
 
     psp: str
     field: str
     allowed: str
-    expression: str
-    message_expression: str
+    violations: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "allowed": self.allowed,
-            "expression": self.expression,
-            "field": self.field,
-            "message_expression": self.message_expression,
-        }
+        return {"allowed": self.allowed, "field": self.field, "violations": self.violations}
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,21 +110,10 @@ def _sc_has(obj: str, key: str) -> str:
     return f"has({obj}.securityContext) && has({obj}.securityContext.{key})"
 
 
-def _every_container(body: Callable[[str], str]) -> str:
-    """`body(c)` holds for every init, regular and ephemeral container."""
-    return (f"variables.containers.all(c, {body('c')}) && "
-            f"variables.ephemeralContainers.all(c, {body('c')})")
-
-
-def _offending_containers(body: Callable[[str], str], shown: Callable[[str], str]) -> str:
-    """CEL: the `shown(c)` strings of the containers that fail `body(c)`, joined."""
-    return (f"(variables.containers.filter(c, !({body('c')})).map(c, {shown('c')}) + "
-            f"variables.ephemeralContainers.filter(c, !({body('c')})).map(c, {shown('c')}))"
-            ".join(', ')")
-
-
-def _message(psp: str, field: str, allowed: str, got: str) -> str:
-    return f"{lit(f'PodSecurityPolicy {psp}: {field} allows {allowed}, got: ')} + {got}"
+def _failing_containers(body: Callable[[str], str], shown: Callable[[str], str]) -> str:
+    """CEL: `shown(c)` for every init, regular and ephemeral container failing `body(c)`."""
+    return (f"variables.containers.filter(c, !({body('c')})).map(c, {shown('c')}) + "
+            f"variables.ephemeralContainers.filter(c, !({body('c')})).map(c, {shown('c')})")
 
 
 def _in_ranges(value: str, ranges: tuple[IDRange, ...]) -> str:
@@ -146,9 +130,13 @@ def _effective(c: str, key: str, test: Callable[[str], str]) -> str:
 
 
 def _container_rule(psp: str, field: str, allowed: str, body: Callable[[str], str],
-                    shown: Callable[[str], str]) -> ResidualRule:
-    return ResidualRule(psp, field, allowed, _every_container(body),
-                        _message(psp, field, allowed, _offending_containers(body, shown)))
+                    shown: Callable[[str], str] = lambda c: f"{c}.name") -> ResidualRule:
+    return ResidualRule(psp, field, allowed, _failing_containers(body, shown))
+
+
+def _volume_rule(psp: str, field: str, allowed: str, ok: str, shown: str) -> ResidualRule:
+    return ResidualRule(psp, field, allowed,
+                        f"variables.volumes.filter(v, !({ok})).map(v, {shown})")
 
 
 # -- the rules, field by field ---------------------------------------------------------------
@@ -161,15 +149,13 @@ def _flags(psp: PSPSpec, level: Level) -> Iterator[ResidualRule]:
     if not psp.privileged:
         def body(c: str) -> str:
             return f"!({_sc_has(c, 'privileged')} && {c}.securityContext.privileged)"
-        yield _container_rule(name, "spec.privileged", "no privileged container", body,
-                              lambda c: f"{c}.name")
+        yield _container_rule(name, "spec.privileged", "no privileged container", body)
     for key, on in (("hostNetwork", psp.host_network), ("hostPID", psp.host_pid),
                     ("hostIPC", psp.host_ipc)):
         if not on:
             yield ResidualRule(
                 name, f"spec.{key}", f"{key}: false",
-                f"!(has(object.spec.{key}) && object.spec.{key})",
-                _message(name, f"spec.{key}", f"{key}: false", f"'{key}: true'"))
+                f"(has(object.spec.{key}) && object.spec.{key}) ? ['{key}: true'] : []")
     ports = psp.host_ports
     if not any(lo <= 0 and hi >= 65535 for lo, hi in ports):
         allowed = f"host ports {format_ranges(ports)}" if ports else "no host port"
@@ -230,10 +216,7 @@ def _volume_types(psp: PSPSpec, level: Level) -> Iterator[ResidualRule]:
         return
     kinds = " || ".join(f"has(v.{t})" for t in sorted(allowed)) or "false"
     text = ", ".join(sorted(psp.volumes)) if psp.volumes else "no volume"
-    yield ResidualRule(
-        psp.name, "spec.volumes", text, f"variables.volumes.all(v, {kinds})",
-        _message(psp.name, "spec.volumes", text,
-                 f"variables.volumes.filter(v, !({kinds})).map(v, v.name).join(', ')"))
+    yield _volume_rule(psp.name, "spec.volumes", text, kinds, "v.name")
 
 
 def _matches_prefix(path: str, prefix: str) -> str:
@@ -259,12 +242,8 @@ def _host_paths(psp: PSPSpec, level: Level) -> Iterator[ResidualRule]:
     ok = f"({clean} && (({rw}) || (({ro}) && {mounts_ro})))"
     text = ", ".join(f"{h.path_prefix}{' (read-only)' if h.read_only else ''}"
                      for h in psp.allowed_host_paths)
-    field = "spec.allowedHostPaths"
-    yield ResidualRule(
-        psp.name, field, text, f"variables.volumes.all(v, !has(v.hostPath) || {ok})",
-        _message(psp.name, field, text,
-                 f"variables.volumes.filter(v, has(v.hostPath) && !{ok})"
-                 ".map(v, v.name + '=' + v.hostPath.path).join(', ')"))
+    yield _volume_rule(psp.name, "spec.allowedHostPaths", text, f"!has(v.hostPath) || {ok}",
+                       "v.name + '=' + v.hostPath.path")
 
 
 def _drivers(psp: PSPSpec, level: Level) -> Iterator[ResidualRule]:
@@ -278,11 +257,7 @@ def _drivers(psp: PSPSpec, level: Level) -> Iterator[ResidualRule]:
         names = lits(drivers)
         ok = f"(!has(v.{kind}) || v.{kind}.driver in {names})"
         text = ", ".join(sorted(set(drivers)))
-        yield ResidualRule(
-            psp.name, field, text, f"variables.volumes.all(v, {ok})",
-            _message(psp.name, field, text,
-                     f"variables.volumes.filter(v, !{ok})"
-                     f".map(v, v.name + '=' + v.{kind}.driver).join(', ')"))
+        yield _volume_rule(psp.name, field, text, ok, f"v.name + '=' + v.{kind}.driver")
 
 
 def _container_settings(psp: PSPSpec, level: Level) -> Iterator[ResidualRule]:
@@ -292,23 +267,20 @@ def _container_settings(psp: PSPSpec, level: Level) -> Iterator[ResidualRule]:
             key = "readOnlyRootFilesystem"
             return f"!({_sc_has(c, key)}) || {c}.securityContext.{key}"
         yield _container_rule(name, "spec.readOnlyRootFilesystem",
-                              "readOnlyRootFilesystem: true (unset is defaulted)", rofs,
-                              lambda c: f"{c}.name")
+                              "readOnlyRootFilesystem: true (unset is defaulted)", rofs)
     if not psp.allow_privilege_escalation and level != Level.RESTRICTED:
         def escalation(c: str) -> str:
             key = "allowPrivilegeEscalation"
             return f"!({_sc_has(c, key)}) || !{c}.securityContext.{key}"
         yield _container_rule(name, "spec.allowPrivilegeEscalation",
                               "allowPrivilegeEscalation: false (unset is defaulted)",
-                              escalation, lambda c: f"{c}.name")
+                              escalation)
     if psp.allowed_runtime_classes is not None and "*" not in psp.allowed_runtime_classes:
         names = lits(psp.allowed_runtime_classes)
         text = ", ".join(sorted(set(psp.allowed_runtime_classes))) or "no runtime class"
         field = "spec.runtimeClass.allowedRuntimeClassNames"
-        yield ResidualRule(
-            name, field, text,
-            f"!has(object.spec.runtimeClassName) || object.spec.runtimeClassName in {names}",
-            _message(name, field, text, "object.spec.runtimeClassName"))
+        rc = "object.spec.runtimeClassName"
+        yield ResidualRule(name, field, text, f"(has({rc}) && !({rc} in {names})) ? [{rc}] : []")
 
 
 def _users(psp: PSPSpec, level: Level) -> Iterator[ResidualRule]:
@@ -319,14 +291,13 @@ def _users(psp: PSPSpec, level: Level) -> Iterator[ResidualRule]:
 
         def in_range(c: str) -> str:
             return _effective(c, "runAsUser", lambda v: _in_ranges(v, ranges))
-        yield _container_rule(name, "spec.runAsUser", text, in_range, lambda c: f"{c}.name")
+        yield _container_rule(name, "spec.runAsUser", text, in_range)
     elif user.rule == MUST_RUN_AS_NON_ROOT and level != Level.RESTRICTED:
         def non_root(c: str) -> str:
             return (_effective(c, "runAsNonRoot", lambda v: v) + " && "
                     + _effective(c, "runAsUser", lambda v: f"{v} != 0"))
         yield _container_rule(name, "spec.runAsUser",
-                              "MustRunAsNonRoot: no UID 0, runAsNonRoot not false", non_root,
-                              lambda c: f"{c}.name")
+                              "MustRunAsNonRoot: no UID 0, runAsNonRoot not false", non_root)
     group = psp.run_as_group
     if group is not None and group.rule in (MUST_RUN_AS, MAY_RUN_AS):
         granges = group.ranges
@@ -334,7 +305,7 @@ def _users(psp: PSPSpec, level: Level) -> Iterator[ResidualRule]:
         def group_ok(c: str) -> str:
             return _effective(c, "runAsGroup", lambda v: _in_ranges(v, granges))
         yield _container_rule(name, "spec.runAsGroup", f"GIDs {format_ranges(granges)}",
-                              group_ok, lambda c: f"{c}.name")
+                              group_ok)
 
 
 def _groups(psp: PSPSpec, level: Level) -> Iterator[ResidualRule]:
@@ -343,10 +314,8 @@ def _groups(psp: PSPSpec, level: Level) -> Iterator[ResidualRule]:
     if fs.rule in (MUST_RUN_AS, MAY_RUN_AS):
         value = "object.spec.securityContext.fsGroup"
         text = f"fsGroup {format_ranges(fs.ranges)}"
-        yield ResidualRule(
-            name, "spec.fsGroup", text,
-            f"!({_sc_has('object.spec', 'fsGroup')}) || {_in_ranges(value, fs.ranges)}",
-            _message(name, "spec.fsGroup", text, f"string({value})"))
+        bad = f"{_sc_has('object.spec', 'fsGroup')} && !{_in_ranges(value, fs.ranges)}"
+        yield ResidualRule(name, "spec.fsGroup", text, f"({bad}) ? [string({value})] : []")
     sup = psp.supplemental_groups
     if sup.rule in (MUST_RUN_AS, MAY_RUN_AS):
         groups = "object.spec.securityContext.supplementalGroups"
@@ -354,9 +323,8 @@ def _groups(psp: PSPSpec, level: Level) -> Iterator[ResidualRule]:
         ok = _in_ranges("g", sup.ranges)
         yield ResidualRule(
             name, "spec.supplementalGroups", text,
-            f"!({_sc_has('object.spec', 'supplementalGroups')}) || {groups}.all(g, {ok})",
-            _message(name, "spec.supplementalGroups", text,
-                     f"{groups}.filter(g, !{ok}).map(g, string(g)).join(', ')"))
+            f"({_sc_has('object.spec', 'supplementalGroups')}) ? "
+            f"{groups}.filter(g, !{ok}).map(g, string(g)) : []")
 
 
 _SELINUX_KEYS = ("level", "role", "type", "user")
@@ -381,10 +349,8 @@ def _selinux(psp: PSPSpec, level: Level) -> Iterator[ResidualRule]:
     pod = equal("object.spec")
     text = ", ".join(f"{k} {options[k]}" for k in sorted(options)) or "empty seLinuxOptions"
     field = "spec.seLinux.seLinuxOptions"
-    yield ResidualRule(
-        psp.name, field, f"exactly {text}", f"{pod} && {_every_container(equal)}",
-        _message(psp.name, field, f"exactly {text}",
-                 f"({pod} ? '' : 'pod, ') + {_offending_containers(equal, lambda c: f'{c}.name')}"))
+    containers = _failing_containers(equal, lambda c: f"{c}.name")
+    yield ResidualRule(psp.name, field, f"exactly {text}", f"({pod} ? [] : ['pod']) + {containers}")
 
 
 def _pattern(name: str, pattern: str) -> str:
@@ -423,9 +389,7 @@ def _sysctls(psp: PSPSpec, level: Level, version: Version) -> Iterator[ResidualR
     sysctls = "object.spec.securityContext.sysctls"
     yield ResidualRule(
         psp.name, field, text,
-        f"!({_sc_has('object.spec', 'sysctls')}) || {sysctls}.all(s, {ok})",
-        _message(psp.name, field, text,
-                 f"{sysctls}.filter(s, !{ok}).map(s, s.name).join(', ')"))
+        f"({_sc_has('object.spec', 'sysctls')}) ? {sysctls}.filter(s, !{ok}).map(s, s.name) : []")
 
 
 def residual_rules(psp: PSPSpec, level: Level, version: Version) -> list[ResidualRule]:
@@ -493,10 +457,13 @@ class Composed:
     validations: tuple[Validation, ...]
 
 
-def _identifier(name: str, taken: set[str]) -> str:
-    base = "admittedBy" + "".join(part[:1].upper() + part[1:]
-                                  for part in "".join(ch if ch.isalnum() else " " for ch in name)
-                                  .split())
+def _identifier(words: str, taken: set[str]) -> str:
+    """A CEL identifier in lowerCamelCase from `words` (any separators), unique in `taken`."""
+    parts = "".join(ch if ch.isalnum() else " " for ch in words).split()
+    base = "".join(p[:1].upper() + p[1:] for p in parts)
+    base = (base[:1].lower() + base[1:]) or "rule"
+    if not base[0].isalpha():
+        base = "psp" + base[:1].upper() + base[1:]
     out, n = base, 2
     while out in taken:
         out, n = f"{base}{n}", n + 1
@@ -504,39 +471,49 @@ def _identifier(name: str, taken: set[str]) -> str:
     return out
 
 
+def _message(rule: ResidualRule, variable: str, others: list[str]) -> str:
+    head = lit(f"PodSecurityPolicy {rule.psp}: {rule.field} allows {rule.allowed}, got: ")
+    tail = ""
+    if others:
+        tail = " + " + lit(" (nor does any other PodSecurityPolicy usable here admit the pod: "
+                           + ", ".join(others) + ")")
+    return f"{head} + variables.{variable}.join(', '){tail}"
+
+
 def compose(alternatives: Iterable[Alternative]) -> Composed | None:
     """The policy that admits a pod when any alternative usable by it would have, as PSP
     admission did; None when some PSP usable by every pod has no residual rule (nothing to
     keep). A pod no alternative applies to passes: PSP admitted nothing, so nothing is kept.
 
-    A validation of rule R of PSP P reads `R || P not usable || some other usable PSP admits
-    the pod`, so the conjunction of all validations is the disjunction of the alternatives.
+    Each rule's violations become a variable; a validation of rule R of PSP P reads `R has
+    no violation || P is not usable || some other usable PSP admits the pod`, so that the
+    conjunction of all validations is the disjunction of the alternatives.
     """
     alts = list(alternatives)
     if not alts or any(a.service_accounts is None and not a.rules for a in alts):
         return None
-    taken: set[str] = set()
-    names = {a.psp: _identifier(a.psp, taken) for a in alts}
-    extra: list[tuple[str, str]] = []
+    taken = {name for name, _ in VARIABLES}
+    rule_vars = {(a.psp, r.field): _identifier(f"{a.psp} {r.field.removeprefix('spec.')}", taken)
+                 for a in alts for r in a.rules}
+    extra = [(rule_vars[(a.psp, r.field)], r.violations) for a in alts for r in a.rules]
+    admitted: dict[str, str] = {}
     if len(alts) > 1:
         for alt in alts:
-            parts = [c for c in (alt.condition(),) if c] + [f"({r.expression})" for r in alt.rules]
-            extra.append((names[alt.psp], " && ".join(parts) or "true"))
+            name = _identifier(f"admitted by {alt.psp}", taken)
+            admitted[alt.psp] = name
+            parts = [c for c in (alt.condition(),) if c]
+            parts += [f"variables.{rule_vars[(alt.psp, r.field)]}.size() == 0" for r in alt.rules]
+            extra.append((name, " && ".join(parts) or "true"))
     validations = []
     for alt in alts:
-        others = [a for a in alts if a.psp != alt.psp]
+        others = [a.psp for a in alts if a.psp != alt.psp]
         escape = [f"!({alt.condition()})"] if alt.condition() else []
-        escape += [f"variables.{names[o.psp]}" for o in others]
-        suffix = ""
-        if others:
-            suffix = (" + " + lit(" (nor does any other PodSecurityPolicy usable here: "
-                                  + ", ".join(o.psp for o in others) + ")"))
+        escape += [f"variables.{admitted[o]}" for o in others]
         for rule in alt.rules:
-            expression = rule.expression if not escape else \
-                f"({rule.expression}) || " + " || ".join(escape)
+            variable = rule_vars[(alt.psp, rule.field)]
+            expression = " || ".join([f"variables.{variable}.size() == 0", *escape])
             validations.append(Validation(alt.psp, rule.field, expression,
-                                          rule.message_expression + suffix))
-    used = " ".join([v.expression for v in validations] + [e for _, e in extra]
-                    + [v.message_expression for v in validations])
+                                          _message(rule, variable, others)))
+    used = " ".join([e for _, e in extra] + [v.expression for v in validations])
     base = tuple((n, e) for n, e in VARIABLES if f"variables.{n}" in used)
     return Composed(base + tuple(extra), tuple(validations))

@@ -1,0 +1,285 @@
+"""The residual ValidatingAdmissionPolicies end to end: the CEL evaluator against a real
+1.36 server's verdicts (tests/data/vap), the generated documents against the shape that server
+accepted, the proof in the plan (a rule that would reject a running pod is reported, not
+generated), and `generate` (policies, bindings, --drop-guarantee, API versions)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from demo import demo_inventory, demo_plan
+
+from migrator.app.generate import generate_files
+from migrator.errors import UsageError
+from migrator.model.inventory import Inventory
+from migrator.plan.cel import CompiledPolicy
+from migrator.plan.decide import build_plan
+from migrator.pss.api import Version
+
+DATA = Path(__file__).parent / "data" / "vap"
+DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+def recorded(name: str) -> dict[str, Any]:
+    return dict(json.loads((DATA / f"v1.36-{name}.json").read_text(encoding="utf-8")))
+
+
+def program_of(policy: dict[str, Any]) -> CompiledPolicy:
+    spec = policy["spec"]
+    return CompiledPolicy(
+        [(v["name"], v["expression"]) for v in spec.get("variables") or ()],
+        [(v["expression"], v.get("messageExpression"), v.get("message", ""))
+         for v in spec["validations"]])
+
+
+# -- the evaluator agrees with the real server ----------------------------------------------
+
+
+def test_the_evaluator_reproduces_the_recorded_denials_and_warnings() -> None:
+    program = program_of(recorded("policy-create")["request"]["body"])
+    checked = 0
+    for path in sorted(DATA.glob("v1.36-pod-*.json")):
+        exchange = json.loads(path.read_text(encoding="utf-8"))
+        failures = [f.message for f in program.evaluate(exchange["request"]["body"])]
+        namespace = exchange["request"]["path"].split("/")[4]
+        response = exchange["response"]
+        if namespace == "vap-other":
+            assert response["status"] == 201 and failures  # not bound there
+        elif response["status"] == 403:
+            denied = response["body"]["message"].split("denied request: ", 1)[1]
+            assert failures[0] == denied, path.name
+        elif namespace == "vap-warn":
+            warnings = [w.split("': ", 1)[1].rstrip('"') for w in response["headers"]["Warning"]]
+            assert failures == warnings
+        else:
+            assert failures == [], path.name
+        checked += 1
+    assert checked == 6
+
+
+# -- the generated documents ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo_files() -> dict[str, str]:
+    files, _patched, _residual = generate_files(demo_plan(), {}, ("strategic",))
+    return files
+
+
+def _docs(files: dict[str, str], pattern: str) -> dict[str, dict[str, Any]]:
+    return {path: yaml.safe_load(text) for path, text in files.items()
+            if re.fullmatch(pattern, path)}
+
+
+def test_policies_have_the_shape_the_server_accepted(demo_files: dict[str, str]) -> None:
+    accepted = recorded("policy-create")["request"]["body"]
+    policies = _docs(demo_files, r"residual-policies/migrator-.*\.yaml")
+    assert len(policies) == 6
+    for path, policy in policies.items():
+        assert set(policy) == set(accepted), path
+        assert policy["apiVersion"] == accepted["apiVersion"]
+        assert policy["kind"] == accepted["kind"]
+        assert DNS_SUBDOMAIN.match(policy["metadata"]["name"]), path
+        assert path == f"residual-policies/{policy['metadata']['name']}.yaml"
+        spec = policy["spec"]
+        assert set(spec) == set(accepted["spec"])
+        assert spec["failurePolicy"] == "Fail"
+        [rule] = spec["matchConstraints"]["resourceRules"]
+        [accepted_rule] = accepted["spec"]["matchConstraints"]["resourceRules"]
+        assert set(rule) == set(accepted_rule)
+        assert rule["operations"] == ["CREATE", "UPDATE"] and "pods" in rule["resources"]
+        for variable in spec["variables"]:
+            assert set(variable) == {"name", "expression"}
+            assert re.fullmatch(r"[a-z][A-Za-z0-9]*", variable["name"])
+        names = [v["name"] for v in spec["variables"]]
+        assert len(names) == len(set(names))
+        for validation in spec["validations"]:
+            assert set(validation) == {"expression", "messageExpression", "message", "reason"}
+            assert validation["reason"] == "Forbidden"
+        program_of(policy)  # every expression compiles
+
+
+def test_bindings_per_phase_select_namespaces_by_name(demo_files: dict[str, str]) -> None:
+    accepted = recorded("binding-deny-create")["request"]["body"]
+    policies = {d["metadata"]["name"]: d for d in
+                _docs(demo_files, r"residual-policies/migrator-.*\.yaml").values()}
+    for phase, actions in (("phase1-audit", ["Warn", "Audit"]), ("phase2-enforce", ["Deny"])):
+        bindings = _docs(demo_files, rf"namespaces/{phase}/.*\.binding\.yaml")
+        assert sorted(b["spec"]["policyName"] for b in bindings.values()) == sorted(policies)
+        for binding in bindings.values():
+            assert set(binding) == set(accepted) and set(binding["spec"]) == set(accepted["spec"])
+            assert binding["kind"] == accepted["kind"]
+            assert binding["spec"]["validationActions"] == actions
+            assert binding["metadata"]["name"] == binding["spec"]["policyName"]
+            [selector] = binding["spec"]["matchResources"]["namespaceSelector"]["matchExpressions"]
+            assert selector["key"] == "kubernetes.io/metadata.name"
+            assert selector["operator"] == "In" and selector["values"]
+    bound = {ns for b in _docs(demo_files, r"namespaces/phase2-enforce/.*\.binding\.yaml").values()
+             for ns in b["spec"]["matchResources"]["namespaceSelector"]["matchExpressions"][0]["values"]}
+    assert bound == {"batch", "ingress-nginx", "kube-system", "legacy", "monitoring",
+                     "payments", "team-a"}
+
+
+def _bound_program(files: dict[str, str], namespace: str) -> CompiledPolicy:
+    for binding in _docs(files, r"namespaces/phase2-enforce/.*\.binding\.yaml").values():
+        if namespace in binding["spec"]["matchResources"]["namespaceSelector"][
+                "matchExpressions"][0]["values"]:
+            name = binding["spec"]["policyName"]
+            return program_of(yaml.safe_load(files[f"residual-policies/{name}.yaml"]))
+    raise AssertionError(f"no policy bound to {namespace}")
+
+
+def test_the_demo_policies_admit_every_running_pod(demo_files: dict[str, str]) -> None:
+    inventory = demo_inventory()
+    for pod in inventory.pods:
+        namespace = pod["metadata"]["namespace"]
+        assert _bound_program(demo_files, namespace).evaluate(pod) == [], pod["metadata"]["name"]
+
+
+def test_the_demo_policies_deny_what_the_psps_denied(demo_files: dict[str, str]) -> None:
+    legacy = _bound_program(demo_files, "legacy")  # PSP baseline at Pod Security baseline
+    rbd = {"metadata": {}, "spec": {"containers": [{"name": "app"}], "volumes": [
+        {"name": "disk", "rbd": {"image": "i", "monitors": ["m"]}}]}}
+    assert [f.message for f in legacy.evaluate(rbd)] == [
+        "PodSecurityPolicy baseline: spec.volumes allows configMap, csi, downwardAPI, emptyDir, "
+        "ephemeral, nfs, persistentVolumeClaim, projected, secret, got: disk"]
+    init_t = {"metadata": {}, "spec": {"containers": [{"name": "app", "securityContext": {
+        "seLinuxOptions": {"type": "container_init_t"}}}]}}
+    assert len(legacy.evaluate(init_t)) == 1
+    ingress = _bound_program(demo_files, "ingress-nginx")
+    root = {"containers": [{"name": "c", "securityContext": {"runAsUser": 0}}],
+            "volumes": [{"name": "p", "persistentVolumeClaim": {"claimName": "x"}}]}
+    # baseline admits root and the claim: the ingress PSP's stricter rules do not bind then
+    assert ingress.evaluate({"metadata": {}, "spec": {**root,
+                                                      "serviceAccountName": "ingress-nginx"}}) == []
+    rbd_ingress = {**rbd["spec"], "serviceAccountName": "ingress-nginx"}
+    messages = [f.message for f in ingress.evaluate({"metadata": {}, "spec": rbd_ingress})]
+    assert any(m.startswith("PodSecurityPolicy ingress: spec.volumes") for m in messages)
+
+
+# -- --drop-guarantee and API versions ----------------------------------------------------------
+
+
+def test_drop_guarantee_leaves_a_rule_out_and_says_so() -> None:
+    files, _p, residual = generate_files(demo_plan(), {}, ("strategic",),
+                                         ["baseline:volumes", "ingress:spec.runAsUser"])
+    text = "\n".join(t for p, t in files.items() if p.startswith("residual-policies/"))
+    assert "variables.baselineVolumes" not in text and "ingressRunAsUser" not in text
+    assert "variables.baselineSeLinuxSeLinuxOptions" in text
+    assert {(d["psp"], d["field"]) for d in residual.dropped} == {
+        ("baseline", "spec.volumes"), ("ingress", "spec.runAsUser")}
+    assert "`baseline` `spec.volumes`: dropped with --drop-guarantee" in files["README.md"]
+    with pytest.raises(UsageError, match="no such residual rule"):
+        generate_files(demo_plan(), {}, ("strategic",), ["baseline:spec.readOnlyRootFilesystem"])
+    with pytest.raises(UsageError, match="expected PSP:FIELD"):
+        generate_files(demo_plan(), {}, ("strategic",), ["baseline"])
+
+
+def test_api_version_follows_the_target_version() -> None:
+    plan = demo_plan()
+    plan["target_version"] = "v1.29"
+    files, _p, _r = generate_files(plan, {}, ("strategic",))
+    versions = {yaml.safe_load(t)["apiVersion"] for p, t in files.items()
+                if p.startswith("residual-policies/migrator-") or p.endswith(".binding.yaml")}
+    assert versions == {"admissionregistration.k8s.io/v1beta1"}
+    plan["target_version"] = "v1.27"
+    files, _p, residual = generate_files(plan, {}, ("strategic",))
+    assert not [p for p in files if "residual" in p or p.endswith(".binding.yaml")]
+    assert residual.policies and residual.api_version is None
+    assert "No ValidatingAdmissionPolicy API on v1.27" in files["README.md"]
+
+
+def test_phase_folders_include_the_policies_when_the_cluster_serves_them(tmp_path: Path) -> None:
+    plan = demo_plan()
+    assert "../../residual-policies" not in generate_files(plan, {}, ("strategic",))[0][
+        "namespaces/phase1-audit/kustomization.yaml"]  # a 1.24 cluster: applied later
+    plan["cluster"]["server_version"] = "v1.31.2"
+    files, _p, _r = generate_files(plan, {}, ("strategic",))
+    kustomization = yaml.safe_load(files["namespaces/phase1-audit/kustomization.yaml"])
+    assert "../../residual-policies" in kustomization["resources"]
+    assert "migrator-residual-baseline.binding.yaml" in kustomization["resources"]
+    if shutil.which("kubectl") is None:
+        pytest.skip("kubectl (kustomize) is not installed")
+    for path, text in files.items():
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text(text, encoding="utf-8")
+    built = subprocess.run(["kubectl", "kustomize", str(tmp_path / "namespaces/phase2-enforce")],
+                           capture_output=True, text=True, check=True).stdout
+    kinds = [d["kind"] for d in yaml.safe_load_all(built)]
+    assert kinds.count("ValidatingAdmissionPolicy") == 6
+    assert kinds.count("ValidatingAdmissionPolicyBinding") == 6
+
+
+# -- the proof in the plan -----------------------------------------------------------------------
+
+
+def _inventory(running_rofs: bool | None) -> Inventory:
+    inventory = Inventory(server_version="v1.24.17")
+    objects: list[dict[str, Any]] = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}},
+        {"apiVersion": "policy/v1beta1", "kind": "PodSecurityPolicy", "metadata": {"name": "ro"},
+         "spec": {"readOnlyRootFilesystem": True, "runAsUser": {"rule": "RunAsAny"},
+                  "seLinux": {"rule": "RunAsAny"}, "supplementalGroups": {"rule": "RunAsAny"},
+                  "fsGroup": {"rule": "RunAsAny"}, "volumes": ["*"],
+                  "allowedCapabilities": ["*"]}},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+         "metadata": {"name": "psp-ro"}, "rules": [{"apiGroups": ["policy"], "verbs": ["use"],
+                                                   "resources": ["podsecuritypolicies"],
+                                                   "resourceNames": ["ro"]}]},
+        {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+         "metadata": {"name": "psp-ro", "namespace": "shop"},
+         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                     "name": "psp-ro"},
+         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",
+                       "name": "system:serviceaccounts:shop"}]},
+        {"apiVersion": "apps/v1", "kind": "Deployment",
+         "metadata": {"name": "writer", "namespace": "shop"},
+         "spec": {"selector": {"matchLabels": {"app": "w"}}, "template": {
+             "metadata": {"labels": {"app": "w"}},
+             "spec": {"containers": [{"name": "w", "image": "w",
+                                      "securityContext": {"readOnlyRootFilesystem": False}}]}}}},
+    ]
+    if running_rofs is not None:
+        objects.append({"apiVersion": "v1", "kind": "Pod",
+                        "metadata": {"name": "old", "namespace": "shop",
+                                     "annotations": {"kubernetes.io/psp": "ro"}},
+                        "spec": {"containers": [{"name": "o", "image": "o", "securityContext": {
+                            "readOnlyRootFilesystem": running_rofs}}]}})
+    for index, obj in enumerate(objects):
+        inventory.add(obj, f"test#{index}")
+    return inventory
+
+
+def _shop(plan: dict[str, Any]) -> dict[str, Any]:
+    [entry] = [e for e in plan["residual"]["namespaces"] if e["namespace"] == "shop"]
+    return dict(entry)
+
+
+def test_the_plan_lists_the_workloads_a_kept_rule_rejects() -> None:
+    entry = _shop(build_plan(_inventory(running_rofs=True), pin=Version.of(24)))
+    [alternative] = entry["alternatives"]
+    assert [r["field"] for r in alternative["rules"]] == ["spec.readOnlyRootFilesystem"]
+    assert entry["reported"] == []
+    assert [(r["object"], r["running"], r["field"]) for r in entry["rejects"]] == [
+        ("Deployment/writer", False, "spec.readOnlyRootFilesystem")]
+    assert entry["checked"] == 2
+
+
+def test_a_rule_that_would_reject_a_running_pod_is_reported_not_generated() -> None:
+    plan = build_plan(_inventory(running_rofs=False), pin=Version.of(24))
+    entry = _shop(plan)
+    assert entry["alternatives"][0]["rules"] == []
+    [report] = entry["reported"]
+    assert report["field"] == "spec.readOnlyRootFilesystem"
+    assert report["reason"].startswith("would reject running Pod/old: PodSecurityPolicy ro: "
+                                       "spec.readOnlyRootFilesystem")
+    files, _p, residual = generate_files(plan, {}, ("strategic",))
+    assert residual.policies == []
+    assert "reported, not generated: would reject running Pod/old" in files["README.md"]
