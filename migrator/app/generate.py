@@ -31,7 +31,7 @@ from migrator.files.writing import check_tree, replace_file, write_tree
 from migrator.generate.admission import admission_files
 from migrator.generate.namespaces import namespace_files
 from migrator.generate.patches import FORMATS, ObjectKey, Patched, patch_all, render_patches, select
-from migrator.generate.residual import Residual, parse_drops, residual_files
+from migrator.generate.residual import Residual, parse_drops, residual_files, residual_view
 from migrator.report.templating import render
 
 Echo = Callable[[str], None]
@@ -83,34 +83,6 @@ def load_objects(plan: Mapping[str, Any], plan_path: str, sources: Sequence[str]
 
 
 # -- generate -------------------------------------------------------------------------------
-
-
-def residual_view(plan: Mapping[str, Any], residual: Residual) -> dict[str, Any]:
-    """What the READMEs and the PR description say about the residual policies."""
-    section = plan.get("residual") or {}
-    entries = sorted(section.get("namespaces") or (), key=lambda e: str(e["namespace"]))
-    return {
-        "planned": residual.planned,
-        "api_version": residual.api_version,
-        "target_version": plan.get("target_version"),
-        "served_now": residual.served_now,
-        "policies": [{
-            "name": p.name, "namespaces": list(p.namespaces),
-            "alternatives": [{"psp": a.psp, "service_accounts": a.service_accounts,
-                              "rules": [{"field": r.field, "allowed": r.allowed}
-                                        for r in a.rules]}
-                             for a in p.alternatives],
-        } for p in residual.policies],
-        "bindings": residual.bindings,
-        "dropped": residual.dropped,
-        "reported": [{**r, "namespace": e["namespace"]} for e in entries
-                     for r in e.get("reported") or ()],
-        "rejects": [{**r, "namespace": e["namespace"]} for e in entries
-                    for r in e.get("rejects") or ()],
-        "rejects_count": sum(int(e.get("rejects_count") or 0) for e in entries),
-        "checked": sum(int(e.get("checked") or 0) for e in entries),
-        "not_expressed": list(section.get("not_expressed") or ()),
-    }
 
 
 def _readme(plan: Mapping[str, Any], patched: Patched, formats: Iterable[str],
@@ -260,7 +232,8 @@ def patch(plan_path: str, repo: str, out: str, *, commit: bool = False,
         if overlap:
             raise UsageError(f"{', '.join(overlap)} has uncommitted changes that --commit "
                              "would include; commit or stash them first")
-    text = describe(plan, pr, branch=branch if commit and pr.edits else None)
+    text = describe(plan, pr, branch=branch if commit and pr.edits else None,
+                    residual=residual_view(plan, residual_files(plan)))
     if git is not None and commit and pr.edits:
         git.create_branch(branch, force=force)
     for relpath, new_text in pr.edits.items():

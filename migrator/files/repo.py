@@ -727,8 +727,10 @@ def _violations(patch: WorkloadPatch) -> list[str]:
     return [f"{v.check}: {v.text()}" for v in patch.before]
 
 
-def describe(plan: Mapping[str, Any], pr: PullRequest, *, branch: str | None) -> str:
-    """The Markdown pull-request description."""
+def describe(plan: Mapping[str, Any], pr: PullRequest, *, branch: str | None,
+             residual: Mapping[str, Any] | None = None) -> str:
+    """The Markdown pull-request description; `residual` (the view of the residual
+    policies `migrator generate` writes) adds what they keep and what they do not."""
     groups = []
     for status, title in STATUSES.items():
         items = []
@@ -768,6 +770,7 @@ def describe(plan: Mapping[str, Any], pr: PullRequest, *, branch: str | None) ->
         files=pr.edited_files,
         unparseable=[str(u) for u in pr.unparseable],
         notes=pr.notes,
+        residual=residual,
     )
 
 

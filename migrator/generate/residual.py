@@ -244,3 +244,31 @@ def residual_files(plan: Mapping[str, Any],
         ]) + dump_yaml({"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
                         "resources": [f"{p.name}.yaml" for p in result.policies]})
     return result
+
+
+def residual_view(plan: Mapping[str, Any], residual: Residual) -> dict[str, Any]:
+    """What the READMEs and the PR description say about the residual policies."""
+    section = plan.get("residual") or {}
+    entries = sorted(section.get("namespaces") or (), key=lambda e: str(e["namespace"]))
+    return {
+        "planned": residual.planned,
+        "api_version": residual.api_version,
+        "target_version": plan.get("target_version"),
+        "served_now": residual.served_now,
+        "policies": [{
+            "name": p.name, "namespaces": list(p.namespaces),
+            "alternatives": [{"psp": a.psp, "service_accounts": a.service_accounts,
+                              "rules": [{"field": r.field, "allowed": r.allowed}
+                                        for r in a.rules]}
+                             for a in p.alternatives],
+        } for p in residual.policies],
+        "bindings": residual.bindings,
+        "dropped": residual.dropped,
+        "reported": [{**r, "namespace": e["namespace"]} for e in entries
+                     for r in e.get("reported") or ()],
+        "rejects": [{**r, "namespace": e["namespace"]} for e in entries
+                    for r in e.get("rejects") or ()],
+        "rejects_count": sum(int(e.get("rejects_count") or 0) for e in entries),
+        "checked": sum(int(e.get("checked") or 0) for e in entries),
+        "not_expressed": list(section.get("not_expressed") or ()),
+    }

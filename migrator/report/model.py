@@ -21,6 +21,7 @@ import shlex
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from migrator.generate.residual import residual_files, residual_view
 from migrator.model.inventory import Inventory
 from migrator.plan.decide import patchable
 from migrator.pss.engine import EVALUATOR
@@ -724,6 +725,7 @@ def build_report(
         "helm": helm_view,
         "helm_fix": HELM_FIX,
         "cleanup": cleanup,
+        "residual": residual_view(plan, residual_files(plan)),
         "rollout": _rollout(plan, namespaces, cleanup, status == BLOCKED),
         "unreadable": [dict(u) for u in plan["unreadable"]],
         "fail_on_rules": {k: list(v) for k, v in FAIL_ON_RULES.items()},
