@@ -32,6 +32,7 @@ from migrator.generate.admission import admission_files
 from migrator.generate.namespaces import namespace_files
 from migrator.generate.patches import FORMATS, ObjectKey, Patched, patch_all, render_patches, select
 from migrator.generate.residual import Residual, parse_drops, residual_files, residual_view
+from migrator.model.plan import Plan
 from migrator.report.templating import render
 
 Echo = Callable[[str], None]
@@ -60,7 +61,7 @@ def _origin_file(origin: str, plan_path: str) -> str | None:
     return None
 
 
-def load_objects(plan: Mapping[str, Any], plan_path: str, sources: Sequence[str],
+def load_objects(plan: Plan, plan_path: str, sources: Sequence[str],
                  errors: list[ManifestError]) -> dict[ObjectKey, dict[str, Any]]:
     """The workloads of the plan by (kind, namespace, name): read from `sources` when given,
     else from the files the plan's origins name (relative to here, then to the plan)."""
@@ -85,7 +86,7 @@ def load_objects(plan: Mapping[str, Any], plan_path: str, sources: Sequence[str]
 # -- generate -------------------------------------------------------------------------------
 
 
-def _readme(plan: Mapping[str, Any], patched: Patched, formats: Iterable[str],
+def _readme(plan: Plan, patched: Patched, formats: Iterable[str],
             files: Iterable[str], residual: Mapping[str, Any]) -> str:
     selection = select(plan)
     namespaces = []
@@ -121,7 +122,7 @@ def _readme(plan: Mapping[str, Any], patched: Patched, formats: Iterable[str],
     )
 
 
-def generate_files(plan: Mapping[str, Any], objects: Mapping[ObjectKey, Mapping[str, Any]],
+def generate_files(plan: Plan, objects: Mapping[ObjectKey, Mapping[str, Any]],
                    formats: Sequence[str], drops: Iterable[str] = ()
                    ) -> tuple[dict[str, str], Patched, Residual]:
     """Every file `generate` writes, keyed by path relative to the output folder."""
