@@ -395,3 +395,17 @@ def test_a_pod_no_psp_applies_to_is_not_judged() -> None:
     program = _union(_alt(psp("only", hostNetwork=False), ("x",)))
     assert program.evaluate(_pod(hostNetwork=True, serviceAccountName="y")) == []
     assert len(program.evaluate(_pod(hostNetwork=True, serviceAccountName="x"))) == 1
+
+
+def test_a_psp_granted_to_a_requester_counts_for_the_pods_it_creates() -> None:
+    strict = psp("strict", hostNetwork=False)
+    admin = Alternative("admin", (), (), users=("alice",), groups=("ops",))
+    program = _union(_alt(strict), admin)
+    pod = _pod(hostNetwork=True)
+
+    def request(user: str, groups: list[str]) -> dict[str, Any]:
+        return {"request": {"userInfo": {"username": user, "groups": groups}}}
+
+    assert program.evaluate(pod, request("alice", [])) == []
+    assert program.evaluate(pod, request("bob", ["ops", "dev"])) == []
+    assert len(program.evaluate(pod, request("bob", ["dev"]))) == 1

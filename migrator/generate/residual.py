@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from migrator.errors import UsageError
@@ -100,7 +100,8 @@ def _alternatives(entry: Mapping[str, Any]) -> list[Alternative]:
                                    str(r["violations"]))
                       for r in alt.get("rules") or ())
         out.append(Alternative(str(alt["psp"]), None if accounts is None else tuple(accounts),
-                               rules))
+                               rules, tuple(alt.get("users") or ()),
+                               tuple(alt.get("groups") or ())))
     return out
 
 
@@ -115,12 +116,13 @@ def _drop(alternatives: list[Alternative], drops: AbstractSet[tuple[str, str]],
                                 "reason": "dropped with --drop-guarantee"})
             else:
                 kept.append(rule)
-        out.append(Alternative(alt.psp, alt.service_accounts, tuple(kept)))
+        out.append(replace(alt, rules=tuple(kept)))
     return out
 
 
 def _key(alternatives: Iterable[Alternative]) -> tuple[Any, ...]:
-    return tuple((a.psp, a.service_accounts, tuple((r.field, r.violations) for r in a.rules))
+    return tuple((a.psp, a.service_accounts, a.users, a.groups,
+                  tuple((r.field, r.violations) for r in a.rules))
                  for a in alternatives)
 
 
@@ -175,12 +177,22 @@ def _binding_doc(policy: Policy, version: str, actions: list[str]) -> dict[str, 
     }
 
 
+def _who(alt: Alternative) -> str:
+    parts = []
+    if alt.service_accounts:
+        parts.append("pods of service accounts " + ", ".join(alt.service_accounts))
+    if alt.users:
+        parts.append("pods created by users " + ", ".join(alt.users))
+    if alt.groups:
+        parts.append("pods created by groups " + ", ".join(alt.groups))
+    return "; ".join(parts) or "no pod"
+
+
 def _describe(policy: Policy) -> list[str]:
     lines = [f"Keeps what Pod Security does not enforce of the PodSecurityPolicies usable in "
              f"{', '.join(policy.namespaces)}:"]
     for alt in policy.alternatives:
-        who = "every pod" if alt.service_accounts is None else \
-            "pods of service accounts " + ", ".join(alt.service_accounts)
+        who = "every pod" if alt.service_accounts is None else _who(alt)
         lines.append(f"- {alt.psp} ({who}):")
         lines.extend(f"    {r.field}: {r.allowed}" for r in alt.rules)
         if not alt.rules:
@@ -258,6 +270,7 @@ def residual_view(plan: Mapping[str, Any], residual: Residual) -> dict[str, Any]
         "policies": [{
             "name": p.name, "namespaces": list(p.namespaces),
             "alternatives": [{"psp": a.psp, "service_accounts": a.service_accounts,
+                              "who": "every pod" if a.service_accounts is None else _who(a),
                               "rules": [{"field": r.field, "allowed": r.allowed}
                                         for r in a.rules]}
                              for a in p.alternatives],

@@ -14,6 +14,7 @@ the kept rules still reject are listed. The result is JSON-ready plan data, read
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from migrator.model.inventory import Inventory, Obj, name_of, namespace_of
@@ -30,10 +31,13 @@ from migrator.psp.residual import (
 from migrator.psp.spec import PSPSpec, read_psp
 from migrator.pss.api import Level, Version
 from migrator.pss.defaults import apply_api_defaults
-from migrator.rbac.access import NamespaceAccess, PSPAccess
+from migrator.rbac.access import Grant, NamespaceAccess, PSPAccess
 
 #: How many rejected objects the plan names per namespace before it only counts them.
 REJECTED_LIMIT = 20
+#: Who created a pod is not recorded in it: the proof grants no requester anything, so a
+#: rule that only a requester's own PSP would waive is reported rather than trusted.
+UNKNOWN_REQUESTER: dict[str, Any] = {"request": {"userInfo": {"username": "", "groups": []}}}
 
 
 def compiled(policy: Composed) -> CompiledPolicy:
@@ -63,26 +67,46 @@ def _subjects(inventory: Inventory, index: OwnerIndex) -> dict[str, list[tuple[s
     return {ns: sorted(items, key=lambda i: i[0]) for ns, items in out.items()}
 
 
-def _alternatives(access: NamespaceAccess | None, specs: Mapping[str, PSPSpec], level: Level,
-                  version: Version) -> list[Alternative]:
-    if access is None:
-        return []
+def _requesters(namespace: str, grants: Iterable[Grant]) -> dict[str, tuple[set[str], set[str]]]:
+    """Per PSP: the users and groups that may create pods in `namespace` with it themselves
+    (grants to every authenticated user are already usable by every pod)."""
+    out: dict[str, tuple[set[str], set[str]]] = {}
+    for grant in grants:
+        if grant.all_authenticated or grant.binding_namespace not in (None, namespace):
+            continue
+        users, groups = out.setdefault(grant.psp, (set(), set()))
+        if grant.subject_kind == "User":
+            users.add(grant.subject_name)
+        elif grant.subject_kind == "ServiceAccount":
+            users.add(f"system:serviceaccount:{grant.subject_namespace}:{grant.subject_name}")
+        elif grant.subject_kind == "Group" and grant.subject_name != "system:unauthenticated":
+            groups.add(grant.subject_name)
+    return out
+
+
+def _alternatives(namespace: str, access: NamespaceAccess | None, user_grants: Iterable[Grant],
+                  specs: Mapping[str, PSPSpec], level: Level, version: Version
+                  ) -> list[Alternative]:
+    usable = dict(access.usable) if access is not None else {}
+    by_account = access.by_service_account if access is not None else {}
+    requesters = _requesters(namespace, user_grants)
     out = []
-    for psp, grants in sorted(access.usable.items()):
+    for psp in sorted(set(usable) | set(requesters)):
         spec = specs.get(psp)
         if spec is None:
             continue  # a missing PSP admits nothing
-        everyone = any(g.subject_kind != "ServiceAccount" for g in grants)
+        everyone = any(g.subject_kind != "ServiceAccount" for g in usable.get(psp, ()))
         accounts = None if everyone else tuple(sorted(
-            sa for sa, psps in access.by_service_account.items() if psp in psps))
-        out.append(Alternative(psp, accounts, tuple(residual_rules(spec, level, version))))
+            sa for sa, psps in by_account.items() if psp in psps))
+        users, groups = requesters.get(psp, (set(), set()))
+        out.append(Alternative(psp, accounts, tuple(residual_rules(spec, level, version)),
+                               tuple(sorted(users)), tuple(sorted(groups))))
     return out
 
 
 def _without(alternatives: Iterable[Alternative],
              dropped: set[tuple[str, str]]) -> list[Alternative]:
-    return [Alternative(a.psp, a.service_accounts,
-                        tuple(r for r in a.rules if (a.psp, r.field) not in dropped))
+    return [replace(a, rules=tuple(r for r in a.rules if (a.psp, r.field) not in dropped))
             for a in alternatives]
 
 
@@ -108,7 +132,7 @@ def _prove(alternatives: list[Alternative], subjects: list[tuple[str, bool, Obj]
         rejected: list[dict[str, Any]] = []
         newly: set[tuple[str, str]] = set()
         for ref, running, obj in subjects:
-            for failure in program.evaluate(obj):
+            for failure in program.evaluate(obj, UNKNOWN_REQUESTER):
                 validation = policy.validations[failure.index]
                 if running:
                     key = (validation.psp, validation.field)
@@ -124,10 +148,11 @@ def _prove(alternatives: list[Alternative], subjects: list[tuple[str, bool, Obj]
         dropped |= newly
 
 
-def _namespace(name: str, level: Level, version: Version, access: NamespaceAccess | None,
+def _namespace(name: str, level: Level, version: Version, access: PSPAccess,
                specs: Mapping[str, PSPSpec], subjects: list[tuple[str, bool, Obj]]
                ) -> dict[str, Any]:
-    alternatives = _alternatives(access, specs, level, version)
+    alternatives = _alternatives(name, access.by_namespace.get(name), access.user_grants,
+                                 specs, level, version)
     kept, reported, rejected = _prove(alternatives, subjects)
     return {
         "namespace": name,
@@ -137,6 +162,8 @@ def _namespace(name: str, level: Level, version: Version, access: NamespaceAcces
             "psp": a.psp,
             "service_accounts": list(a.service_accounts) if a.service_accounts is not None
             else None,
+            "users": list(a.users),
+            "groups": list(a.groups),
             "rules": [r.to_dict() for r in a.rules],
         } for a in kept],
         "reported": sorted(reported, key=lambda r: (r["psp"], r["field"])),
@@ -153,7 +180,7 @@ def residual_plan(inventory: Inventory, access: PSPAccess, index: OwnerIndex,
     specs = {name_of(p): read_psp(p) for p in inventory.psps}
     subjects = _subjects(inventory, index)
     namespaces = [
-        _namespace(ns, level, version, access.by_namespace.get(ns), specs, subjects.get(ns, []))
+        _namespace(ns, level, version, access, specs, subjects.get(ns, []))
         for ns, (level, version) in sorted(levels.items())
     ]
     return {

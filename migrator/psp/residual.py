@@ -426,17 +426,30 @@ def not_expressed(psp: PSPSpec) -> list[NotExpressed]:
 
 @dataclass(frozen=True, slots=True)
 class Alternative:
-    """A PSP usable in a namespace: by every pod (`service_accounts` None) or by the pods of
-    the named service accounts only, and its residual rules there."""
+    """A PSP usable in a namespace, and its residual rules there.
+
+    Usable by every pod (`service_accounts` None), or by the pods of the named service
+    accounts and by the pods that the named users and groups create themselves (PSP
+    admission let the requester's own grants count as well as the pod's service account's).
+    """
 
     psp: str
     service_accounts: tuple[str, ...] | None
     rules: tuple[ResidualRule, ...]
+    users: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
 
     def condition(self) -> str | None:
         if self.service_accounts is None:
             return None
-        return f"variables.serviceAccount in {lits(self.service_accounts)}"
+        parts = []
+        if self.service_accounts:
+            parts.append(f"variables.serviceAccount in {lits(self.service_accounts)}")
+        if self.users:
+            parts.append(f"request.userInfo.username in {lits(self.users)}")
+        if self.groups:
+            parts.append(f"request.userInfo.groups.exists(g, g in {lits(self.groups)})")
+        return " || ".join(parts) or "false"
 
 
 @dataclass(frozen=True, slots=True)
@@ -501,7 +514,7 @@ def compose(alternatives: Iterable[Alternative]) -> Composed | None:
         for alt in alts:
             name = _identifier(f"admitted by {alt.psp}", taken)
             admitted[alt.psp] = name
-            parts = [c for c in (alt.condition(),) if c]
+            parts = [f"({c})" for c in (alt.condition(),) if c]
             parts += [f"variables.{rule_vars[(alt.psp, r.field)]}.size() == 0" for r in alt.rules]
             extra.append((name, " && ".join(parts) or "true"))
     validations = []
