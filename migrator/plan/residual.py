@@ -13,14 +13,16 @@ the kept rules still reject are listed. The result is JSON-ready plan data, read
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
+from functools import lru_cache
 from typing import Any
 
 from migrator.model.inventory import Inventory, Obj, name_of, namespace_of
 from migrator.model.owners import OwnerIndex, template_sources
 from migrator.model.workloads import pod_template
-from migrator.plan.cel import CelError, CompiledPolicy
+from migrator.plan.cel import CelError, CompiledPolicy, Failure
 from migrator.psp.residual import (
     Alternative,
     Composed,
@@ -40,6 +42,7 @@ REJECTED_LIMIT = 20
 UNKNOWN_REQUESTER: dict[str, Any] = {"request": {"userInfo": {"username": "", "groups": []}}}
 
 
+@lru_cache(maxsize=256)
 def compiled(policy: Composed) -> CompiledPolicy:
     """The CEL programs of a composed policy."""
     return CompiledPolicy(
@@ -110,7 +113,41 @@ def _without(alternatives: Iterable[Alternative],
             for a in alternatives]
 
 
-def _prove(alternatives: list[Alternative], subjects: list[tuple[str, bool, Obj]]
+def shape_key(spec: Mapping[str, Any]) -> str:
+    """The pod spec with volumes renamed by position (mounts following them) and the node
+    left out: replicas of one workload, which differ only there (the token volume has a
+    random suffix per pod), get the same verdict from every residual rule."""
+    volumes = spec.get("volumes")
+    names: dict[str, str] = {}
+    renamed: list[Any] = []
+    for index, volume in enumerate(volumes if isinstance(volumes, list) else ()):
+        if isinstance(volume, Mapping) and isinstance(volume.get("name"), str):
+            names[str(volume["name"])] = f"v{index}"
+            volume = {**volume, "name": f"v{index}"}
+        renamed.append(volume)
+    out: dict[str, Any] = {k: v for k, v in spec.items() if k not in ("nodeName", "volumes")}
+    out["volumes"] = renamed
+    for key in ("initContainers", "containers", "ephemeralContainers"):
+        items = spec.get(key)
+        if not isinstance(items, list):
+            continue
+        fixed = []
+        for item in items:
+            mounts = item.get("volumeMounts") if isinstance(item, Mapping) else None
+            if isinstance(mounts, list):
+                item = {**item, "volumeMounts": [
+                    {**m, "name": names.get(str(m.get("name")), m.get("name"))}
+                    if isinstance(m, Mapping) else m for m in mounts]}
+            fixed.append(item)
+        out[key] = fixed
+    return json.dumps(out, sort_keys=True, default=str)
+
+
+Verdicts = dict[tuple[Composed, str], list[Failure]]
+
+
+def _prove(alternatives: list[Alternative], subjects: list[tuple[str, bool, Obj]],
+           verdicts: Verdicts
            ) -> tuple[list[Alternative], list[dict[str, Any]], list[dict[str, Any]]]:
     """The alternatives with every rule that rejects a running pod removed, those rules
     (reported), and what the remaining policy rejects."""
@@ -132,12 +169,15 @@ def _prove(alternatives: list[Alternative], subjects: list[tuple[str, bool, Obj]
         rejected: list[dict[str, Any]] = []
         newly: set[tuple[str, str]] = set()
         for ref, running, obj in subjects:
-            for failure in program.evaluate(obj, UNKNOWN_REQUESTER):
+            key = (policy, shape_key(obj["spec"]))
+            if key not in verdicts:
+                verdicts[key] = program.evaluate(obj, UNKNOWN_REQUESTER)
+            for failure in verdicts[key]:
                 validation = policy.validations[failure.index]
                 if running:
-                    key = (validation.psp, validation.field)
-                    if key not in newly:
-                        newly.add(key)
+                    rule = (validation.psp, validation.field)
+                    if rule not in newly:
+                        newly.add(rule)
                         reported.append({"psp": validation.psp, "field": validation.field,
                                          "reason": f"would reject running {ref}: "
                                                    f"{failure.message}"})
@@ -149,11 +189,11 @@ def _prove(alternatives: list[Alternative], subjects: list[tuple[str, bool, Obj]
 
 
 def _namespace(name: str, level: Level, version: Version, access: PSPAccess,
-               specs: Mapping[str, PSPSpec], subjects: list[tuple[str, bool, Obj]]
-               ) -> dict[str, Any]:
+               specs: Mapping[str, PSPSpec], subjects: list[tuple[str, bool, Obj]],
+               verdicts: Verdicts) -> dict[str, Any]:
     alternatives = _alternatives(name, access.by_namespace.get(name), access.user_grants,
                                  specs, level, version)
-    kept, reported, rejected = _prove(alternatives, subjects)
+    kept, reported, rejected = _prove(alternatives, subjects, verdicts)
     return {
         "namespace": name,
         "level": str(level),
@@ -179,8 +219,9 @@ def residual_plan(inventory: Inventory, access: PSPAccess, index: OwnerIndex,
     in `levels`), the kept, reported and rejecting rules, and what no rule expresses."""
     specs = {name_of(p): read_psp(p) for p in inventory.psps}
     subjects = _subjects(inventory, index)
+    verdicts: Verdicts = {}  # namespaces with the same policy share the pods' verdicts
     namespaces = [
-        _namespace(ns, level, version, access, specs, subjects.get(ns, []))
+        _namespace(ns, level, version, access, specs, subjects.get(ns, []), verdicts)
         for ns, (level, version) in sorted(levels.items())
     ]
     return {
