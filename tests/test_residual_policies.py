@@ -283,3 +283,27 @@ def test_a_rule_that_would_reject_a_running_pod_is_reported_not_generated() -> N
     files, _p, residual = generate_files(plan, {}, ("strategic",))
     assert residual.policies == []
     assert "reported, not generated: would reject running Pod/old" in files["README.md"]
+
+
+# -- the command line ---------------------------------------------------------------------------
+
+
+def test_generate_command_drops_a_guarantee_and_refuses_an_unknown_one(tmp_path: Path) -> None:
+    from demo import write_demo_plan
+    from typer.testing import CliRunner
+
+    from migrator.cli.main import app
+
+    plan = write_demo_plan(tmp_path)
+    runner = CliRunner()
+    done = runner.invoke(app, ["generate", "--plan", str(plan), "--out", str(tmp_path / "a"),
+                               "--drop-guarantee", "baseline:spec.volumes"])
+    assert done.exit_code == 0, done.output
+    assert "6 residual policies" in done.output
+    policy = (tmp_path / "a" / "residual-policies" / "migrator-residual-baseline.yaml").read_text()
+    assert "baselineVolumes" not in policy and "baselineSeLinuxSeLinuxOptions" in policy
+    refused = runner.invoke(app, ["generate", "--plan", str(plan), "--out", str(tmp_path / "b"),
+                                  "--drop-guarantee", "nope:spec.volumes"])
+    assert refused.exit_code == 2
+    assert "error: --drop-guarantee nope:spec.volumes: no such residual rule" in refused.output
+    assert "Traceback" not in refused.output and not (tmp_path / "b").exists()
