@@ -175,7 +175,7 @@ def test_drop_guarantee_leaves_a_rule_out_and_says_so() -> None:
     assert "variables.baselineSeLinuxSeLinuxOptions" in text
     assert {(d["psp"], d["field"]) for d in residual.dropped} == {
         ("baseline", "spec.volumes"), ("ingress", "spec.runAsUser")}
-    assert "`baseline` `spec.volumes`: dropped with --drop-guarantee" in files["README.md"]
+    assert "baseline `spec.volumes`: dropped with --drop-guarantee" in files["README.md"]
     with pytest.raises(UsageError, match="no such residual rule"):
         generate_files(demo_plan(), {}, ("strategic",), ["baseline:spec.readOnlyRootFilesystem"])
     with pytest.raises(UsageError, match="expected PSP:FIELD"):

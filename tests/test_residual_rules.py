@@ -409,3 +409,63 @@ def test_a_psp_granted_to_a_requester_counts_for_the_pods_it_creates() -> None:
     assert program.evaluate(pod, request("alice", [])) == []
     assert program.evaluate(pod, request("bob", ["ops", "dev"])) == []
     assert len(program.evaluate(pod, request("bob", ["dev"]))) == 1
+
+
+# -- seccomp and AppArmor allow-lists (literal names, as PSP read them) ---------------------
+
+
+def _profiled(annotations: dict[str, str] | None = None, **spec: Any) -> dict[str, Any]:
+    return {"metadata": {"annotations": annotations or {}},
+            "spec": {"containers": [{"name": "app"}], **spec}}
+
+
+def _profile_program(policy: dict[str, Any]) -> Any:
+    rules = residual_rules(read_psp(policy), Level.RESTRICTED, LATEST)
+    composed = compose([Alternative("p", None, tuple(rules))])
+    assert composed is not None
+    return compiled(composed)
+
+
+def test_seccomp_allow_list_reads_annotations_then_fields() -> None:
+    allowed = "seccomp.security.alpha.kubernetes.io/allowedProfileNames"
+    default = "seccomp.security.alpha.kubernetes.io/defaultProfileName"
+    policy = psp()
+    policy["metadata"]["annotations"] = {allowed: "runtime/default,localhost/audit.json"}
+    program = _profile_program(policy)
+    runtime = {"seccompProfile": {"type": "RuntimeDefault"}}
+    local = {"seccompProfile": {"type": "Localhost", "localhostProfile": "audit.json"}}
+    other = {"seccompProfile": {"type": "Localhost", "localhostProfile": "other.json"}}
+    assert program.evaluate(_profiled(securityContext=runtime)) == []
+    assert program.evaluate(_profiled(containers=[{"name": "app", "securityContext": local}],
+                                      securityContext=runtime)) == []
+    assert program.evaluate(_profiled(
+        {"seccomp.security.alpha.kubernetes.io/pod": "runtime/default"})) == []
+    [failure] = program.evaluate(_profiled(containers=[{"name": "app", "securityContext": other}],
+                                           securityContext=runtime))
+    assert failure.message.endswith("got: app=localhost/other.json")
+    # no default: a pod without a profile was refused ("must be set")
+    [unset] = program.evaluate(_profiled())
+    assert unset.message.endswith("got: pod=unset, app=unset")
+    policy["metadata"]["annotations"][default] = "runtime/default"
+    assert _profile_program(policy).evaluate(_profiled()) == []
+    policy["metadata"]["annotations"][allowed] = "*"
+    assert [r.field for r in residual_rules(read_psp(policy), Level.BASELINE, LATEST)] == []
+
+
+def test_apparmor_allow_list_is_literal() -> None:
+    allowed = "apparmor.security.beta.kubernetes.io/allowedProfileNames"
+    policy = psp()
+    policy["metadata"]["annotations"] = {
+        allowed: "runtime/default,localhost/*",
+        "apparmor.security.beta.kubernetes.io/defaultProfileName": "runtime/default"}
+    program = _profile_program(policy)
+    key = "container.apparmor.security.beta.kubernetes.io/app"
+    assert program.evaluate(_profiled()) == []  # the default is injected
+    assert program.evaluate(_profiled({key: "runtime/default"})) == []
+    assert program.evaluate(_profiled({key: "localhost/*"})) == []
+    [failure] = program.evaluate(_profiled({key: "localhost/custom"}))
+    assert failure.message.endswith("got: app=localhost/custom")
+    field = {"appArmorProfile": {"type": "Localhost", "localhostProfile": "custom"}}
+    assert len(program.evaluate(_profiled(securityContext=field))) == 1
+    assert program.evaluate(_profiled(securityContext={"appArmorProfile": {
+        "type": "RuntimeDefault"}})) == []

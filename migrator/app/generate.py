@@ -33,6 +33,7 @@ from migrator.generate.namespaces import namespace_files
 from migrator.generate.patches import FORMATS, ObjectKey, Patched, patch_all, render_patches, select
 from migrator.generate.residual import Residual, parse_drops, residual_files, residual_view
 from migrator.model.plan import Plan
+from migrator.report.render import md, md_code
 from migrator.report.templating import render
 
 Echo = Callable[[str], None]
@@ -101,6 +102,8 @@ def _readme(plan: Plan, patched: Patched, formats: Iterable[str],
         })
     return render(
         "generate-readme.md.j2",
+        md=md,
+        code=md_code,
         plan=plan,
         formats=list(formats),
         files=sorted(files),

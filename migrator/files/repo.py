@@ -54,6 +54,7 @@ from migrator.generate.patches import (
 from migrator.model.plan import Plan
 from migrator.model.serialise import dump_yaml
 from migrator.model.workloads import TEMPLATE_PATHS
+from migrator.report.render import md, md_code
 from migrator.report.templating import render
 
 SUFFIXES = (".yaml", ".yml")
@@ -764,6 +765,8 @@ def describe(plan: Plan, pr: PullRequest, *, branch: str | None,
     counts = Counter(e.status for e in pr.entries)
     return render(
         "pr-description.md.j2",
+        md=md,
+        code=md_code,
         pin=plan.get("pin_version"),
         branch=branch,
         groups=groups,

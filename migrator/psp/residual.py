@@ -41,6 +41,7 @@ VARIABLES: tuple[tuple[str, str], ...] = (
     ("volumes", "has(object.spec.volumes) ? object.spec.volumes : []"),
     ("serviceAccount", "has(object.spec.serviceAccountName) ? object.spec.serviceAccountName "
                        ": 'default'"),
+    ("annotations", "has(object.metadata.annotations) ? object.metadata.annotations : {}"),
 )
 
 #: Every volume type PSP knows, as the pod spells it (PSP spells cephfs `cephFS`).
@@ -392,13 +393,82 @@ def _sysctls(psp: PSPSpec, level: Level, version: Version) -> Iterator[ResidualR
         f"({_sc_has('object.spec', 'sysctls')}) ? {sysctls}.filter(s, !{ok}).map(s, s.name) : []")
 
 
+_SECCOMP_POD = "seccomp.security.alpha.kubernetes.io/pod"
+_SECCOMP_CONTAINER = "container.seccomp.security.alpha.kubernetes.io/"
+_APPARMOR_CONTAINER = "container.apparmor.security.beta.kubernetes.io/"
+
+
+def _profile_name(profile: str, unconfined_otherwise: bool) -> str:
+    """CEL: the annotation value a seccompProfile or appArmorProfile field stands for."""
+    local = f"'localhost/' + (has({profile}.localhostProfile) ? {profile}.localhostProfile : '')"
+    last = "'unconfined'" if unconfined_otherwise else \
+        f"({profile}.type == 'Unconfined' ? 'unconfined' : '')"
+    return (f"({profile}.type == 'RuntimeDefault' ? 'runtime/default' : "
+            f"({profile}.type == 'Localhost' ? {local} : {last}))")
+
+
+def _annotation_or(key: str, otherwise: str) -> str:
+    return f"({key} in variables.annotations ? variables.annotations[{key}] : {otherwise})"
+
+
+def _field_or(obj: str, field: str, seccomp: bool, otherwise: str) -> str:
+    profile = f"{obj}.securityContext.{field}"
+    return f"(({_sc_has(obj, field)}) ? {_profile_name(profile, not seccomp)} : {otherwise})"
+
+
+def _profile_rule(psp: PSPSpec, field: str, allowed: tuple[str, ...], default: str | None,
+                  seccomp: bool) -> ResidualRule:
+    """Each (init and regular) container's profile, as PSP read it (the annotation, else the
+    field, else the pod's for seccomp and AppArmor's pod-level field), must be listed; an
+    unset one passes only where the PSP injects a default."""
+    names = lits(p for p in allowed if p)
+    unset_ok = "true" if default is not None or "" in allowed else "false"
+    key_of = _SECCOMP_CONTAINER if seccomp else _APPARMOR_CONTAINER
+    pod = "''"
+    if seccomp:
+        pod = _annotation_or(lit(_SECCOMP_POD),
+                             _field_or("object.spec", "seccompProfile", True, "''"))
+    else:
+        pod = _field_or("object.spec", "appArmorProfile", False, "''")
+    key = "seccompProfile" if seccomp else "appArmorProfile"
+
+    def effective(c: str) -> str:
+        return _annotation_or(f"{lit(key_of)} + {c}.name", _field_or(c, key, seccomp, pod))
+
+    def allowed_value(value: str) -> str:
+        return f"({value} == '' ? {unset_ok} : {value} in {names})"
+
+    text = ", ".join(sorted(p for p in allowed if p)) or "no profile"
+    if default is not None:
+        text += f" (unset gets {default})"
+    def shown(value: str) -> str:
+        return f"({value} == '' ? 'unset' : {value})"
+
+    violations = (f"variables.containers.filter(c, !{allowed_value(effective('c'))})"
+                  f".map(c, c.name + '=' + {shown(effective('c'))})")
+    if seccomp:
+        violations = f"(!{allowed_value(pod)} ? ['pod=' + {shown(pod)}] : []) + {violations}"
+    return ResidualRule(psp.name, field, text, violations)
+
+
+def _profiles(psp: PSPSpec, level: Level) -> Iterator[ResidualRule]:
+    """Profile allow-lists name profiles literally (`localhost/*` is a name, not a pattern,
+    for AppArmor): no level implies them."""
+    seccomp = psp.seccomp.allowed
+    if seccomp is not None and "*" not in seccomp:
+        yield _profile_rule(psp, SECCOMP_FIELD, seccomp, psp.seccomp.default, True)
+    apparmor = psp.apparmor.allowed
+    if apparmor is not None:
+        yield _profile_rule(psp, APPARMOR_FIELD, apparmor, psp.apparmor.default, False)
+
+
 def residual_rules(psp: PSPSpec, level: Level, version: Version) -> list[ResidualRule]:
     """Every validation of `psp` that enforcing `level` at `version` does not imply."""
     found = [
         *_flags(psp, level), *_capabilities(psp, level), *_volume_types(psp, level),
         *_host_paths(psp, level), *_drivers(psp, level), *_container_settings(psp, level),
         *_users(psp, level), *_groups(psp, level), *_selinux(psp, level),
-        *_sysctls(psp, level, version),
+        *_sysctls(psp, level, version), *_profiles(psp, level),
     ]
     return sorted(found, key=lambda r: r.field)
 
@@ -406,14 +476,10 @@ def residual_rules(psp: PSPSpec, level: Level, version: Version) -> list[Residua
 def not_expressed(psp: PSPSpec) -> list[NotExpressed]:
     """PSP fields that restrict pods but get no validation here, and why."""
     out = []
-    if psp.seccomp.allowed is not None and "*" not in psp.seccomp.allowed:
+    if psp.seccomp.allowed is None:
         out.append(NotExpressed(psp.name, SECCOMP_FIELD,
-                                "seccomp profile allow-lists are not generated yet (annotation "
-                                "and field forms); Pod Security keeps only its own profile rule"))
-    if psp.apparmor.allowed is not None:
-        out.append(NotExpressed(psp.name, APPARMOR_FIELD,
-                                "AppArmor profile allow-lists are not generated yet; Pod "
-                                "Security keeps only its own profile rule"))
+                                "no seccomp annotation: PSP let pods set no profile at all; "
+                                "not kept, since Pod Security (and restricted) asks for one"))
     if psp.required_drop_capabilities:
         out.append(NotExpressed(psp.name, "spec.requiredDropCapabilities",
                                 "a default PSP merged into every container: the securityContext "
@@ -484,6 +550,15 @@ def _identifier(words: str, taken: set[str]) -> str:
     return out
 
 
+def _short(field: str) -> str:
+    """`spec.volumes` -> `volumes`; the profile annotations -> `seccomp profiles`, ..."""
+    if field == SECCOMP_FIELD:
+        return "seccomp profiles"
+    if field == APPARMOR_FIELD:
+        return "AppArmor profiles"
+    return field.removeprefix("spec.")
+
+
 def _message(rule: ResidualRule, variable: str, others: list[str]) -> str:
     head = lit(f"PodSecurityPolicy {rule.psp}: {rule.field} allows {rule.allowed}, got: ")
     tail = ""
@@ -506,7 +581,7 @@ def compose(alternatives: Iterable[Alternative]) -> Composed | None:
     if not alts or any(a.service_accounts is None and not a.rules for a in alts):
         return None
     taken = {name for name, _ in VARIABLES}
-    rule_vars = {(a.psp, r.field): _identifier(f"{a.psp} {r.field.removeprefix('spec.')}", taken)
+    rule_vars = {(a.psp, r.field): _identifier(f"{a.psp} {_short(r.field)}", taken)
                  for a in alts for r in a.rules}
     extra = [(rule_vars[(a.psp, r.field)], r.violations) for a in alts for r in a.rules]
     admitted: dict[str, str] = {}
