@@ -307,3 +307,37 @@ def test_generate_command_drops_a_guarantee_and_refuses_an_unknown_one(tmp_path:
     assert refused.exit_code == 2
     assert "error: --drop-guarantee nope:spec.volumes: no such residual rule" in refused.output
     assert "Traceback" not in refused.output and not (tmp_path / "b").exists()
+
+
+def test_a_pod_admitted_by_a_requesters_psp_is_judged_as_that_requester() -> None:
+    inventory = _inventory(running_rofs=None)
+    inventory.add({"apiVersion": "policy/v1beta1", "kind": "PodSecurityPolicy",
+                   "metadata": {"name": "admin"},
+                   "spec": {"runAsUser": {"rule": "RunAsAny"}, "seLinux": {"rule": "RunAsAny"},
+                            "supplementalGroups": {"rule": "RunAsAny"}, "volumes": ["*"],
+                            "fsGroup": {"rule": "RunAsAny"}, "allowedCapabilities": ["*"]}},
+                  "test#admin")
+    inventory.add({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                   "metadata": {"name": "psp-admin"},
+                   "rules": [{"apiGroups": ["policy"], "verbs": ["use"],
+                              "resources": ["podsecuritypolicies"], "resourceNames": ["admin"]}]},
+                  "test#admin-role")
+    inventory.add({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+                   "metadata": {"name": "psp-admin"},
+                   "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                               "name": "psp-admin"},
+                   "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group",
+                                 "name": "cluster-admins"}]}, "test#admin-binding")
+    inventory.add({"apiVersion": "v1", "kind": "Pod",
+                   "metadata": {"name": "debug", "namespace": "shop",
+                                "annotations": {"kubernetes.io/psp": "admin"}},
+                   "spec": {"containers": [{"name": "d", "image": "d", "securityContext": {
+                       "readOnlyRootFilesystem": False}}]}}, "test#debug")
+    entry = _shop(build_plan(inventory, pin=Version.of(24)))
+    alternatives = {a["psp"]: a for a in entry["alternatives"]}
+    assert alternatives["admin"]["groups"] == ["cluster-admins"]
+    assert alternatives["admin"]["service_accounts"] == []
+    # the debug pod came in through the admins' own PSP: the ro rule stays
+    assert [r["field"] for r in alternatives["ro"]["rules"]] == ["spec.readOnlyRootFilesystem"]
+    assert entry["reported"] == []
+    assert [r["object"] for r in entry["rejects"]] == ["Deployment/writer"]

@@ -146,6 +146,19 @@ def shape_key(spec: Mapping[str, Any]) -> str:
 Verdicts = dict[tuple[Composed, str], list[Failure]]
 
 
+def _requester_of(obj: Obj, alternatives: Iterable[Alternative]) -> dict[str, Any]:
+    """The request a running pod is judged with: as one of the users or groups that may use
+    the PSP that admitted it (its `kubernetes.io/psp` annotation), when only requesters
+    could; else an unknown requester."""
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    admitted_by = annotations.get("kubernetes.io/psp")
+    for alt in alternatives:
+        if alt.psp == admitted_by and (alt.users or alt.groups):
+            user = alt.users[0] if alt.users else ""
+            return {"request": {"userInfo": {"username": user, "groups": list(alt.groups)}}}
+    return UNKNOWN_REQUESTER
+
+
 def _prove(alternatives: list[Alternative], subjects: list[tuple[str, bool, Obj]],
            verdicts: Verdicts
            ) -> tuple[list[Alternative], list[dict[str, Any]], list[dict[str, Any]]]:
@@ -169,9 +182,10 @@ def _prove(alternatives: list[Alternative], subjects: list[tuple[str, bool, Obj]
         rejected: list[dict[str, Any]] = []
         newly: set[tuple[str, str]] = set()
         for ref, running, obj in subjects:
-            key = (policy, shape_key(obj["spec"]))
+            request = _requester_of(obj, current)
+            key = (policy, json.dumps(request, sort_keys=True) + shape_key(obj["spec"]))
             if key not in verdicts:
-                verdicts[key] = program.evaluate(obj, UNKNOWN_REQUESTER)
+                verdicts[key] = program.evaluate(obj, request)
             for failure in verdicts[key]:
                 validation = policy.validations[failure.index]
                 if running:
