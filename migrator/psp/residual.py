@@ -40,7 +40,7 @@ VARIABLES: tuple[tuple[str, str], ...] = (
                             "object.spec.ephemeralContainers : []"),
     ("volumes", "has(object.spec.volumes) ? object.spec.volumes : []"),
     ("serviceAccount", "has(object.spec.serviceAccountName) ? object.spec.serviceAccountName "
-                       ": 'default'"),
+                       ': "default"'),
     ("annotations", "has(object.metadata.annotations) ? object.metadata.annotations : {}"),
 )
 
@@ -58,7 +58,7 @@ _PSP_SPELLING = {"cephfs": "cephFS"}
 PSP_SAFE_SYSCTLS = SAFE_V1_0
 
 #: A path segment `..`: the path PSP cleaned could lie outside any prefix.
-_DOT_DOT = "'(^|/)[.][.](/|$)'"
+_DOT_DOT = '"(^|/)[.][.](/|$)"'
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +89,7 @@ class NotExpressed:
 
 def lit(text: str) -> str:
     """A CEL string literal."""
-    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def lits(items: Iterable[str]) -> str:
@@ -156,7 +156,7 @@ def _flags(psp: PSPSpec, level: Level) -> Iterator[ResidualRule]:
         if not on:
             yield ResidualRule(
                 name, f"spec.{key}", f"{key}: false",
-                f"(has(object.spec.{key}) && object.spec.{key}) ? ['{key}: true'] : []")
+                f'(has(object.spec.{key}) && object.spec.{key}) ? ["{key}: true"] : []')
     ports = psp.host_ports
     if not any(lo <= 0 and hi >= 65535 for lo, hi in ports):
         allowed = f"host ports {format_ranges(ports)}" if ports else "no host port"
@@ -169,15 +169,15 @@ def _flags(psp: PSPSpec, level: Level) -> Iterator[ResidualRule]:
             return f"!has({c}.ports) || {c}.ports.all(p, {port_ok('p')})"
 
         def shown(c: str) -> str:
-            return (f"{c}.name + '=' + {c}.ports.filter(p, !{port_ok('p')})"
-                    ".map(p, string(p.hostPort)).join('/')")
+            return (f'{c}.name + "=" + {c}.ports.filter(p, !{port_ok("p")})'
+                    '.map(p, string(p.hostPort)).join("/")')
         yield _container_rule(name, "spec.hostPorts", allowed, body, shown)
     if "Unmasked" not in psp.allowed_proc_mount_types:
         def proc_ok(c: str) -> str:
             return (f"!({_sc_has(c, 'procMount')}) || "
-                    f"{c}.securityContext.procMount == 'Default'")
+                    f'{c}.securityContext.procMount == "Default"')
         yield _container_rule(name, "spec.allowedProcMountTypes", "procMount Default", proc_ok,
-                              lambda c: f"{c}.name + '=' + {c}.securityContext.procMount")
+                              lambda c: f'{c}.name + "=" + {c}.securityContext.procMount')
 
 
 def _capabilities(psp: PSPSpec, level: Level) -> Iterator[ResidualRule]:
@@ -198,8 +198,8 @@ def _capabilities(psp: PSPSpec, level: Level) -> Iterator[ResidualRule]:
         return f"!({adds(c)}) || {c}.securityContext.capabilities.add.all(x, x in {names})"
 
     def shown(c: str) -> str:
-        return (f"{c}.name + '=' + {c}.securityContext.capabilities.add"
-                f".filter(x, !(x in {names})).join('/')")
+        return (f'{c}.name + "=" + {c}.securityContext.capabilities.add'
+                f'.filter(x, !(x in {names})).join("/")')
     text = ", ".join(sorted(allowed)) if allowed else "no added capability"
     yield _container_rule(psp.name, "spec.allowedCapabilities", text, body, shown)
 
@@ -223,7 +223,7 @@ def _volume_types(psp: PSPSpec, level: Level) -> Iterator[ResidualRule]:
 def _matches_prefix(path: str, prefix: str) -> str:
     clean = prefix.rstrip("/") or "/"
     if clean == "/":
-        return f"{path}.startsWith('/')"
+        return f'{path}.startsWith("/")'
     return f"({path} == {lit(clean)} || {path}.startsWith({lit(clean + '/')}))"
 
 
@@ -244,7 +244,7 @@ def _host_paths(psp: PSPSpec, level: Level) -> Iterator[ResidualRule]:
     text = ", ".join(f"{h.path_prefix}{' (read-only)' if h.read_only else ''}"
                      for h in psp.allowed_host_paths)
     yield _volume_rule(psp.name, "spec.allowedHostPaths", text, f"!has(v.hostPath) || {ok}",
-                       "v.name + '=' + v.hostPath.path")
+                       'v.name + "=" + v.hostPath.path')
 
 
 def _drivers(psp: PSPSpec, level: Level) -> Iterator[ResidualRule]:
@@ -258,7 +258,7 @@ def _drivers(psp: PSPSpec, level: Level) -> Iterator[ResidualRule]:
         names = lits(drivers)
         ok = f"(!has(v.{kind}) || v.{kind}.driver in {names})"
         text = ", ".join(sorted(set(drivers)))
-        yield _volume_rule(psp.name, field, text, ok, f"v.name + '=' + v.{kind}.driver")
+        yield _volume_rule(psp.name, field, text, ok, f'v.name + "=" + v.{kind}.driver')
 
 
 def _container_settings(psp: PSPSpec, level: Level) -> Iterator[ResidualRule]:
@@ -344,14 +344,14 @@ def _selinux(psp: PSPSpec, level: Level) -> Iterator[ResidualRule]:
             if want:
                 parts.append(f"has({opts}.{key}) && {opts}.{key} == {lit(want)}")
             else:
-                parts.append(f"(!has({opts}.{key}) || {opts}.{key} == '')")
+                parts.append(f'(!has({opts}.{key}) || {opts}.{key} == "")')
         return f"(!({_sc_has(obj, 'seLinuxOptions')}) || ({' && '.join(parts)}))"
 
     pod = equal("object.spec")
     text = ", ".join(f"{k} {options[k]}" for k in sorted(options)) or "empty seLinuxOptions"
     field = "spec.seLinux.seLinuxOptions"
     containers = _failing_containers(equal, lambda c: f"{c}.name")
-    yield ResidualRule(psp.name, field, f"exactly {text}", f"({pod} ? [] : ['pod']) + {containers}")
+    yield ResidualRule(psp.name, field, f"exactly {text}", f'({pod} ? [] : ["pod"]) + {containers}')
 
 
 def _pattern(name: str, pattern: str) -> str:
@@ -400,11 +400,11 @@ _APPARMOR_CONTAINER = "container.apparmor.security.beta.kubernetes.io/"
 
 def _profile_name(profile: str, unconfined_otherwise: bool) -> str:
     """CEL: the annotation value a seccompProfile or appArmorProfile field stands for."""
-    local = f"'localhost/' + (has({profile}.localhostProfile) ? {profile}.localhostProfile : '')"
-    last = "'unconfined'" if unconfined_otherwise else \
-        f"({profile}.type == 'Unconfined' ? 'unconfined' : '')"
-    return (f"({profile}.type == 'RuntimeDefault' ? 'runtime/default' : "
-            f"({profile}.type == 'Localhost' ? {local} : {last}))")
+    local = f'"localhost/" + (has({profile}.localhostProfile) ? {profile}.localhostProfile : "")'
+    last = '"unconfined"' if unconfined_otherwise else \
+        f'({profile}.type == "Unconfined" ? "unconfined" : "")'
+    return (f'({profile}.type == "RuntimeDefault" ? "runtime/default" : '
+            f'({profile}.type == "Localhost" ? {local} : {last}))')
 
 
 def _annotation_or(key: str, otherwise: str) -> str:
@@ -424,30 +424,30 @@ def _profile_rule(psp: PSPSpec, field: str, allowed: tuple[str, ...], default: s
     names = lits(p for p in allowed if p)
     unset_ok = "true" if default is not None or "" in allowed else "false"
     key_of = _SECCOMP_CONTAINER if seccomp else _APPARMOR_CONTAINER
-    pod = "''"
+    pod = '""'
     if seccomp:
         pod = _annotation_or(lit(_SECCOMP_POD),
-                             _field_or("object.spec", "seccompProfile", True, "''"))
+                             _field_or("object.spec", "seccompProfile", True, '""'))
     else:
-        pod = _field_or("object.spec", "appArmorProfile", False, "''")
+        pod = _field_or("object.spec", "appArmorProfile", False, '""')
     key = "seccompProfile" if seccomp else "appArmorProfile"
 
     def effective(c: str) -> str:
         return _annotation_or(f"{lit(key_of)} + {c}.name", _field_or(c, key, seccomp, pod))
 
     def allowed_value(value: str) -> str:
-        return f"({value} == '' ? {unset_ok} : {value} in {names})"
+        return f'({value} == "" ? {unset_ok} : {value} in {names})'
 
     text = ", ".join(sorted(p for p in allowed if p)) or "no profile"
     if default is not None:
         text += f" (unset gets {default})"
     def shown(value: str) -> str:
-        return f"({value} == '' ? 'unset' : {value})"
+        return f'({value} == "" ? "unset" : {value})'
 
     violations = (f"variables.containers.filter(c, !{allowed_value(effective('c'))})"
-                  f".map(c, c.name + '=' + {shown(effective('c'))})")
+                  f'.map(c, c.name + "=" + {shown(effective("c"))})')
     if seccomp:
-        violations = f"(!{allowed_value(pod)} ? ['pod=' + {shown(pod)}] : []) + {violations}"
+        violations = f'(!{allowed_value(pod)} ? ["pod=" + {shown(pod)}] : []) + {violations}'
     return ResidualRule(psp.name, field, text, violations)
 
 
@@ -565,7 +565,7 @@ def _message(rule: ResidualRule, variable: str, others: list[str]) -> str:
     if others:
         tail = " + " + lit(" (nor does any other PodSecurityPolicy usable here admit the pod: "
                            + ", ".join(others) + ")")
-    return f"{head} + variables.{variable}.join(', '){tail}"
+    return f'{head} + variables.{variable}.join(", "){tail}'
 
 
 def compose(alternatives: Iterable[Alternative]) -> Composed | None:
