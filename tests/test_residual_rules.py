@@ -469,3 +469,48 @@ def test_apparmor_allow_list_is_literal() -> None:
     assert len(program.evaluate(_profiled(securityContext=field))) == 1
     assert program.evaluate(_profiled(securityContext={"appArmorProfile": {
         "type": "RuntimeDefault"}})) == []
+
+
+# -- the 56 real PSPs of tests/data/psp-corpus ------------------------------------------------
+
+
+def _corpus() -> list[Any]:
+    from pathlib import Path
+
+    import yaml
+
+    folder = Path(__file__).parent / "data" / "psp-corpus"
+    out = []
+    for path in sorted(folder.glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
+            if isinstance(doc, dict) and doc.get("kind") == "PodSecurityPolicy":
+                out.append(pytest.param(doc, id=path.stem))
+    return out
+
+
+PLAIN = {"metadata": {}, "spec": {"containers": [{"name": "app", "image": "app"}],
+                                  "volumes": [{"name": "cfg", "configMap": {"name": "c"}}]}}
+
+
+@pytest.mark.parametrize("policy", _corpus())
+def test_corpus_rules_compile_and_admit_a_plain_pod(policy: dict[str, Any]) -> None:
+    """Every rule of every real PSP compiles at every level, evaluates without error, and lets
+    through a plain pod (no securityContext, a configMap volume) as PSP did after its own
+    defaults; only a profile list without a default, or a volume list without configMap,
+    refused such a pod."""
+    spec = read_psp(policy)
+    for level in Level:
+        rules = residual_rules(spec, level, LATEST)
+        composed = compose([Alternative(spec.name or "p", None, tuple(rules))])
+        if composed is None:
+            continue
+        for failure in compiled(composed).evaluate(PLAIN):
+            assert "expression error" not in failure.message
+            field = composed.validations[failure.index].field
+            profile_without_default = (
+                (field.endswith("seccomp.security.alpha.kubernetes.io/allowedProfileNames]")
+                 and spec.seccomp.default is None)
+                or (field.endswith("apparmor.security.beta.kubernetes.io/allowedProfileNames]")
+                    and spec.apparmor.default is None))
+            no_config_maps = field == "spec.volumes" and "configMap" not in spec.volumes
+            assert profile_without_default or no_config_maps, (level, failure.message)
