@@ -14,7 +14,11 @@ in phase 2 (applying phase 2 updates the phase-1 binding in place). The shape is
 
 The API version follows the plan's target version: `admissionregistration.k8s.io/v1` from
 1.30, `v1beta1` on 1.28 and 1.29 (where the feature must be switched on), none before, in
-which case no policy is written and the README lists the rules that are lost.
+which case no policy is written and the README lists the rules that are lost. The phase
+kustomizations include the bindings and `../../residual-policies` only when the planned
+cluster already serves that API (a 1.24 cluster applies its phase-1 labels first and the
+policies after the upgrade). `residual_view` is what the READMEs, the pull-request
+description and the report say about them.
 
 Pure: a plan in, `{relative path: text}` and a summary for the READMEs out.
 """

@@ -2,20 +2,24 @@
 
 Owns `residual_rules`: for one read PSP and the Pod Security level (and version) a namespace
 will enforce, every validation of the PSP that the level does not already imply, each as a
-`ResidualRule` holding a CEL expression that is true exactly when PSP admission
-(`../shared/research/psp-semantics.md`, the 1.24 provider) would have let the pod through on
-that field, and a `messageExpression` naming the PSP, the field, the allowed values and what
-the pod has instead. `not_expressed` names what is deliberately not a rule: defaults (which
-the securityContext patches make explicit) and the profile allow-lists left out.
+`ResidualRule` whose `violations` is a CEL list naming what in the pod PSP admission
+(`../shared/research/psp-semantics.md`, the 1.24 provider) would have refused on that
+field (empty: admitted); and `compose`, which turns the PSPs usable in a namespace
+(`Alternative`s: every pod, some service accounts, some requesting users or groups) into one
+policy's variables and validations, each with a `messageExpression` naming the PSP, the
+field, the allowed values and what the pod has instead. `not_expressed` names what is
+deliberately not a rule: defaults (the securityContext patches make them explicit) and a
+PSP without seccomp annotations forbidding every profile.
 
 Expressions follow PSP exactly: a field the PSP would have defaulted (runAsUser with
-MustRunAs, fsGroup, readOnlyRootFilesystem, ...) passes when absent, ranges are inclusive,
-`*` and `prefix*` sysctl patterns are wildcards, host paths match by path segment (a path
-with a `..` segment never matches, as the cleaned path could lie anywhere), read-only host
-paths require every mount of the volume in init and regular containers to be read-only,
-and container rules cover init, regular and ephemeral containers. Every optional field is
-guarded with `has()`, so that no expression errors (an error denies, with failurePolicy
-Fail). Expressions refer to the policy variables of `VARIABLES`.
+MustRunAs, fsGroup, readOnlyRootFilesystem, profiles with a default, ...) passes when
+absent, ranges are inclusive, `*` and `prefix*` sysctl patterns are wildcards, profile
+names are literal, host paths match by path segment (a path with a `..` segment never
+matches, as the cleaned path could lie anywhere), read-only host paths require every mount
+of the volume in init and regular containers to be read-only, and container rules cover
+init, regular and ephemeral containers (profiles: init and regular, as PSP defaulted them).
+Every optional field is guarded with `has()`, so that no expression errors (an error
+denies, with failurePolicy Fail). Expressions refer to the policy variables of `VARIABLES`.
 
 Pure: no I/O, no CEL library (the proof lives with the plan).
 """
