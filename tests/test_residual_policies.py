@@ -341,3 +341,45 @@ def test_a_pod_admitted_by_a_requesters_psp_is_judged_as_that_requester() -> Non
     assert [r["field"] for r in alternatives["ro"]["rules"]] == ["spec.readOnlyRootFilesystem"]
     assert entry["reported"] == []
     assert [r["object"] for r in entry["rejects"]] == ["Deployment/writer"]
+
+
+def test_a_plan_without_a_residual_section_says_to_plan_again() -> None:
+    plan = demo_plan()
+    del plan["residual"]
+    files, _p, residual = generate_files(plan, {}, ("strategic",))
+    assert not residual.planned and residual.policies == []
+    assert not [p for p in files if p.startswith("residual-policies/")]
+    assert "The plan has no residual section" in files["README.md"]
+
+
+def test_replicas_share_a_verdict_only_when_their_annotations_agree() -> None:
+    from migrator.plan.residual import shape_key
+
+    def pod(token: str, node: str) -> dict[str, Any]:
+        return {"nodeName": node, "containers": [{"name": "a", "volumeMounts": [
+            {"name": token, "mountPath": "/t"}]}], "volumes": [{"name": token, "projected": {}}]}
+
+    assert shape_key(pod("kube-api-access-abcde", "n1")) == shape_key(pod("kube-api-access-xyz", "n2"))
+    read_only = pod("t", "n")
+    read_only["containers"][0]["volumeMounts"][0]["readOnly"] = True
+    assert shape_key(read_only) != shape_key(pod("t", "n"))
+    # the profile rules read annotations: two pods that differ only there are judged apart
+    policy = {"kind": "PodSecurityPolicy", "metadata": {"name": "aa", "annotations": {
+        "apparmor.security.beta.kubernetes.io/allowedProfileNames": "runtime/default"}},
+        "spec": {"runAsUser": {"rule": "RunAsAny"}, "seLinux": {"rule": "RunAsAny"},
+                 "supplementalGroups": {"rule": "RunAsAny"}, "fsGroup": {"rule": "RunAsAny"},
+                 "volumes": ["*"], "allowedCapabilities": ["*"]}}
+    inventory = _inventory(running_rofs=None)
+    inventory.psps = [policy]
+    for name, profile in (("a-good", "runtime/default"), ("b-bad", "unconfined")):
+        inventory.add({"apiVersion": "v1", "kind": "Pod", "metadata": {
+            "name": name, "namespace": "shop", "annotations": {
+                "kubernetes.io/psp": "aa",
+                "container.apparmor.security.beta.kubernetes.io/c": profile}},
+            "spec": {"containers": [{"name": "c", "image": "c"}]}}, f"test#{name}")
+    inventory.role_bindings[0]["roleRef"]["name"] = "psp-aa"
+    inventory.cluster_roles[0]["metadata"]["name"] = "psp-aa"
+    inventory.cluster_roles[0]["rules"][0]["resourceNames"] = ["aa"]
+    entry = _shop(build_plan(inventory, pin=Version.of(24)))
+    [report] = entry["reported"]
+    assert report["reason"].startswith("would reject running Pod/b-bad")

@@ -116,7 +116,8 @@ def _without(alternatives: Iterable[Alternative],
 def shape_key(spec: Mapping[str, Any]) -> str:
     """The pod spec with volumes renamed by position (mounts following them) and the node
     left out: replicas of one workload, which differ only there (the token volume has a
-    random suffix per pod), get the same verdict from every residual rule."""
+    random suffix per pod), get the same verdict from every residual rule (with the same
+    annotations and requester, which the caller adds to the key)."""
     volumes = spec.get("volumes")
     names: dict[str, str] = {}
     renamed: list[Any] = []
@@ -183,7 +184,9 @@ def _prove(alternatives: list[Alternative], subjects: list[tuple[str, bool, Obj]
         newly: set[tuple[str, str]] = set()
         for ref, running, obj in subjects:
             request = _requester_of(obj, current)
-            key = (policy, json.dumps(request, sort_keys=True) + shape_key(obj["spec"]))
+            annotations = (obj.get("metadata") or {}).get("annotations") or {}
+            key = (policy, json.dumps([request, annotations], sort_keys=True, default=str)
+                   + shape_key(obj["spec"]))
             if key not in verdicts:
                 verdicts[key] = program.evaluate(obj, request)
             for failure in verdicts[key]:
