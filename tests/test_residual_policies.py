@@ -383,3 +383,14 @@ def test_replicas_share_a_verdict_only_when_their_annotations_agree() -> None:
     entry = _shop(build_plan(inventory, pin=Version.of(24)))
     [report] = entry["reported"]
     assert report["reason"].startswith("would reject running Pod/b-bad")
+
+
+def test_policy_names_stay_dns_subdomains() -> None:
+    from migrator.generate.residual import MAX_NAME, _name
+    from migrator.psp.residual import Alternative
+
+    many = [Alternative("p" * 60 + str(i), None, ()) for i in range(6)]
+    taken: set[str] = set()
+    first, second = _name(many, "baseline", "ns", taken), _name(many, "baseline", "ns2", taken)
+    assert len(first) <= MAX_NAME and len(second) <= MAX_NAME and first != second
+    assert DNS_SUBDOMAIN.match(first) and DNS_SUBDOMAIN.match(second)

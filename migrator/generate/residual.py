@@ -25,6 +25,7 @@ Pure: a plan in, `{relative path: text}` and a summary for the READMEs out.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
@@ -37,6 +38,8 @@ from migrator.pss.api import Version
 
 FOLDER = "residual-policies"
 NAME_LABEL = "kubernetes.io/metadata.name"
+#: Policy and binding names are DNS subdomains (253 characters at most).
+MAX_NAME = 253
 PHASE_ACTIONS = {"phase1-audit": ["Warn", "Audit"], "phase2-enforce": ["Deny"]}
 
 
@@ -136,6 +139,9 @@ def _name(alternatives: Iterable[Alternative], level: str, namespace: str,
     namespace, whichever is free first."""
     base = "migrator-residual-" + "-or-".join(a.psp for a in alternatives)
     for name in (base, f"{base}-{level}", f"{base}-{level}-{namespace}"):
+        if len(name) > MAX_NAME:  # a DNS subdomain: cut, and keep it unique with a digest
+            digest = hashlib.sha256(name.encode()).hexdigest()[:10]
+            name = f"{name[:MAX_NAME - 11].rstrip('-.')}-{digest}"
         if name not in taken:
             taken.add(name)
             return name

@@ -144,7 +144,7 @@ def shape_key(spec: Mapping[str, Any]) -> str:
     return json.dumps(out, sort_keys=True, default=str)
 
 
-Verdicts = dict[tuple[Composed, str], list[Failure]]
+Verdicts = dict[tuple[int, str], list[Failure]]
 
 
 def _requester_of(obj: Obj, alternatives: Iterable[Alternative]) -> dict[str, Any]:
@@ -161,7 +161,7 @@ def _requester_of(obj: Obj, alternatives: Iterable[Alternative]) -> dict[str, An
 
 
 def _prove(alternatives: list[Alternative], subjects: list[tuple[str, bool, Obj]],
-           verdicts: Verdicts
+           verdicts: Verdicts, policy_ids: dict[Composed, int]
            ) -> tuple[list[Alternative], list[dict[str, Any]], list[dict[str, Any]]]:
     """The alternatives with every rule that rejects a running pod removed, those rules
     (reported), and what the remaining policy rejects."""
@@ -182,10 +182,11 @@ def _prove(alternatives: list[Alternative], subjects: list[tuple[str, bool, Obj]
             continue
         rejected: list[dict[str, Any]] = []
         newly: set[tuple[str, str]] = set()
+        policy_id = policy_ids.setdefault(policy, len(policy_ids))
         for ref, running, obj in subjects:
             request = _requester_of(obj, current)
             annotations = (obj.get("metadata") or {}).get("annotations") or {}
-            key = (policy, json.dumps([request, annotations], sort_keys=True, default=str)
+            key = (policy_id, json.dumps([request, annotations], sort_keys=True, default=str)
                    + shape_key(obj["spec"]))
             if key not in verdicts:
                 verdicts[key] = program.evaluate(obj, request)
@@ -207,10 +208,10 @@ def _prove(alternatives: list[Alternative], subjects: list[tuple[str, bool, Obj]
 
 def _namespace(name: str, level: Level, version: Version, access: PSPAccess,
                specs: Mapping[str, PSPSpec], subjects: list[tuple[str, bool, Obj]],
-               verdicts: Verdicts) -> dict[str, Any]:
+               verdicts: Verdicts, policy_ids: dict[Composed, int]) -> dict[str, Any]:
     alternatives = _alternatives(name, access.by_namespace.get(name), access.user_grants,
                                  specs, level, version)
-    kept, reported, rejected = _prove(alternatives, subjects, verdicts)
+    kept, reported, rejected = _prove(alternatives, subjects, verdicts, policy_ids)
     return {
         "namespace": name,
         "level": str(level),
@@ -237,8 +238,10 @@ def residual_plan(inventory: Inventory, access: PSPAccess, index: OwnerIndex,
     specs = {name_of(p): read_psp(p) for p in inventory.psps}
     subjects = _subjects(inventory, index)
     verdicts: Verdicts = {}  # namespaces with the same policy share the pods' verdicts
+    policy_ids: dict[Composed, int] = {}
     namespaces = [
-        _namespace(ns, level, version, access, specs, subjects.get(ns, []), verdicts)
+        _namespace(ns, level, version, access, specs, subjects.get(ns, []), verdicts,
+                   policy_ids)
         for ns, (level, version) in sorted(levels.items())
     ]
     return {
