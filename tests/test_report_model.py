@@ -316,7 +316,10 @@ def test_rollout_commands() -> None:
     steps = {s["id"]: s for s in report["rollout"]}
     assert list(steps) == ["fix", "audit", "watch", "enforce", "disable-psp", "cleanup"]
     assert steps["audit"]["commands"] == ["migrator apply --plan plan.json --phase audit"]
-    assert steps["enforce"]["commands"] == ["migrator apply --plan plan.json --phase enforce"]
+    assert steps["enforce"]["commands"] == [
+        "migrator apply --plan plan.json --phase enforce --evidence audit.json"]
+    assert steps["watch"]["commands"][0] == (
+        "migrator audit /var/log/kubernetes/audit/ --plan plan.json --since 7d --out audit.json")
     assert ("kubectl label --dry-run=server --overwrite namespace team-a "
             "pod-security.kubernetes.io/enforce=baseline "
             "pod-security.kubernetes.io/enforce-version=v1.24") in steps["watch"]["commands"]

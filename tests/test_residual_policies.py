@@ -168,8 +168,8 @@ def test_the_demo_policies_deny_what_the_psps_denied(demo_files: dict[str, str])
 
 
 def test_drop_guarantee_leaves_a_rule_out_and_says_so() -> None:
-    files, _p, residual = generate_files(demo_plan(), {}, ("strategic",),
-                                         ["baseline:volumes", "ingress:spec.runAsUser"])
+    files, _p, residual = generate_files(
+        demo_plan(), {}, ("strategic",), drops=["baseline:volumes", "ingress:spec.runAsUser"])
     text = "\n".join(t for p, t in files.items() if p.startswith("residual-policies/"))
     assert "variables.baselineVolumes" not in text and "ingressRunAsUser" not in text
     assert "variables.baselineSeLinuxSeLinuxOptions" in text
@@ -177,9 +177,9 @@ def test_drop_guarantee_leaves_a_rule_out_and_says_so() -> None:
         ("baseline", "spec.volumes"), ("ingress", "spec.runAsUser")}
     assert "baseline `spec.volumes`: dropped with --drop-guarantee" in files["README.md"]
     with pytest.raises(UsageError, match="no such residual rule"):
-        generate_files(demo_plan(), {}, ("strategic",), ["baseline:spec.readOnlyRootFilesystem"])
+        generate_files(demo_plan(), {}, ("strategic",), drops=["baseline:spec.readOnlyRootFilesystem"])
     with pytest.raises(UsageError, match="expected PSP:FIELD"):
-        generate_files(demo_plan(), {}, ("strategic",), ["baseline"])
+        generate_files(demo_plan(), {}, ("strategic",), drops=["baseline"])
 
 
 def test_api_version_follows_the_target_version() -> None:

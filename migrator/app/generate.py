@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from migrator.errors import EXIT_OK, ManifestError, MigratorError, UsageError
-from migrator.files.planfile import load_plan
+from migrator.files.planfile import load_evidence, load_plan
 from migrator.files.repo import (
     Git,
     PullRequest,
@@ -28,7 +28,7 @@ from migrator.files.repo import (
     read_repository,
 )
 from migrator.files.writing import check_tree, replace_file, write_tree
-from migrator.generate.admission import admission_files
+from migrator.generate.admission import admission_files, evidence_usernames
 from migrator.generate.namespaces import namespace_files
 from migrator.generate.patches import FORMATS, ObjectKey, Patched, patch_all, render_patches, select
 from migrator.generate.residual import Residual, parse_drops, residual_files, residual_view
@@ -126,7 +126,8 @@ def _readme(plan: Plan, patched: Patched, formats: Iterable[str],
 
 
 def generate_files(plan: Plan, objects: Mapping[ObjectKey, Mapping[str, Any]],
-                   formats: Sequence[str], drops: Iterable[str] = ()
+                   formats: Sequence[str], evidence: Mapping[str, Any] | None = None,
+                   drops: Iterable[str] = ()
                    ) -> tuple[dict[str, str], Patched, Residual]:
     """Every file `generate` writes, keyed by path relative to the output folder."""
     selection = select(plan)
@@ -137,22 +138,26 @@ def generate_files(plan: Plan, objects: Mapping[ObjectKey, Mapping[str, Any]],
     files.update({f"namespaces/{k}": v for k, v in namespace_files(plan, bindings).items()})
     files.update({f"patches/{k}": v
                   for k, v in render_patches(patched.patches, formats).items()})
-    files.update(admission_files(plan))
+    files.update(admission_files(plan, evidence))
     files["README.md"] = _readme(plan, patched, formats, [*files, "README.md"],
                                  residual_view(plan, residual))
     return dict(sorted(files.items())), patched, residual
 
 
 def generate(plan_path: str, out: str, *, force: bool = False, fmt: str = "all",
-             sources: Sequence[str] = (), drops: Sequence[str] = (), echo: Echo,
-             err: Echo) -> int:
+             sources: Sequence[str] = (), echo: Echo, err: Echo,
+             evidence_path: str | None = None, drops: Sequence[str] = ()) -> int:
     """`migrator generate`: namespaces/, patches/, residual-policies/,
-    admission-config.yaml and README.md."""
+    admission-config.yaml and README.md.
+
+    With `evidence_path` (audit.json), the admission configuration suggests the usernames
+    the audit evidence names; `drops` (PSP:FIELD) leaves residual rules out."""
     errors: list[ManifestError] = []
     formats = formats_of(fmt)
     plan = load_plan(plan_path)
+    evidence = load_evidence(evidence_path) if evidence_path else None
     objects = load_objects(plan, plan_path, sources, errors)
-    files, patched, residual = generate_files(plan, objects, formats, drops)
+    files, patched, residual = generate_files(plan, objects, formats, evidence, drops)
     write_tree(out, files, force=force)
     for error in errors:
         err(f"warning: {error}")
@@ -163,6 +168,11 @@ def generate(plan_path: str, out: str, *, force: bool = False, fmt: str = "all",
     for patch in patched.patches:
         for warning in patch.warnings:
             err(f"warning: {patch.target.label}: {warning}")
+    suggested, not_exempted = evidence_usernames(evidence)
+    for user, why in suggested:
+        err(f"note: admission configuration: username exemption {user}: {why}")
+    for warning in not_exempted:
+        err(f"warning: admission configuration: {warning}")
     if not residual.planned:
         err("note: the plan has no residual section (made by an older migrator): no residual "
             "policies written; make the plan again to get them")

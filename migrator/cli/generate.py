@@ -19,6 +19,9 @@ def generate(
         "--format", help="all, strategic, json6902 or full.")] = "all",
     sources: SourcesOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing output.")] = False,
+    evidence: Annotated[str | None, typer.Option(
+        "--evidence", help="audit.json from `migrator audit --plan`: suggest username "
+        "exemptions for the users whose own pods violate the plan.")] = None,
     drops: Annotated[list[str] | None, typer.Option(
         "--drop-guarantee", metavar="PSP:FIELD",
         help="Leave a residual PSP rule out of the generated policies (repeatable), "
@@ -29,7 +32,8 @@ def generate(
     from migrator.app.generate import generate as run
 
     raise typer.Exit(run(plan_path, out, force=force, fmt=fmt, sources=sources or (),
-                         drops=drops or (), echo=typer.echo, err=err_line))
+                         echo=typer.echo, err=err_line, evidence_path=evidence,
+                         drops=drops or ()))
 
 
 @edge

@@ -6,19 +6,23 @@ labels, and exemptions) and the same configuration wrapped in an apiserver
 version follows the cluster: `v1` from 1.25, `v1beta1` on 1.23 and 1.24, `v1alpha1` before.
 Defaults never loosen what the cluster's current configuration already enforces, and the
 exemptions are those already in force plus the system namespaces the plan says must stay
-privileged.
+privileged, and, given the audit evidence of `migrator audit`, the users whose own pod
+creations violate the planned level (never a controller's service account: exempting one
+exempts every workload it creates, which the comments warn about).
 
 Pure: a plan in, `{file name: text}` out.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
 
 from migrator.model.plan import Plan
 from migrator.model.serialise import comment, dump_yaml
+from migrator.plan.evidence import controller_like
 from migrator.pss.api import MODES, Level, Version
 
 GROUP = "pod-security.admission.config.k8s.io"
@@ -26,8 +30,6 @@ CONFIG_FILE = "admission-config.yaml"
 WRAPPED_FILE = "admission-configuration.yaml"
 #: What each mode defaults to for namespaces without labels, before the current config.
 CHOSEN = {"enforce": Level.PRIVILEGED, "audit": Level.BASELINE, "warn": Level.BASELINE}
-#: Usernames of the controllers that create pods for everyone (exempting one exempts all).
-_CONTROLLER_HINTS = ("controller", "system:serviceaccount:kube-system:")
 
 
 def _minor(version: str | None) -> int | None:
@@ -85,8 +87,42 @@ def defaults(plan: Plan) -> dict[str, tuple[str, str, str]]:
     return out
 
 
-def exemptions(plan: Plan) -> dict[str, list[tuple[str, str]]]:
-    """kind -> [(name, why)]: the exemptions in force plus privileged system namespaces."""
+def evidence_usernames(evidence: Mapping[str, Any] | None) -> tuple[
+        list[tuple[str, str]], list[str]]:
+    """(usernames to suggest with why, warnings) from the audit evidence.
+
+    Suggested: users and service accounts whose violating pods are all pods they create
+    themselves (a node-agent installer, a CI account), in namespaces whose gate they block.
+    Never suggested, with a warning: those that create pods for workloads (controllers).
+    """
+    if not evidence:
+        return [], []
+    blocked = {str(ns.get("name")) for ns in evidence.get("namespaces") or ()
+               if ns.get("gate") == "blocked"}
+    suggested: list[tuple[str, str]] = []
+    warnings: list[str] = []
+    for item in evidence.get("exemption_candidates") or ():
+        namespaces = [n for n in item.get("namespaces") or () if n in blocked]
+        if not namespaces:
+            continue
+        user, count = str(item["username"]), int(item.get("violating_pod_creations") or 0)
+        if item.get("suggest") and not controller_like(user):
+            suggested.append((user, (
+                f"suggested by the audit evidence: its own {count} pod creation"
+                f"{'s' if count != 1 else ''} violate the planned level in "
+                f"{', '.join(namespaces)}; every pod it creates goes unchecked")))
+        else:
+            objects = ", ".join(item.get("objects") or ()) or "workloads"
+            warnings.append(f"not exempted: {user} creates the violating pods of {objects} "
+                            f"in {', '.join(namespaces)}; exempting it would exempt every "
+                            "workload it creates. Fix the workloads instead.")
+    return suggested, warnings
+
+
+def exemptions(plan: Plan, evidence: Mapping[str, Any] | None = None
+               ) -> dict[str, list[tuple[str, str]]]:
+    """kind -> [(name, why)]: the exemptions in force plus privileged system namespaces,
+    and the usernames the audit evidence suggests."""
     config = plan.get("admission_config") or {}
     pin = str(plan.get("pin_version") or "latest")
     namespaces: dict[str, str] = dict.fromkeys(config.get("exempt_namespaces") or (),
@@ -96,24 +132,24 @@ def exemptions(plan: Plan) -> dict[str, list[tuple[str, str]]]:
         if ns.get("system") and ns.get("suggestion") and floor == str(Level.PRIVILEGED):
             namespaces.setdefault(str(ns["name"]), "system namespace whose workloads need "
                                   "privileged (the plan's suggestion)")
+    usernames = dict(evidence_usernames(evidence)[0])
+    usernames.update(dict.fromkeys(config.get("exempt_usernames") or (),
+                                   "already exempt in the configuration in force"))
     return {
         "namespaces": sorted(namespaces.items()),
         "runtimeClasses": [(r, "already exempt in the configuration in force")
                            for r in sorted(config.get("exempt_runtime_classes") or ())],
-        "usernames": [(u, "already exempt in the configuration in force")
-                      for u in sorted(config.get("exempt_usernames") or ())],
+        "usernames": sorted(usernames.items()),
     }
 
 
-def _controller_like(username: str) -> bool:
-    return any(hint in username for hint in _CONTROLLER_HINTS)
-
-
-def pod_security_configuration(plan: Plan) -> tuple[list[str], str]:
+def pod_security_configuration(plan: Plan,
+                               evidence: Mapping[str, Any] | None = None
+                               ) -> tuple[list[str], str]:
     """(comment lines, YAML body) of the PodSecurityConfiguration."""
     version, why = config_version(plan)
     chosen = defaults(plan)
-    exempt = exemptions(plan)
+    exempt = exemptions(plan, evidence)
     lines = [
         "PodSecurity admission configuration suggested by migrator generate.",
         f"API version {GROUP}/{version}: {why}.",
@@ -133,7 +169,8 @@ def pod_security_configuration(plan: Plan) -> tuple[list[str], str]:
         "that exempts every workload it creates, i.e. everyone who can create a Deployment, "
         "Job or DaemonSet.",
     ])
-    risky = [u for u, _ in exempt["usernames"] if _controller_like(u)]
+    lines.extend(f"WARNING: {w}" for w in evidence_usernames(evidence)[1])
+    risky = [u for u, _ in exempt["usernames"] if controller_like(u)]
     if risky:
         lines.append("WARNING: these exempt usernames look like controllers; remove them: "
                      + ", ".join(risky))
@@ -149,9 +186,10 @@ def pod_security_configuration(plan: Plan) -> tuple[list[str], str]:
     return lines, dump_yaml(body)
 
 
-def admission_files(plan: Plan) -> dict[str, str]:
+def admission_files(plan: Plan,
+                    evidence: Mapping[str, Any] | None = None) -> dict[str, str]:
     """`admission-config.yaml` and its AdmissionConfiguration wrapper, keyed by file name."""
-    lines, body = pod_security_configuration(plan)
+    lines, body = pod_security_configuration(plan, evidence)
     plain = comment(lines) + body
     wrapped_lines = [
         "AdmissionConfiguration for kube-apiserver --admission-control-config-file, embedding",

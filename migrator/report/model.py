@@ -26,6 +26,7 @@ from migrator.model.inventory import Inventory
 from migrator.model.plan import PLAN_FILE, Plan, PlanNamespace
 from migrator.model.words import count, join
 from migrator.plan.decide import patchable
+from migrator.plan.evidence import gate_line, span_of, violator_line
 from migrator.pss.engine import EVALUATOR
 from migrator.pss.registry import Violation
 from migrator.rbac.cleanup import psp_rbac_cleanup
@@ -627,15 +628,20 @@ def _rollout(plan: Plan, namespaces: list[Json], cleanup: Json,
         for ns in namespaces if not ns["exempt"] and ns["recommended"]["enforce"] != "privileged"
     ]
     steps.append({"id": "watch", "title": "Watch audit and warnings", "commands": [
+        f"migrator audit /var/log/kubernetes/audit/ --plan {PLAN_FILE} --since 7d "
+        "--out audit.json",
         "kubectl get --raw /metrics | grep pod_security_evaluations_total", *checks], "text": (
-        "Run a full release cycle (CronJobs included) and watch the API server audit log for "
-        "pod-security.kubernetes.io/audit-violations annotations, the warnings kubectl and "
-        "CI print on deploys, and the pod_security_evaluations_total metric. A server-side "
-        "dry run of each enforce label lists the running pods it would reject.")})
+        "Run a full release cycle (CronJobs included), then read the API server's audit logs "
+        "with migrator audit: per namespace, the pod creations Pod Security judged, which "
+        "violate the planned enforce level, by which workload and user. Also watch the "
+        "warnings kubectl and CI print on deploys and the pod_security_evaluations_total "
+        "metric. A server-side dry run of each enforce label lists the running pods it "
+        "would reject.")})
     steps.append({"id": "enforce", "title": "Phase 2: enforce", "commands": [
-        f"migrator apply --plan {PLAN_FILE} --phase enforce"], "text": (
+        f"migrator apply --plan {PLAN_FILE} --phase enforce --evidence audit.json"], "text": (
         "Set the enforce labels, pinned to the policy version of the plan "
-        f"({plan['pin_version']}).")})
+        f"({plan['pin_version']}). With --evidence, namespaces whose audit evidence is not "
+        "ready (violations, or no pod creation seen) are refused.")})
     psp_api = plan["cluster"].get("psp_api")
     steps.append({"id": "disable-psp", "title": "Turn PodSecurityPolicy admission off",
                   "commands": [], "text": (
@@ -676,8 +682,10 @@ def build_report(
     helm: Mapping[str, Any] | None = None,
     generated_at: str | None = None,
     cluster_name: str | None = None,
+    evidence: Mapping[str, Any] | None = None,
 ) -> Json:
-    """The report of one cluster. `helm` is `HelmHistory.to_dict()` when it was read.
+    """The report of one cluster. `helm` is `HelmHistory.to_dict()` when it was read;
+    `evidence` the audit evidence of `migrator audit --plan` (adds its section).
 
     Raises KeyError or TypeError when `plan` is not shaped as the schema says; callers turn
     that into a `migrator.errors.MigratorError`.
@@ -690,6 +698,9 @@ def build_report(
     dry_run = _dry_run_summary(plan.get("server_dry_run"))
     residual = residual_view(plan, residual_files(plan))
     blockers, warnings = _findings(plan, namespaces, psps, helm_view, dry_run, residual)
+    evidence_view = _evidence(evidence) if evidence is not None else None
+    if evidence_view is not None:
+        blockers.extend(_evidence_findings(evidence_view))
     status, headline = _headline(blockers, warnings)
     for ns in namespaces:
         n_block = _namespace_status(ns, blockers, BLOCKER_RULES)
@@ -708,7 +719,7 @@ def build_report(
         + f" · {count(passing['templates'], 'workload template')} and "
         + f"{count(passing['pods'], 'pod')} checked at {join(versions)}"
     )
-    return {
+    report: Json = {
         "schema": REPORT_SCHEMA,
         "generated_by": plan["generated_by"],
         "generated_at": generated_at,
@@ -743,6 +754,63 @@ def build_report(
         "rollout": _rollout(plan, namespaces, cleanup, status == BLOCKED),
         "unreadable": [dict(u) for u in plan["unreadable"]],
         "fail_on_rules": {k: list(v) for k, v in FAIL_ON_RULES.items()},
+    }
+    if evidence_view is not None:
+        view = evidence_view
+        report["evidence"] = view
+        by_name = {row["name"]: row for row in view["namespaces"]}
+        for ns in namespaces:
+            ns["evidence"] = by_name.get(ns["name"])
+    return report
+
+
+def _evidence_findings(view: Json) -> list[Json]:
+    """One blocker per workload (and user) still violating a planned level in the logs."""
+    found = []
+    for row in view["namespaces"]:
+        if row["gate"] != "blocked":
+            continue
+        for v in row["violators"]:
+            what = count(v["count"], "pod creation" if v.get("via") == "pod"
+                         else "template write")
+            found.append(_finding(
+                "audit-violations", row["name"],
+                f"{v['object']} by {v['user']}: {what} violating enforce {row['enforce']} "
+                f"({', '.join(v.get('checks') or ())}), last {v.get('last') or '?'}"))
+    return found
+
+
+def _evidence(evidence: Mapping[str, Any]) -> Json:
+    """The audit evidence (`migrator audit --plan --out`), for its section of the report."""
+    window = evidence["window"]
+    rows = []
+    for ns in sorted(evidence["namespaces"], key=lambda n: str(n["name"])):
+        if ns.get("gate") is None:
+            continue  # not in the plan
+        rows.append({
+            "name": ns["name"], "anchor": anchor_of(str(ns["name"])),
+            "enforce": ns["enforce"], "gate": ns["gate"], "text": gate_line(ns, window),
+            "pod_creations": ns["pod_creations"],
+            "violating_pod_creations": ns["violating_pod_creations"],
+            "exempt": ns["exempt"], "dry_runs": ns["dry_runs"],
+            "violators": [dict(v, text=violator_line(v)) for v in ns["violators"]],
+        })
+    counts = {gate: sum(1 for r in rows if r["gate"] == gate)
+              for gate in ("ready", "blocked", "no-evidence")}
+    candidates = [dict(c) for c in evidence.get("exemption_candidates") or ()]
+    return {
+        "window": dict(window),
+        "span": span_of(window),
+        "text": (f"Audit logs from {window.get('from') or '?'} to {window.get('until') or '?'}: "
+                 f"{counts['ready']} ready, {counts['blocked']} blocked, "
+                 f"{counts['no-evidence']} without evidence for their planned enforce level"
+                 + (f"; {evidence['malformed_lines']:,} malformed lines skipped"
+                    if evidence.get("malformed_lines") else "") + "."),
+        "counts": counts,
+        "namespaces": rows,
+        "candidates": candidates,
+        "commands": [_sh("migrator", "apply", "--plan", PLAN_FILE, "--phase", "enforce",
+                         "--evidence", "audit.json")],
     }
 
 

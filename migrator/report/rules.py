@@ -47,6 +47,11 @@ RULES: dict[str, Rule] = {rule.id: rule for rule in (
          "the latest or deployed revision of a Helm release holds a PodSecurityPolicy (only "
          "with --helm-history)",
          ("Helm release", "still holding a PodSecurityPolicy")),
+    Rule("audit-violations", BLOCKER, "Violations in the audit logs",
+         "the audit evidence shows pod creations or workload writes that violate a "
+         "namespace's planned enforce level (only with --evidence, from `migrator audit "
+         "--plan`)",
+         ("violating workload", "in the audit logs")),
     Rule("looser-than-psp", WARNING, "Looser than PodSecurityPolicy",
          "a namespace's recommended enforce level is looser than what its "
          "PodSecurityPolicies allowed in practice"),
