@@ -13,11 +13,12 @@ the kept rules still reject are listed. The result is JSON-ready plan data, read
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from functools import lru_cache
 from typing import Any
+
+import orjson
 
 from migrator.model.inventory import Inventory, Obj, name_of, namespace_of
 from migrator.model.owners import OwnerIndex, template_sources
@@ -141,7 +142,7 @@ def shape_key(spec: Mapping[str, Any]) -> str:
                     if isinstance(m, Mapping) else m for m in mounts]}
             fixed.append(item)
         out[key] = fixed
-    return json.dumps(out, sort_keys=True, default=str)
+    return orjson.dumps(out, option=orjson.OPT_SORT_KEYS, default=str).decode()
 
 
 Verdicts = dict[tuple[int, str], list[Failure]]
@@ -186,8 +187,8 @@ def _prove(alternatives: list[Alternative], subjects: list[tuple[str, bool, Obj]
         for ref, running, obj in subjects:
             request = _requester_of(obj, current)
             annotations = (obj.get("metadata") or {}).get("annotations") or {}
-            key = (policy_id, json.dumps([request, annotations], sort_keys=True, default=str)
-                   + shape_key(obj["spec"]))
+            key = (policy_id, orjson.dumps([request, annotations], option=orjson.OPT_SORT_KEYS,
+                                           default=str).decode() + shape_key(obj["spec"]))
             if key not in verdicts:
                 verdicts[key] = program.evaluate(obj, request)
             for failure in verdicts[key]:
