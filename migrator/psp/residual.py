@@ -167,7 +167,8 @@ def _flags(psp: PSPSpec, level: Level) -> Iterator[ResidualRule]:
 
         def port_ok(p: str) -> str:
             value = f"{p}.hostPort"
-            return f"(!has({value}) || {value} == 0 || {_in_ranges(value, ports)})"
+            allowed = f" || {_in_ranges(value, ports)}" if ports else ""
+            return f"(!has({value}) || {value} == 0{allowed})"
 
         def body(c: str) -> str:
             return f"!has({c}.ports) || {c}.ports.all(p, {port_ok('p')})"
@@ -381,9 +382,12 @@ def _sysctls(psp: PSPSpec, level: Level, version: Version) -> Iterator[ResidualR
             return
     elif all(_sysctl_allows(psp, s) for s in _safe_sysctls(version)):
         return  # the level admits only sysctls the PSP admitted too
-    forbidden = " || ".join(_pattern("s.name", p) for p in psp.forbidden_sysctls) or "false"
-    allowed = " || ".join(_pattern("s.name", p) for p in psp.allowed_unsafe_sysctls) or "false"
-    ok = f"(!({forbidden}) && (s.name in {lits(PSP_SAFE_SYSCTLS)} || {allowed}))"
+    admitted = [f"s.name in {lits(PSP_SAFE_SYSCTLS)}",
+                *(_pattern("s.name", p) for p in psp.allowed_unsafe_sysctls)]
+    ok = f"({' || '.join(admitted)})"
+    if psp.forbidden_sysctls:
+        forbidden = " || ".join(_pattern("s.name", p) for p in psp.forbidden_sysctls)
+        ok = f"(!({forbidden}) && {ok})"
     unsafe = sorted(psp.allowed_unsafe_sysctls)
     parts = ["the safe sysctls" + "".join(f", {u}" for u in unsafe)]
     if psp.forbidden_sysctls:
