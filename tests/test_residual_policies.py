@@ -394,3 +394,14 @@ def test_policy_names_stay_dns_subdomains() -> None:
     first, second = _name(many, "baseline", "ns", taken), _name(many, "baseline", "ns2", taken)
     assert len(first) <= MAX_NAME and len(second) <= MAX_NAME and first != second
     assert DNS_SUBDOMAIN.match(first) and DNS_SUBDOMAIN.match(second)
+
+
+def test_a_rule_that_does_not_compile_is_reported_not_generated() -> None:
+    from migrator.plan.residual import _prove
+    from migrator.psp.residual import Alternative, ResidualRule
+
+    broken = ResidualRule("p", "spec.volumes", "x", "variables.volumes.filter(v, ")
+    kept, reported, rejected = _prove([Alternative("p", None, (broken,))], [], {}, {})
+    assert kept[0].rules == () and rejected == []
+    [report] = reported
+    assert report["field"] == "spec.volumes" and report["reason"].startswith("does not compile")
