@@ -133,7 +133,9 @@ def test_capability_allow_list_counts_default_add() -> None:
 def test_capability_rule_only_where_the_level_admits_more() -> None:
     only_bind = psp(allowedCapabilities=["NET_BIND_SERVICE"])
     assert fields(only_bind, Level.BASELINE) == ["spec.allowedCapabilities"]
-    assert fields(only_bind, Level.RESTRICTED) == []
+    assert rejected(only_bind, _adds("CHOWN"), Level.RESTRICTED) == []  # restricted refuses it
+    assert len(rejected(only_bind, {**_adds("CHOWN"), "os": {"name": "windows"}},
+                        Level.RESTRICTED)) == 1
     none = psp(allowedCapabilities=[])
     assert fields(none, Level.RESTRICTED) == ["spec.allowedCapabilities"]
     assert len(rejected(none, _adds("NET_BIND_SERVICE"), Level.RESTRICTED)) == 1
@@ -246,7 +248,10 @@ def test_read_only_root_filesystem_unset_is_defaulted() -> None:
 def test_allow_privilege_escalation() -> None:
     policy = psp(allowPrivilegeEscalation=False)
     assert fields(policy, Level.BASELINE) == ["spec.allowPrivilegeEscalation"]
-    assert fields(policy, Level.RESTRICTED) == []
+    # restricted requires false too, except on Windows pods, which it skips
+    escalating = {"containers": [container(allowPrivilegeEscalation=True)]}
+    assert rejected(policy, escalating, Level.RESTRICTED) == []
+    assert len(rejected(policy, {**escalating, "os": {"name": "windows"}}, Level.RESTRICTED)) == 1
     assert rejected(policy, {"containers": [container()]}, Level.BASELINE) == []
     assert len(rejected(policy, {"containers": [container(allowPrivilegeEscalation=True)]},
                         Level.BASELINE)) == 1

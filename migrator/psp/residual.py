@@ -139,6 +139,14 @@ def _container_rule(psp: str, field: str, allowed: str, body: Callable[[str], st
     return ResidualRule(psp, field, allowed, _failing_containers(body, shown))
 
 
+def _windows_only(rule: ResidualRule) -> ResidualRule:
+    """The rule for Windows pods only: restricted enforces it on every other pod, but skips
+    Windows pods (`spec.os.name: windows`) for capabilities and allowPrivilegeEscalation."""
+    windows = 'has(object.spec.os) && object.spec.os.name == "windows"'
+    return ResidualRule(rule.psp, rule.field, f"{rule.allowed} (Windows pods)",
+                        f"({windows}) ? {rule.violations} : []")
+
+
 def _volume_rule(psp: str, field: str, allowed: str, ok: str, shown: str) -> ResidualRule:
     return ResidualRule(psp, field, allowed,
                         f"variables.volumes.filter(v, !({ok})).map(v, {shown})")
@@ -191,8 +199,9 @@ def _capabilities(psp: PSPSpec, level: Level) -> Iterator[ResidualRule]:
         return
     if level == Level.BASELINE and BASELINE_CAPABILITIES <= allowed:
         return
-    if level == Level.RESTRICTED and RESTRICTED_CAPABILITY in allowed:
-        return
+    windows_only = level == Level.RESTRICTED and RESTRICTED_CAPABILITY in allowed
+    if windows_only and BASELINE_CAPABILITIES <= allowed:
+        return  # restricted skips Windows pods, whose baseline check still holds
     names = lits(allowed)
 
     def adds(c: str) -> str:
@@ -206,7 +215,8 @@ def _capabilities(psp: PSPSpec, level: Level) -> Iterator[ResidualRule]:
         return (f'{c}.name + "=" + {c}.securityContext.capabilities.add'
                 f'.filter(x, !(x in {names})).join("/")')
     text = ", ".join(sorted(allowed)) if allowed else "no added capability"
-    yield _container_rule(psp.name, "spec.allowedCapabilities", text, body, shown)
+    rule = _container_rule(psp.name, "spec.allowedCapabilities", text, body, shown)
+    yield _windows_only(rule) if windows_only else rule
 
 
 def _volume_types(psp: PSPSpec, level: Level) -> Iterator[ResidualRule]:
@@ -274,13 +284,14 @@ def _container_settings(psp: PSPSpec, level: Level) -> Iterator[ResidualRule]:
             return f"!({_sc_has(c, key)}) || {c}.securityContext.{key}"
         yield _container_rule(name, "spec.readOnlyRootFilesystem",
                               "readOnlyRootFilesystem: true (unset is defaulted)", rofs)
-    if not psp.allow_privilege_escalation and level != Level.RESTRICTED:
+    if not psp.allow_privilege_escalation:
         def escalation(c: str) -> str:
             key = "allowPrivilegeEscalation"
             return f"!({_sc_has(c, key)}) || !{c}.securityContext.{key}"
-        yield _container_rule(name, "spec.allowPrivilegeEscalation",
-                              "allowPrivilegeEscalation: false (unset is defaulted)",
-                              escalation)
+        rule = _container_rule(name, "spec.allowPrivilegeEscalation",
+                               "allowPrivilegeEscalation: false (unset is defaulted)",
+                               escalation)
+        yield _windows_only(rule) if level == Level.RESTRICTED else rule
     if psp.allowed_runtime_classes is not None and "*" not in psp.allowed_runtime_classes:
         names = lits(psp.allowed_runtime_classes)
         text = ", ".join(sorted(set(psp.allowed_runtime_classes))) or "no runtime class"
