@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 from demo import demo_inventory, demo_plan
@@ -333,7 +334,10 @@ def test_a_pod_admitted_by_a_requesters_psp_is_judged_as_that_requester() -> Non
                                 "annotations": {"kubernetes.io/psp": "admin"}},
                    "spec": {"containers": [{"name": "d", "image": "d", "securityContext": {
                        "readOnlyRootFilesystem": False}}]}}, "test#debug")
-    entry = _shop(build_plan(inventory, pin=Version.of(24)))
+    plan = build_plan(inventory, pin=Version.of(24))
+    jsonschema.validate(plan, json.loads((Path(__file__).parents[1] / "schemas" /
+                                          "plan.schema.json").read_text(encoding="utf-8")))
+    entry = _shop(plan)
     alternatives = {a["psp"]: a for a in entry["alternatives"]}
     assert alternatives["admin"]["groups"] == ["cluster-admins"]
     assert alternatives["admin"]["service_accounts"] == []
