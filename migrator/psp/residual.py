@@ -569,7 +569,7 @@ def _identifier(words: str, taken: set[str]) -> str:
     return out
 
 
-def _short(field: str) -> str:
+def short_field(field: str) -> str:
     """`spec.volumes` -> `volumes`; the profile annotations -> `seccomp profiles`, ..."""
     if field == SECCOMP_FIELD:
         return "seccomp profiles"
@@ -600,7 +600,7 @@ def compose(alternatives: Iterable[Alternative]) -> Composed | None:
     if not alts or any(a.service_accounts is None and not a.rules for a in alts):
         return None
     taken = {name for name, _ in VARIABLES}
-    rule_vars = {(a.psp, r.field): _identifier(f"{a.psp} {_short(r.field)}", taken)
+    rule_vars = {(a.psp, r.field): _identifier(f"{a.psp} {short_field(r.field)}", taken)
                  for a in alts for r in a.rules}
     extra = [(rule_vars[(a.psp, r.field)], r.violations) for a in alts for r in a.rules]
     admitted: dict[str, str] = {}
