@@ -190,6 +190,10 @@ def test_api_version_follows_the_target_version() -> None:
     versions = {yaml.safe_load(t)["apiVersion"] for p, t in files.items()
                 if p.startswith("residual-policies/migrator-") or p.endswith(".binding.yaml")}
     assert versions == {"admissionregistration.k8s.io/v1beta1"}
+    # 1.29 has no appArmorProfile field: a rule naming it would not compile there
+    assert not [p for p, t in files.items() if "appArmorProfile" in t and p != "README.md"]
+    assert "reads securityContext.appArmorProfile, which the 1.29 API server does not have" \
+        in files["README.md"]
     plan["target_version"] = "v1.27"
     files, _p, residual = generate_files(plan, {}, ("strategic",))
     assert not [p for p in files if "residual" in p or p.endswith(".binding.yaml")]

@@ -34,6 +34,7 @@ from typing import Any
 from migrator.errors import UsageError
 from migrator.model.serialise import comment, dump_yaml
 from migrator.psp.residual import Alternative, Composed, ResidualRule, compose
+from migrator.psp.rules import APPARMOR_FIELD
 from migrator.pss.api import Version
 
 FOLDER = "residual-policies"
@@ -112,8 +113,19 @@ def _alternatives(entry: Mapping[str, Any]) -> list[Alternative]:
     return out
 
 
+#: Pod fields a rule may read that older servers' schemas lack (a typed CEL expression naming
+#: a field the server does not know does not compile, and a policy that does not compile
+#: denies every pod): the field, the first minor that has it, the rule that reads it.
+NEWER_FIELDS = (("securityContext.appArmorProfile", 30, APPARMOR_FIELD),)
+
+
 def _drop(alternatives: list[Alternative], drops: AbstractSet[tuple[str, str]],
-          namespace: str, dropped: list[dict[str, str]]) -> list[Alternative]:
+          namespace: str, dropped: list[dict[str, str]], minor: int | None
+          ) -> list[Alternative]:
+    too_new = {rule_field: f"reads {name}, which the {minor and f'1.{minor}'} API server does "
+                           f"not have (1.{since}+): not generated"
+               for name, since, rule_field in NEWER_FIELDS
+               if minor is not None and minor < since}
     out = []
     for alt in alternatives:
         kept = []
@@ -121,6 +133,9 @@ def _drop(alternatives: list[Alternative], drops: AbstractSet[tuple[str, str]],
             if (alt.psp, rule.field) in drops:
                 dropped.append({"psp": alt.psp, "field": rule.field, "namespace": namespace,
                                 "reason": "dropped with --drop-guarantee"})
+            elif rule.field in too_new:
+                dropped.append({"psp": alt.psp, "field": rule.field, "namespace": namespace,
+                                "reason": too_new[rule.field]})
             else:
                 kept.append(rule)
         out.append(replace(alt, rules=tuple(kept)))
@@ -217,7 +232,12 @@ def residual_files(plan: Mapping[str, Any],
                    drops: AbstractSet[tuple[str, str]] = frozenset()) -> Residual:
     """The policy and binding files (paths relative to the output folder) and a summary."""
     section = plan.get("residual")
-    version = api_version(str(plan.get("target_version") or "latest"))
+    target = str(plan.get("target_version") or "latest")
+    version = api_version(target)
+    try:
+        target_minor = Version.parse(target).minor
+    except ValueError:
+        target_minor = None
     server = (plan.get("cluster") or {}).get("server_version")
     result = Residual(version, planned=isinstance(section, Mapping),
                       served_now=bool(server) and version is not None
@@ -233,7 +253,7 @@ def residual_files(plan: Mapping[str, Any],
     groups: dict[tuple[Any, ...], tuple[list[Alternative], str, list[str]]] = {}
     for entry in sorted(section.get("namespaces") or (), key=lambda e: str(e["namespace"])):
         alternatives = _drop(_alternatives(entry), drops, str(entry["namespace"]),
-                             result.dropped)
+                             result.dropped, target_minor)
         if compose(alternatives) is None:
             continue
         key = (_key(alternatives), entry["level"])
