@@ -51,7 +51,7 @@ def test_audit_text_json_and_fail_on(tmp_path: Path) -> None:
     text = runner.invoke(app, ["audit", str(LOG), "--plan", str(out), "--out", str(evidence)])
     assert text.exit_code == 0, text.output
     assert ("audit-demo: blocked for enforce baseline: 2 pod creations of 6 violate "
-            "baseline:latest") in text.stdout
+            "baseline:v1.36") in text.stdout
     assert "Pod/privileged-deployer by deployer: 1 pod creation (privileged)" in text.stdout
     assert "sandbox: no evidence for enforce restricted" in text.stdout
     data = json.loads(evidence.read_text())
@@ -123,7 +123,7 @@ def test_apply_enforce_refuses_what_the_evidence_does_not_clear(tmp_path: Path) 
                                       "--kubeconfig", kubeconfig])
         assert refused.exit_code == 1, refused.output
         assert ("refused: audit-demo: not cleared by" in refused.stderr
-                and "blocked: 2 pod creations of 6 violate baseline:latest: "
+                and "blocked: 2 pod creations of 6 violate baseline:v1.36: "
                 "Pod/privileged-admin by admin (1)" in refused.stderr)
         assert "refused: quiet: " in refused.stderr and "no evidence" in refused.stderr
         assert "no namespace is cleared" in refused.stderr
@@ -175,7 +175,7 @@ def test_report_shows_the_evidence(tmp_path: Path) -> None:
     assert ("- audit-demo: Pod/privileged-deployer by deployer: 1 pod creation (privileged)"
             in section)
     assert ("Audit evidence: audit-pinned: blocked for enforce restricted: 2 pod creations "
-            "of 2 violate restricted:latest") in md
+            "of 2 violate restricted:v1.36") in md
     html = (reports / "report.html").read_text()
     assert 'id="evidence"' in html and "<code>Pod/privileged-admin</code> by" in html
     data = json.loads((reports / "report.json").read_text())

@@ -111,12 +111,12 @@ def test_pods_fold_into_their_rejected_template() -> None:
 def test_new_checks_at_the_target_version_warn_before_the_upgrade() -> None:
     plan = clean(demo_plan())
     ns = namespace(plan, "payments")
-    subject(ns, "Deployment/checkout")["verdicts"]["restricted:latest"] = [VIOLATION]
+    subject(ns, "Deployment/checkout")["verdicts"]["restricted:v1.36"] = [VIOLATION]
     report = build_report(plan)
     assert report["status"] == WARNINGS
     [finding] = report["findings"]["warnings"]
     assert finding["rule"] == "target-rejects"
-    assert "fails restricted at latest" in finding["text"]
+    assert "fails restricted at v1.36" in finding["text"]
     assert "keep enforce-version at v1.24" in finding["text"]
     assert gate(report, "blockers") == []
     assert gate(report, "warnings") == [finding]

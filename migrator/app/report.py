@@ -143,7 +143,7 @@ def run_report(
     force: bool = False,
     psp_from: Sequence[str] | None = None,
     pin: str | None = None,
-    target: str = "latest",
+    target: str | None = None,
     admission_config: str | None = None,
     generated_at: str | None = None,
     quiet: bool = False,
@@ -175,7 +175,7 @@ def run_report(
     if fleet and evidence:
         raise UsageError("--evidence is one cluster's: leave it out of a fleet report")
     evidence_data = load_evidence(evidence) if evidence else None
-    target_ = _version(target, "--target-version")
+    target_ = _version(target, "--target-version") if target is not None else None
     if pin is not None:
         _version(pin, "--pin-version")
     config = load_admission_config(admission_config)

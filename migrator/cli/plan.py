@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 import typer
 
 from migrator.cli.console import edge, err_line, error, live_feedback
-from migrator.cli.options import ContextOpt, KubeconfigOpt, PathsArg, PspFromOpt, parse_version
+from migrator.cli.options import (
+    ContextOpt,
+    KubeconfigOpt,
+    PathsArg,
+    PspFromOpt,
+    parse_server,
+    parse_version,
+)
 from migrator.model.plan import Blocker, Plan
+from migrator.pss.server import NEWEST_SERVER_MINOR
 
 
 def render_plan(plan: Plan) -> None:
@@ -18,7 +27,12 @@ def render_plan(plan: Plan) -> None:
 
     console = Console(highlight=False, width=max(160, Console().width))
     pin, target = plan["pin_version"], plan["target_version"]
-    table = Table(title=f"Pod Security plan: labels pinned to {pin}, also judged at {target}")
+    servers: Mapping[str, Any] = plan.get("servers") or {}
+    upgrade = (f"; servers {servers.get('current')} today, {servers.get('upgrade_to')} after "
+               "the upgrade" if servers.get("current") != servers.get("upgrade_to")
+               else f"; server {servers.get('current')}") if servers else ""
+    table = Table(title=f"Pod Security plan: labels pinned to {pin}, also judged at {target}"
+                  + upgrade)
     for column in ("namespace", "enforce", "audit/warn", "floor", "PSP ceiling",
                    "after patches", "blockers", "notes"):
         table.add_column(column, no_wrap=True)
@@ -35,6 +49,10 @@ def render_plan(plan: Plan) -> None:
             notes.append("[yellow]mutation-only pass[/]")
         if ns["rejected_today"]:
             notes.append("PSP rejects some today")
+        if ns.get("flips_across_upgrade"):
+            notes.append("[yellow]flips on upgrade[/]")
+        if ns.get("invalid"):
+            notes.append("[bold red]invalid pods[/]")
         floors = "/".join(dict.fromkeys(floor[v] for v in (pin, target) if v in floor))
         table.add_row(
             ns["name"], rec["enforce"], rec["audit"], floors,
@@ -66,6 +84,13 @@ def render_plan(plan: Plan) -> None:
             console.print(f"  blocks {items[0]['level']}: {ref}: {checks}"
                           + (" (fixed by the generated patch)" if fixable else ""))
     summary = plan["summary"]
+    flips = [(ns["name"], f) for ns in plan["namespaces"]
+             for f in ns.get("flips_across_upgrade") or ()]
+    if flips:
+        console.print(f"\n[bold]Templates whose verdict flips across the upgrade "
+                      f"({len(flips)})[/]:")
+        for name, flip in flips:
+            console.print(f"  {name}: {flip['text']}")
     console.print(f"\n{summary['namespaces']} namespaces: "
                   + ", ".join(f"{n} {lv}" for lv, n in summary["by_recommended_level"].items())
                   + f"; {summary['blockers']} blockers (details in plan.json)")
@@ -98,9 +123,15 @@ def plan(
     out: Annotated[str, typer.Option("--out", help="Folder for plan.json and every other "
                                      "artefact of the run.")] = "migrator-out",
     pin: Annotated[str | None, typer.Option("--pin-version", help="Policy version to pin "
-                   "(default: the cluster's minor version, else latest).")] = None,
-    target: Annotated[str, typer.Option("--target-version", help="Policy version also "
-                      "judged, e.g. the one after the upgrade.")] = "latest",
+                   "(default: the current server's minor version; never newer than it).")] = None,
+    target: Annotated[str | None, typer.Option("--target-version", help="Policy version also "
+                      "judged (default: the --upgrade-to version).")] = None,
+    server_version: Annotated[str | None, typer.Option(
+        "--server-version", help="Today's API server, v1.N or its gitVersion (default: read "
+        "from the cluster or the snapshot; for dumps, assumed and said so).")] = None,
+    upgrade_to: Annotated[str, typer.Option(
+        "--upgrade-to", help="The Kubernetes version after the upgrade: every template is "
+        "judged as the pods today's server and that one create.")] = f"v1.{NEWEST_SERVER_MINOR}",
     admission_config: Annotated[str | None, typer.Option(
         "--admission-config", help="The API server's PodSecurity admission configuration "
         "(defaults and exemptions).")] = None,
@@ -116,14 +147,22 @@ def plan(
     """
     from migrator.app.plan import run_plan
 
-    run = run_plan(paths, out=out, target=parse_version(target),
+    run = run_plan(paths, out=out,
+                   target=parse_version(target) if target is not None else None,
                    pin=str(parse_version(pin)) if pin is not None else None,
+                   server=str(parse_server(server_version).text) if server_version else None,
+                   upgrade_to=parse_server(upgrade_to).text,
                    kubeconfig=kubeconfig, context=context, psp_from=psp_from,
                    admission_config=admission_config, server_dry_run=server_dry_run,
                    force=force, echo=(lambda _line: None) if quiet else typer.echo,
                    err=err_line, stdin=sys.stdin, **live_feedback(quiet=quiet))
     for problem in run.errors:
         error(str(problem))
+    servers: Mapping[str, Any] = run.plan.get("servers") or {}
+    if not quiet and str(servers.get("current_basis", "")).startswith("assumed"):
+        err_line(f"note: current server {servers.get('current')}: {servers['current_basis']}")
+    for note in servers.get("notes") or () if not quiet else ():
+        err_line(f"note: {note}")
     if not quiet:
         render_plan(run.plan)
         typer.echo(f"\nwrote {run.plan_path} and the reports {out}/report.html, report.md")

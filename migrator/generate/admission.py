@@ -42,9 +42,19 @@ def _minor(version: str | None) -> int | None:
     return None
 
 
-def config_version(plan: Plan) -> tuple[str, str]:
-    """The PodSecurityConfiguration API version for the plan's cluster, and why."""
-    server = (plan.get("cluster") or {}).get("server_version")
+def _servers(plan: Plan) -> tuple[str | None, str | None]:
+    """(today's server, the one after the upgrade) as the plan records them."""
+    servers = plan.get("servers")
+    if not servers:
+        return None, None
+    current, after = servers.get("current"), servers.get("upgrade_to")
+    return (str(current) if current else None), (str(after) if after else None)
+
+
+def config_version(plan: Plan, server: str | None = None) -> tuple[str, str]:
+    """The PodSecurityConfiguration API version for the server that will load it (`server`,
+    default: the plan's cluster), and why."""
+    server = server or (plan.get("cluster") or {}).get("server_version") or _servers(plan)[0]
     minor = _minor(server)
     basis = f"the API server is {server}"
     if minor is None:
@@ -143,11 +153,12 @@ def exemptions(plan: Plan, evidence: Mapping[str, Any] | None = None
     }
 
 
-def pod_security_configuration(plan: Plan,
+def pod_security_configuration(plan: Plan, server: str | None = None,
                                evidence: Mapping[str, Any] | None = None
                                ) -> tuple[list[str], str]:
-    """(comment lines, YAML body) of the PodSecurityConfiguration."""
-    version, why = config_version(plan)
+    """(comment lines, YAML body) of the PodSecurityConfiguration for `server` (default: the
+    plan's cluster), with the username exemptions `evidence` (an audit's JSON) suggests."""
+    version, why = config_version(plan, server)
     chosen = defaults(plan)
     exempt = exemptions(plan, evidence)
     lines = [
@@ -186,16 +197,41 @@ def pod_security_configuration(plan: Plan,
     return lines, dump_yaml(body)
 
 
-def admission_files(plan: Plan,
-                    evidence: Mapping[str, Any] | None = None) -> dict[str, str]:
-    """`admission-config.yaml` and its AdmissionConfiguration wrapper, keyed by file name."""
-    lines, body = pod_security_configuration(plan, evidence)
+def upgraded_names(server: str) -> tuple[str, str]:
+    """The file names of the configuration for the server after the upgrade."""
+    return (CONFIG_FILE.replace(".yaml", f".{server}.yaml"),
+            WRAPPED_FILE.replace(".yaml", f".{server}.yaml"))
+
+
+def _pair(plan: Plan, server: str | None, names: tuple[str, str],
+          intro: str | None, evidence: Mapping[str, Any] | None) -> dict[str, str]:
+    lines, body = pod_security_configuration(plan, server, evidence)
+    if intro:
+        lines = [lines[0], intro, *lines[1:]]
     plain = comment(lines) + body
     wrapped_lines = [
         "AdmissionConfiguration for kube-apiserver --admission-control-config-file, embedding",
-        f"the PodSecurityConfiguration of {CONFIG_FILE} (keep the two in step).",
+        f"the PodSecurityConfiguration of {names[0]} (keep the two in step).",
         *lines[1:],
     ]
     wrapper = {"apiVersion": "apiserver.config.k8s.io/v1", "kind": "AdmissionConfiguration",
                "plugins": [{"name": "PodSecurity", "configuration": yaml.safe_load(body)}]}
-    return {CONFIG_FILE: plain, WRAPPED_FILE: comment(wrapped_lines) + dump_yaml(wrapper)}
+    return {names[0]: plain, names[1]: comment(wrapped_lines) + dump_yaml(wrapper)}
+
+
+def admission_files(plan: Plan,
+                    evidence: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """`admission-config.yaml` and its AdmissionConfiguration wrapper, keyed by file name,
+    for the server that loads them today; when the plan spans an upgrade, also the pair for
+    the upgraded server, named for it (`admission-config.v1.36.yaml`, ...). `evidence` (an
+    audit's JSON) adds the username exemptions it suggests."""
+    current, after = _servers(plan)
+    if not after or after == current:
+        return _pair(plan, None, (CONFIG_FILE, WRAPPED_FILE), None, evidence)
+    files = _pair(plan, None, (CONFIG_FILE, WRAPPED_FILE),
+                  f"For today's API server ({current}); after the upgrade to {after}, load "
+                  f"{upgraded_names(after)[1]} instead.", evidence)
+    files.update(_pair(plan, after, upgraded_names(after),
+                       f"For the API server after the upgrade ({after}); today's ({current}) "
+                       f"loads {WRAPPED_FILE}.", evidence))
+    return files

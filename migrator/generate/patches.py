@@ -27,9 +27,9 @@ from migrator.model.workloads import TEMPLATE_PATHS
 from migrator.plan.checking import check_object
 from migrator.plan.decide import patchable
 from migrator.pss.api import SECCOMP_CONTAINER_PREFIX, SECCOMP_POD_ANNOTATION, Level, Version
-from migrator.pss.defaults import seccomp_field
 from migrator.pss.engine import EVALUATOR
 from migrator.pss.registry import Violation
+from migrator.pss.server import ServerVersion, seccomp_field
 
 Path = tuple[str | int, ...]
 
@@ -61,6 +61,8 @@ class Target:
     version: Version
     psp: str | None = None
     psp_changes: tuple[Mapping[str, Any], ...] = ()
+    #: the API servers the patched pods must pass on: today's and the one after the upgrade
+    servers: tuple[ServerVersion, ...] = (ServerVersion.newest(),)
 
     @property
     def ref(self) -> str:
@@ -104,12 +106,41 @@ class Selection:
     unpatched_defaults: tuple[UnpatchedDefaults, ...]
 
 
+def plan_servers(plan: Mapping[str, Any]) -> tuple[ServerVersion, ...]:
+    """The servers a plan judged on (today's, then the one after the upgrade), each once;
+    the newest modelled for a plan that records none."""
+    found: list[ServerVersion] = []
+    servers = plan.get("servers")
+    if isinstance(servers, Mapping):
+        for text in (servers.get("current_reported") or servers.get("current"),
+                     servers.get("upgrade_to")):
+            try:
+                server = ServerVersion.parse(str(text))
+            except ValueError:
+                continue
+            if all(server.modelled_minor != s.modelled_minor for s in found):
+                found.append(server)
+    return tuple(found) or (ServerVersion.newest(),)
+
+
 def _psp_mutation(ns: PlanNamespace, ref: str) -> tuple[str | None, tuple[Any, ...]]:
     for entry in ns.get("mutation") or ():
         if entry.get("workload") == ref:
-            changes = tuple(c for c in entry.get("changes") or () if c.get("cause") == "psp")
+            predicted = bool(entry.get("predicted"))
+            changes = tuple({**c, "predicted": True} if predicted else c
+                            for c in entry.get("changes") or () if c.get("cause") == "psp")
             return entry.get("psp"), changes
     return None, ()
+
+
+def unpatched_rows(selection: Selection) -> list[dict[str, Any]]:
+    """The workloads that will silently lose a PSP default (not edited), for the README and
+    the pull-request description: label, PSP, and each value with where it comes from."""
+    return [{"label": f"{u.namespace} {u.workload}", "psp": u.psp,
+             "changes": [{"path": c.get("path"), "value": c.get("pod"),
+                          "source": c.get("source"), "why": psp_reason(c, u.psp or "?")}
+                         for c in u.changes]}
+            for u in selection.unpatched_defaults]
 
 
 def select(plan: Plan) -> Selection:
@@ -118,6 +149,7 @@ def select(plan: Plan) -> Selection:
     targets: list[Target] = []
     skipped: list[Untouched] = []
     informational: list[UnpatchedDefaults] = []
+    servers = plan_servers(plan)
     for ns in sorted(plan.get("namespaces") or (), key=lambda n: str(n.get("name"))):
         name = str(ns["name"])
         recommended = ns["recommended"]
@@ -139,11 +171,12 @@ def select(plan: Plan) -> Selection:
                     skipped.append(Untouched(f"{name} {ref}", "a bare Pod cannot be patched in "
                                              "place; fix the manifest it was created from"))
                 continue
-            failing = bool(subject["verdicts"].get(key)) if stricter else False
+            failing = stricter and bool(subject["verdicts"].get(key) or (
+                subject.get("verdicts_after_upgrade") or {}).get(key))
             if failing:
                 targets.append(Target(name, str(subject["kind"]), str(subject["name"]),
                                       str(subject.get("origin") or ""), after, version, psp,
-                                      changes))
+                                      changes, servers))
             elif changes:
                 informational.append(UnpatchedDefaults(name, ref, psp, changes))
     targets.sort(key=lambda t: (t.namespace, t.kind, t.name))
@@ -328,10 +361,19 @@ def _seccomp_target(builder: _Builder, key: str) -> Path | None:
     return None
 
 
+def psp_reason(change: Mapping[str, Any], psp: str) -> str:
+    """`PSP <name>: <its field>`, saying when the value was predicted (no pod runs) rather
+    than observed, and when it is only the bottom of the PSP's allowed range."""
+    notes = [n for n in ("predicted: no pod runs now, so the PSP that would admit the "
+                         "template decided it" if change.get("predicted") else "",
+                         str(change.get("note") or "")) if n]
+    return f"PSP {psp}: {change.get('source')}" + (f" ({'; '.join(notes)})" if notes else "")
+
+
 def _apply_psp_default(builder: _Builder, change: Mapping[str, Any], psp: str) -> None:
     """Make one value a PSP injected explicit, where the template leaves it unset."""
     path, value = str(change.get("path")), change.get("pod")
-    reason = f"PSP {psp}: {change.get('source')}"
+    reason = psp_reason(change, psp)
     if (match := _ANNOTATION.match(path)) is not None:
         key = match.group("key")
         seccomp = _seccomp_target(builder, key)
@@ -392,8 +434,28 @@ def _fix(builder: _Builder, check: str) -> None:
     elif check == "runAsNonRoot":
         builder.set((*builder.spec_path(), "securityContext", "runAsNonRoot"), True, reason)
     elif check == "seccompProfile_restricted":
+        if _seccomp_from_annotations(builder):
+            return
         builder.set((*builder.spec_path(), "securityContext", "seccompProfile"),
                     {"type": "RuntimeDefault"}, reason)
+
+
+def _seccomp_from_annotations(builder: _Builder) -> bool:
+    """Set the seccompProfile fields the template's seccomp annotations stand for (a 1.19 to
+    1.26 server copies them into its pods; later ones ignore them), where a field is unset
+    and the annotation asks for RuntimeDefault or Localhost. True when the pod level is set
+    this way (then no other profile is chosen)."""
+    annotations = _map(_get(builder.work, (*builder.base, "metadata", "annotations")))
+    pod_level = False
+    for key in sorted(annotations):
+        target = _seccomp_target(builder, str(key))
+        field = seccomp_field(str(annotations[key])) if target is not None else None
+        if target is None or field is None or field["type"] == "Unconfined":
+            continue
+        if _unset(_get(builder.work, target)):
+            builder.set(target, field, f"made explicit from the annotation {key}")
+        pod_level = pod_level or key == SECCOMP_POD_ANNOTATION
+    return pod_level
 
 
 def _tightens(change: Change) -> bool:
@@ -433,23 +495,43 @@ def _refusal_reason(violation: Violation) -> str:
     return f"{violation.check}: {violation.text()}"
 
 
+@dataclass(frozen=True, slots=True)
+class _Judged:
+    """An object's verdict on every server of a target: violations and 422s of any."""
+
+    violations: tuple[Violation, ...]
+    invalid: tuple[str, ...]
+
+    @property
+    def allowed(self) -> bool:
+        return not self.violations and not self.invalid
+
+
+def _judged(obj: dict[str, Any], target: Target) -> _Judged:
+    violations: list[Violation] = []
+    invalid: list[str] = []
+    for server in target.servers:
+        result = check_object(obj, target.origin, target.level, target.version, server)
+        assert result is not None
+        violations += [v for v in result.violations if v not in violations]
+        invalid += [f"{server}: {e}" for e in result.invalid if f"{server}: {e}" not in invalid]
+    return _Judged(tuple(violations), tuple(invalid))
+
+
 def compute_patch(obj: Mapping[str, Any], target: Target) -> WorkloadPatch | Refusal | None:
     """The patch that makes `obj` pass `target`'s level and version; None when it already
     passes (it is then left untouched); a Refusal when adding fields cannot make it pass."""
     kind = str(obj.get("kind"))
     if kind not in TEMPLATE_PATHS:
         return Refusal(target, (f"{kind} carries no pod template",))
-    level, version = target.level, target.version
-    before = check_object(dict(obj), target.origin, level, version)
-    assert before is not None
+    before = _judged(dict(obj), target)
     if before.allowed:
         return None
     path = TEMPLATE_PATHS[kind]
     builder = _Builder(obj, tuple(path) if path is not None else ())
     for change in target.psp_changes:
         _apply_psp_default(builder, change, target.psp or "(unnamed)")
-    middle = check_object(builder.work, target.origin, level, version)
-    assert middle is not None
+    middle = _judged(builder.work, target)
     blocked = [v for v in middle.violations if not patchable(v)]
     if blocked:
         return Refusal(target, tuple(_refusal_reason(v) for v in blocked))
@@ -460,11 +542,12 @@ def compute_patch(obj: Mapping[str, Any], target: Target) -> WorkloadPatch | Ref
     if loosening:
         return Refusal(target, tuple(f"{f}: the patch would change an existing value"
                                      for f in loosening))
-    after = check_object(builder.work, target.origin, level, version)
-    assert after is not None
+    after = _judged(builder.work, target)
     if not after.allowed:
-        return Refusal(target, tuple("still failing after the patch: " + _refusal_reason(v)
-                                     for v in after.violations))
+        return Refusal(target, tuple(
+            [f"refused by the server after the patch: {e}" for e in after.invalid]
+            + ["still failing after the patch: " + _refusal_reason(v)
+               for v in after.violations]))
     psp_defaults = tuple(c.field for c in changes if any(r.startswith("PSP ") for r in c.reasons))
     return WorkloadPatch(
         target=target,
@@ -553,23 +636,65 @@ def _pointer(path: Path) -> str:
     return "".join("/" + str(k).replace("~", "~0").replace("/", "~1") for k in path)
 
 
+#: Annotations tools add to a live pod template that its manifest does not carry.
+_TOOL_ANNOTATIONS = ("kubectl.kubernetes.io/restartedAt",)
+
+
+def served(obj: Mapping[str, Any]) -> bool:
+    """True for an object as the API server returns it (not a manifest as written)."""
+    metadata = obj.get("metadata")
+    metadata = metadata if isinstance(metadata, Mapping) else {}
+    return bool(obj.get("status") is not None or metadata.get("uid")
+                or metadata.get("resourceVersion") or metadata.get("creationTimestamp"))
+
+
+def _prune(value: Any) -> Any:
+    """`value` without null, empty mappings and empty lists, recursively."""
+    if isinstance(value, Mapping):
+        out = {k: _prune(v) for k, v in value.items()}
+        return {k: v for k, v in out.items() if not _unset(v)}
+    if isinstance(value, list):
+        return [_prune(v) for v in value]
+    return value
+
+
+def source_shape(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """The shape a JSON patch is computed against: a manifest exactly as written; for an
+    object the API server returned, the minimal shape its manifest can have (no status, no
+    server metadata, no defaulted empty maps or lists, no annotations tools add to the
+    template), so that parents are created and single keys added, never a map replaced
+    that the manifest may fill."""
+    if not served(obj):
+        return copy.deepcopy(dict(obj))
+    cleaned = clean(obj)
+    path = TEMPLATE_PATHS.get(str(obj.get("kind")))
+    annotations = _get(cleaned, (*path, "metadata", "annotations")) if path else None
+    if isinstance(annotations, dict):
+        for key in _TOOL_ANNOTATIONS:
+            annotations.pop(key, None)
+    shaped: dict[str, Any] = _prune(cleaned)
+    return shaped
+
+
 def json6902(patch: WorkloadPatch) -> list[dict[str, Any]]:
-    """RFC 6902 operations: `test` each container's name (order may differ in the cluster),
-    `replace` existing values, `add` new ones, and `add` a whole object where its parent
-    is missing."""
+    """RFC 6902 operations against the workload's source (`source_shape`): `test` each
+    container's name (order may differ in the cluster), `replace` existing values, `add`
+    new keys one by one (`~1` escaped), and `add` a whole object where its parent is
+    missing."""
     ops: list[dict[str, Any]] = []
     tested: set[Path] = set()
     grouped: dict[Path, dict[str, Any]] = {}
+    shape = source_shape(patch.original)
     for change in patch.changes:
         for i, key in enumerate(change.path):
             if isinstance(key, int) and change.path[:i + 1] not in tested:
                 tested.add(change.path[:i + 1])
-                name = _get(patch.original, (*change.path[:i + 1], "name"))
+                name = _get(shape, (*change.path[:i + 1], "name"))
                 ops.append({"op": "test", "path": _pointer((*change.path[:i + 1], "name")),
                             "value": name})
     for change in patch.changes:
         missing = next((i for i in range(1, len(change.path) + 1)
-                        if _get(patch.original, change.path[:i]) is None), None)
+                        if _get(shape, change.path[:i]) is None), None)
         if missing is None:
             ops.append({"op": "replace", "path": _pointer(change.path), "value": change.after})
         elif missing == len(change.path):

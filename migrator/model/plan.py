@@ -36,6 +36,8 @@ class Blocker(TypedDict):
     detail: str
     fix: str
     patchable: bool
+    #: for a rejection today: the PSP whose rule rejects the pods
+    psp: NotRequired[str | None]
 
 
 class Subject(TypedDict):
@@ -49,7 +51,34 @@ class Subject(TypedDict):
     owner: str | None
     runtime_class: str | None
     exempt: bool
+    #: on today's API server
     verdicts: dict[str, list[Violation]]
+    #: on the server after the upgrade, where it differs from `verdicts`
+    verdicts_after_upgrade: NotRequired[dict[str, list[Violation]]]
+    #: the 422 errors by server ("now", "after") that refuse to create its pods
+    invalid: NotRequired[dict[str, list[str]]]
+
+
+class Flip(TypedDict):
+    """A template whose strictest level differs between today's server and the upgraded one."""
+
+    object: str
+    template: bool
+    active: bool
+    before: str
+    after: str
+    server_before: str
+    server_after: str
+    checks: list[str]
+    text: str
+
+
+class InvalidCreate(TypedDict):
+    """Pods a server refuses to create (422) before Pod Security judges them."""
+
+    object: str
+    server: str
+    errors: list[str]
 
 
 class Mutation(TypedDict):
@@ -63,6 +92,19 @@ class Mutation(TypedDict):
     pod_level: str
     template_level: str
     passes_only_because_of_mutation: bool
+    #: no pod runs: the changes are those the PSP that would admit the template injects
+    predicted: NotRequired[bool]
+
+
+class LostDefaults(TypedDict):
+    """A workload whose pods get values from a PSP its template lacks."""
+
+    workload: str
+    psp: str | None
+    predicted: bool
+    fields: list[str]
+    #: whether the generated patches make them explicit
+    patched: bool
 
 
 class Recommended(TypedDict):
@@ -92,6 +134,13 @@ class LabelProblem(TypedDict):
     message: str
 
 
+class LoweredLabel(TypedDict):
+    """The stricter level a namespace enforces today, and the looser one recommended."""
+
+    current: str
+    recommended: str
+
+
 class PlanNamespace(TypedDict):
     """One namespace's recommendation, its reasons and what is in the way."""
 
@@ -107,12 +156,17 @@ class PlanNamespace(TypedDict):
     labels: dict[str, str]
     after_patches: str
     looser_than_psp: bool
+    looser_blockers: list[Blocker]
+    lowers_existing: LoweredLabel | None
     warnings: list[str]
     suggestion: str | None
     reasoning: list[str]
     blockers: list[Blocker]
     rejected_today: list[Blocker]
+    flips_across_upgrade: NotRequired[list[Flip]]
+    invalid: NotRequired[list[InvalidCreate]]
     mutation: list[Mutation]
+    lost_psp_defaults: list[LostDefaults]
     subjects: list[Subject]
     server_dry_run: NotRequired[dict[str, Any] | None]
 
@@ -121,6 +175,16 @@ class Cluster(TypedDict):
     source: str
     server_version: str | None
     psp_api: bool | None
+
+
+class Servers(TypedDict):
+    """Today's API server and the one after the upgrade."""
+
+    current: str
+    current_reported: str
+    current_basis: str
+    upgrade_to: str
+    notes: list[str]
 
 
 class AdmissionDefaults(TypedDict):
@@ -140,7 +204,11 @@ class Summary(TypedDict):
     namespaces: int
     by_recommended_level: dict[str, int]
     looser_than_psp: list[str]
+    lowers_existing: list[str]
+    rejected_today: int
     blockers: int
+    flips_across_upgrade: NotRequired[list[str]]
+    invalid: NotRequired[list[str]]
     passing_only_by_mutation: list[str]
 
 
@@ -150,6 +218,7 @@ class Plan(TypedDict):
     schema: str
     generated_by: str
     cluster: Cluster
+    servers: NotRequired[Servers]
     pin_version: str
     target_version: str
     admission_config: AdmissionDefaults

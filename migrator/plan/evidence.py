@@ -43,8 +43,8 @@ from typing import Any
 from migrator.model.workloads import pod_template
 from migrator.pss.api import LABEL_PREFIX, Level, LevelVersion, Version, policy_from_labels
 from migrator.pss.checks.capabilities_baseline import ALLOWED as BASELINE_CAPABILITIES
-from migrator.pss.defaults import apply_api_defaults
-from migrator.pss.engine import EVALUATOR, security_key, verdict_cached
+from migrator.pss.engine import EVALUATOR
+from migrator.pss.server import Origin, ServerVersion, verdict
 
 AUDIT_SCHEMA = "migrator.audit/v1"
 VIOLATIONS = LABEL_PREFIX + "audit-violations"
@@ -244,15 +244,21 @@ class Verdict:
     how: str = ""
 
 
-def engine_verdict(obj: Mapping[str, Any], target: LevelVersion) -> tuple[str, ...] | None:
-    """The checks `obj` (a Pod or workload) fails at `target`, by the engine; None: no pod."""
+def engine_verdict(obj: Mapping[str, Any], target: LevelVersion,
+                   server: ServerVersion | None = None) -> tuple[str, ...] | None:
+    """The checks `obj` (a Pod or workload, as its request sent it) fails at `target` when
+    `server` (default: the newest modelled) creates it; None: no pod."""
     template = pod_template(dict(obj))
     if template is None:
         return None
-    spec = apply_api_defaults(template.spec, template.metadata, pod=obj.get("kind") == "Pod")
-    found = verdict_cached(target.level, target.version, template.metadata, spec,
-                           security_key(template.metadata, spec))
-    return tuple(dict.fromkeys(v.check for v in found))
+    server = server or ServerVersion.newest()
+    found = verdict(target.level, target.version, template.metadata, template.spec,
+                    server, Origin.CREATED)
+    if found.invalid:
+        # a create the server refuses never reaches Pod Security: judge what was sent
+        found = verdict(target.level, target.version, template.metadata, template.spec,
+                        server, Origin.STORED)
+    return tuple(dict.fromkeys(v.check for v in found.violations))
 
 
 def judge(

@@ -33,7 +33,7 @@ from migrator.psp.residual import (
 )
 from migrator.psp.spec import PSPSpec, read_psp
 from migrator.pss.api import Level, Version
-from migrator.pss.defaults import apply_api_defaults
+from migrator.pss.server import Origin, ServerVersion, prepare
 from migrator.rbac.access import Grant, NamespaceAccess, PSPAccess
 
 #: How many rejected objects the plan names per namespace before it only counts them.
@@ -52,22 +52,30 @@ def compiled(policy: Composed) -> CompiledPolicy:
     )
 
 
-def _subjects(inventory: Inventory, index: OwnerIndex) -> dict[str, list[tuple[str, bool, Obj]]]:
-    """Per namespace: (reference, is running pod, object as the API server admits it)."""
+def _subjects(inventory: Inventory, index: OwnerIndex, server: ServerVersion
+              ) -> dict[str, list[tuple[str, bool, Obj]]]:
+    """Per namespace: (reference, is running pod, object as the API server admits it).
+
+    A running pod as stored (what a policy sees when it is updated); a workload template as
+    the pod it creates on `server`, the one the policies will run on (its defaulting and
+    annotation/field syncing); a template that server would refuse (422) is left out, as it
+    never reaches admission.
+    """
     out: dict[str, list[tuple[str, bool, Obj]]] = {}
     for pod in inventory.pods:
-        spec = apply_api_defaults(pod.get("spec") or {}, pod.get("metadata") or {}, pod=True)
         out.setdefault(namespace_of(pod), []).append(
             (f"Pod/{name_of(pod)}", True, {"metadata": pod.get("metadata") or {},
-                                           "spec": dict(spec or {})}))
+                                           "spec": dict(pod.get("spec") or {})}))
     for obj in template_sources(inventory, index):
         template = pod_template(obj)
         if template is None:
             continue
-        spec = apply_api_defaults(template.spec, template.metadata)
+        created = prepare(template.metadata, template.spec, server, Origin.CREATED)
+        if created.invalid:
+            continue
         out.setdefault(namespace_of(obj), []).append(
             (f"{obj.get('kind')}/{name_of(obj)}", False,
-             {"metadata": template.metadata, "spec": dict(spec or {})}))
+             {"metadata": dict(created.metadata), "spec": dict(created.spec)}))
     return {ns: sorted(items, key=lambda i: i[0]) for ns, items in out.items()}
 
 
@@ -233,11 +241,12 @@ def _namespace(name: str, level: Level, version: Version, access: PSPAccess,
 
 
 def residual_plan(inventory: Inventory, access: PSPAccess, index: OwnerIndex,
-                  levels: Mapping[str, tuple[Level, Version]]) -> dict[str, Any]:
+                  levels: Mapping[str, tuple[Level, Version]],
+                  server: ServerVersion | None = None) -> dict[str, Any]:
     """The residual section of the plan: per namespace (with its enforce level and version
     in `levels`), the kept, reported and rejecting rules, and what no rule expresses."""
     specs = {name_of(p): read_psp(p) for p in inventory.psps}
-    subjects = _subjects(inventory, index)
+    subjects = _subjects(inventory, index, server or ServerVersion.newest())
     verdicts: Verdicts = {}  # namespaces with the same policy share the pods' verdicts
     policy_ids: dict[Composed, int] = {}
     namespaces = [

@@ -135,15 +135,26 @@ def _subject_rows(ns: PlanNamespace) -> list[Json]:
     return [{**s, "ref": _ref(s)} for s in ns["subjects"]]
 
 
+def _verdicts_at(row: Mapping[str, Any], key: str, after_only: bool) -> list[Any]:
+    """A subject's violations at `key`: on the server after the upgrade (`after_only`), or on
+    either server (today's first), each once."""
+    after = (row.get("verdicts_after_upgrade") or {}).get(key)
+    today = row["verdicts"].get(key) or []
+    if after_only:
+        return list(after if after is not None else today)
+    return list(today) + [v for v in after or () if v not in today]
+
+
 def _rejections(ns: PlanNamespace, level: str, version: str,
-                skip: set[str]) -> list[Json]:
-    """Objects of `ns` that `level` at `version` rejects (nothing for exempt namespaces)."""
+                skip: set[str], after_only: bool = False) -> list[Json]:
+    """Objects of `ns` that `level` at `version` rejects (nothing for exempt namespaces), on
+    today's server or after the upgrade (`after_only`: after it only)."""
     if ns["exempt"] or _rank(level) <= 0:
         return []
     key = f"{level}:{version}"
     rows = _subject_rows(ns)
     owners = {r["ref"]: r["owner"] for r in rows}
-    found = [(r, list(r["verdicts"].get(key) or [])) for r in rows if r["ref"] not in skip]
+    found = [(r, _verdicts_at(r, key, after_only)) for r in rows if r["ref"] not in skip]
     return _grouped(((r, v) for r, v in found if v), owners)
 
 
@@ -267,7 +278,8 @@ def _namespace(ns: PlanNamespace, pin: str, target: str) -> Json:
     rejected_today = _from_blockers(ns, list(ns["rejected_today"]))
     today_refs = {str(b["object"]) for b in ns["rejected_today"]}
     at_pin = _rejections(ns, enforce, version, today_refs)
-    at_target = [] if target == version else _rejections(ns, enforce, target, today_refs)
+    at_target = [] if target == version else _rejections(ns, enforce, target, today_refs,
+                                                         after_only=True)
     pin_refs = {r["object"] for r in at_pin}
     next_level = LEVELS[_rank(enforce) + 1] if 0 <= _rank(enforce) < 2 else None
     hardening = _from_blockers(ns, list(ns["blockers"]))
@@ -277,6 +289,7 @@ def _namespace(ns: PlanNamespace, pin: str, target: str) -> Json:
         "attributed_to": m["attributed_to"], "pod_level": m["pod_level"],
         "template_level": m["template_level"],
         "passes_only_because_of_mutation": bool(m["passes_only_because_of_mutation"]),
+        "predicted": bool(m.get("predicted")),
         "fields": sorted(str(c["path"]) for c in m["changes"]),
     } for m in sorted(ns["mutation"], key=lambda m: str(m["workload"]))]
     dry = _dry_run_namespace(ns.get("server_dry_run"), str(ns["name"]))
@@ -304,6 +317,8 @@ def _namespace(ns: PlanNamespace, pin: str, target: str) -> Json:
         "to_next_level": hardening,
         "mutation": mutation,
         "looser_than_psp": bool(ns["looser_than_psp"]),
+        "lowers_existing": ns.get("lowers_existing"),
+        "lost_psp_defaults": list(ns.get("lost_psp_defaults") or []),
         "warnings": list(ns["warnings"]),
         "suggestion": ns["suggestion"],
         "reasoning": list(ns["reasoning"]),
@@ -420,6 +435,24 @@ def _finding(rule: str, namespace: str | None, text: str, subject: str | None = 
             "subject": subject or namespace or "cluster", "text": text}
 
 
+def _servers(plan: Mapping[str, Any]) -> Json | None:
+    """Today's server and the upgraded one, as the plan judged them (None for an old plan)."""
+    servers = plan.get("servers")
+    if not isinstance(servers, Mapping):
+        return None
+    return {"current": servers.get("current"), "upgrade_to": servers.get("upgrade_to"),
+            "basis": servers.get("current_basis"),
+            "spans_upgrade": servers.get("current") != servers.get("upgrade_to"),
+            "notes": list(servers.get("notes") or ())}
+
+
+def plan_flips(plan: Mapping[str, Any]) -> list[Json]:
+    """The templates whose verdict flips across the upgrade, namespace by namespace (none
+    in a plan made before they were recorded)."""
+    return [{"namespace": str(ns["name"]), "anchor": anchor_of(str(ns["name"])), **flip}
+            for ns in plan["namespaces"] for flip in ns.get("flips_across_upgrade") or ()]
+
+
 def _checks(item: Mapping[str, Any]) -> str:
     return ", ".join(sorted({v["check"] for v in item["violations"]}))
 
@@ -455,14 +488,23 @@ def _findings(plan: Plan, namespaces: list[Json], psps: list[Json],
                 f"({_checks(item)}): fix it or exempt it"))
         if ns["looser_than_psp"]:
             for text in ns["warnings"]:
-                warnings.append(_finding("looser-than-psp", name, text))
+                if not text.startswith("STRICTER TODAY"):
+                    warnings.append(_finding("looser-than-psp", name, text))
+        if ns["lowers_existing"]:
+            lowered = ns["lowers_existing"]
+            warnings.append(_finding(
+                "lowers-existing", name,
+                f"already enforces {lowered['current']}; the recommended "
+                f"{lowered['recommended']} would lower it (`apply` keeps it unless "
+                "--allow-lower)"))
         for m in ns["mutation"]:
             if m["passes_only_because_of_mutation"]:
                 warnings.append(_finding(
                     "mutation-only", name,
                     f"{m['workload']} passes {m['pod_level']} only because PSP {m['psp']} "
                     f"set {count(len(m['fields']), 'field')} its template lacks; the "
-                    f"template passes {m['template_level']}"))
+                    f"template passes {m['template_level']}"
+                    + (" (predicted: no pod runs now)" if m["predicted"] else "")))
         for item in ns["rejected_at_pin_inactive"]:
             warnings.append(_finding(
                 "target-rejects", name,
@@ -473,6 +515,14 @@ def _findings(plan: Plan, namespaces: list[Json], psps: list[Json],
                 f"{item['object']} fails {rec['enforce']} at {plan['target_version']} "
                 f"({_checks(item)}): keep enforce-version at {rec['enforce_version']} "
                 "until it is fixed"))
+    for flip in plan_flips(plan):
+        warnings.append(_finding("flips-on-upgrade", flip["namespace"], flip["text"]))
+    for ns_plan in plan["namespaces"]:
+        for item in ns_plan.get("invalid") or ():
+            blockers.append(_finding(
+                "server-refuses", str(ns_plan["name"]),
+                f"{item['object']}: a {item['server']} server refuses to create its pods "
+                f"({'; '.join(item['errors'])})"))
     _dry_run_findings(namespaces, dry_run, blockers, warnings)
     kept = _kept_by(residual)
     for psp in psps:
@@ -586,10 +636,12 @@ def _passing(plan: Plan) -> Json:
     templates = [s for s in subjects if s["template"]]
     pods = [s for s in subjects if not s["template"]]
     rows = []
+    pin = str(plan["pin_version"])
     for version in _versions(plan):
         for level in LEVELS:
             def passes(s: Mapping[str, Any], level: str = level, version: str = version) -> bool:
-                return level == "privileged" or not s["verdicts"].get(f"{level}:{version}")
+                return level == "privileged" or not _verdicts_at(
+                    s, f"{level}:{version}", after_only=version != pin)
             rows.append({"level": level, "version": version,
                          "templates": sum(1 for s in templates if passes(s)),
                          "pods": sum(1 for s in pods if passes(s))})
@@ -743,6 +795,9 @@ def build_report(
             "pods": passing["pods"],
         },
         "findings": {"blockers": blockers, "warnings": warnings},
+        "lost_psp_defaults": _lost_defaults(namespaces),
+        "servers": _servers(plan),
+        "flips": plan_flips(plan),
         "charts": _charts(plan, namespaces, psps),
         "namespaces": namespaces,
         "psps": psps,
@@ -812,6 +867,14 @@ def _evidence(evidence: Mapping[str, Any]) -> Json:
         "commands": [_sh("migrator", "apply", "--plan", PLAN_FILE, "--phase", "enforce",
                          "--evidence", "audit.json")],
     }
+
+
+def _lost_defaults(namespaces: list[Json]) -> list[Json]:
+    """The workloads that will silently lose a PSP default: their pods get values from a
+    PSP that their templates lack, and no generated patch makes them explicit."""
+    return [{"namespace": ns["name"], "workload": lost["workload"], "psp": lost["psp"],
+             "fields": list(lost["fields"]), "predicted": bool(lost["predicted"])}
+            for ns in namespaces for lost in ns["lost_psp_defaults"] if not lost["patched"]]
 
 
 def gate(report: Mapping[str, Any], fail_on: str | None) -> list[Json]:

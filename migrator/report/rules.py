@@ -55,6 +55,9 @@ RULES: dict[str, Rule] = {rule.id: rule for rule in (
     Rule("looser-than-psp", WARNING, "Looser than PodSecurityPolicy",
          "a namespace's recommended enforce level is looser than what its "
          "PodSecurityPolicies allowed in practice"),
+    Rule("lowers-existing", WARNING, "Would lower a stricter label",
+         "a namespace already enforces a stricter level than the plan recommends; `apply` "
+         "keeps it unless --allow-lower is given"),
     Rule("mutation-only", WARNING, "Passing only thanks to PSP mutation",
          "a workload whose pods pass their level only because a PodSecurityPolicy mutated "
          "them"),
@@ -64,6 +67,15 @@ RULES: dict[str, Rule] = {rule.id: rule for rule in (
          "a workload that fails the recommended enforce level at the target policy version "
          "(new checks after an upgrade of enforce-version), or an inactive one that fails it "
          "at the pinned version"),
+    Rule("flips-on-upgrade", WARNING, "Verdicts that flip across the upgrade",
+         "a workload template whose strictest level differs between today's API server and "
+         "the one after the upgrade (its pods rely on a seccomp or AppArmor annotation that "
+         "only one of them turns into a field)"),
+    Rule("server-refuses", BLOCKER, "Pods the API server refuses to create",
+         "a workload template or pod that today's server or the upgraded one refuses as "
+         "invalid (422) before Pod Security judges it, such as a seccomp or AppArmor "
+         "annotation that disagrees with its field",
+         ("workload", "whose pods the API server refuses")),
     Rule("helm-rollback", WARNING, "Helm history",
          "an older Helm revision holding a PodSecurityPolicy (a rollback to it fails after "
          "1.25), or Helm history that could not be read completely"),
