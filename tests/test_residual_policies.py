@@ -413,3 +413,30 @@ def test_a_rule_that_does_not_compile_is_reported_not_generated() -> None:
     assert kept[0].rules == () and rejected == []
     [report] = reported
     assert report["field"] == "spec.volumes" and report["reason"].startswith("does not compile")
+
+
+def test_a_template_is_judged_as_the_controller_that_creates_its_pods() -> None:
+    inventory = _inventory(running_rofs=None)
+    before = _shop(build_plan(inventory, pin=Version.of(24)))
+    assert [r["object"] for r in before["rejects"]] == ["Deployment/writer"]
+    inventory.add({"apiVersion": "policy/v1beta1", "kind": "PodSecurityPolicy",
+                   "metadata": {"name": "controllers"},
+                   "spec": {"runAsUser": {"rule": "RunAsAny"}, "seLinux": {"rule": "RunAsAny"},
+                            "supplementalGroups": {"rule": "RunAsAny"}, "volumes": ["*"],
+                            "fsGroup": {"rule": "RunAsAny"}, "allowedCapabilities": ["*"]}},
+                  "test#controllers")
+    inventory.add({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+                   "metadata": {"name": "psp-controllers"},
+                   "rules": [{"apiGroups": ["policy"], "verbs": ["use"],
+                              "resources": ["podsecuritypolicies"],
+                              "resourceNames": ["controllers"]}]}, "test#c-role")
+    inventory.add({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+                   "metadata": {"name": "psp-controllers"},
+                   "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole",
+                               "name": "psp-controllers"},
+                   "subjects": [{"kind": "ServiceAccount", "name": "replicaset-controller",
+                                 "namespace": "kube-system"}]}, "test#c-binding")
+    entry = _shop(build_plan(inventory, pin=Version.of(24)))
+    users = {a["psp"]: a["users"] for a in entry["alternatives"]}
+    assert users["controllers"] == ["system:serviceaccount:kube-system:replicaset-controller"]
+    assert entry["rejects"] == []  # its pods come through the controller's own PSP

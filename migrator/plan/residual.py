@@ -34,7 +34,13 @@ from migrator.psp.residual import (
 from migrator.psp.spec import PSPSpec, read_psp
 from migrator.pss.api import Level, Version
 from migrator.pss.server import Origin, ServerVersion, prepare
-from migrator.rbac.access import Grant, NamespaceAccess, PSPAccess
+from migrator.rbac.access import (
+    CONTROLLERS_NAMESPACE,
+    POD_CREATORS,
+    Grant,
+    NamespaceAccess,
+    PSPAccess,
+)
 
 #: How many rejected objects the plan names per namespace before it only counts them.
 REJECTED_LIMIT = 20
@@ -75,8 +81,26 @@ def _subjects(inventory: Inventory, index: OwnerIndex, server: ServerVersion
             continue
         out.setdefault(namespace_of(obj), []).append(
             (f"{obj.get('kind')}/{name_of(obj)}", False,
-             {"metadata": dict(created.metadata), "spec": dict(created.spec)}))
+             {"metadata": dict(created.metadata), "spec": dict(created.spec),
+              CREATOR: controller_request(str(obj.get("kind")))}))
     return {ns: sorted(items, key=lambda i: i[0]) for ns, items in out.items()}
+
+
+#: Where a template subject keeps the request its pods are created with (not a pod field).
+CREATOR = "_creator"
+
+
+def controller_request(kind: str) -> dict[str, Any]:
+    """The request the controller of a `kind` object creates its pods with: its service
+    account in kube-system (kube-controller-manager's per-controller credentials), or an
+    unknown requester for a kind no controller creates pods of."""
+    controller = POD_CREATORS.get(kind)
+    if controller is None:
+        return UNKNOWN_REQUESTER
+    return {"request": {"userInfo": {
+        "username": f"system:serviceaccount:{CONTROLLERS_NAMESPACE}:{controller}",
+        "groups": ["system:serviceaccounts", f"system:serviceaccounts:{CONTROLLERS_NAMESPACE}",
+                   "system:authenticated"]}}}
 
 
 def _requesters(namespace: str, grants: Iterable[Grant]) -> dict[str, tuple[set[str], set[str]]]:
@@ -157,9 +181,11 @@ Verdicts = dict[tuple[int, str], list[Failure]]
 
 
 def _requester_of(obj: Obj, alternatives: Iterable[Alternative]) -> dict[str, Any]:
-    """The request a running pod is judged with: as one of the users or groups that may use
-    the PSP that admitted it (its `kubernetes.io/psp` annotation), when only requesters
-    could; else an unknown requester."""
+    """The request a subject is judged with: a template's, its controller's; a running
+    pod's, as one of the users or groups that may use the PSP that admitted it (its
+    `kubernetes.io/psp` annotation) when only requesters could; else an unknown one."""
+    if CREATOR in obj:
+        return dict(obj[CREATOR])
     annotations = (obj.get("metadata") or {}).get("annotations") or {}
     admitted_by = annotations.get("kubernetes.io/psp")
     for alt in alternatives:
