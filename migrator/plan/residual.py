@@ -1,13 +1,16 @@
 """The residual of each namespace's PSPs: what Pod Security drops, proved against the inventory.
 
-Owns `residual_plan`: for every planned namespace, the PSPs its pods may use (every pod, or
-the pods of some service accounts), each with the rules its recommended Pod Security level
-does not already enforce (`migrator.psp.residual`), composed into one policy that admits a
-pod when any usable PSP would have. The policy is then proved with a CEL engine against
-every pod and template of the namespace, as the API server will see them (templates as the
-pods they create, after API defaulting): a rule that would reject a pod running today is
-reported instead of kept (and the policy proved again without it); the templates and pods
-the kept rules still reject are listed. The result is JSON-ready plan data, read by
+Owns `residual_plan`: for every planned namespace, the PSPs its pods may use (every pod, the
+pods of some service accounts, or the pods some users, groups or controllers create), each
+with the rules its recommended Pod Security level does not already enforce
+(`migrator.psp.residual`), composed into one policy that admits a pod when any usable PSP
+would have. The policy is then proved with a CEL engine (`migrator.plan.cel`) against every
+pod and template of the namespace, as the policy will see them: running pods as stored,
+templates as the pods their controller creates on the server after the upgrade (its
+defaulting and annotation/field syncing, `migrator.pss.server.prepare`, and the
+controller's request). A rule that would reject a pod running today is reported instead of
+kept (and the policy proved again without it); the templates and pods the kept rules still
+reject are listed. Replicas are judged once. The result is JSON-ready plan data, read by
 `migrator generate` to write the policies.
 """
 
