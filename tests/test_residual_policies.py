@@ -440,3 +440,13 @@ def test_a_template_is_judged_as_the_controller_that_creates_its_pods() -> None:
     users = {a["psp"]: a["users"] for a in entry["alternatives"]}
     assert users["controllers"] == ["system:serviceaccount:kube-system:replicaset-controller"]
     assert entry["rejects"] == []  # its pods come through the controller's own PSP
+
+
+def test_a_syntax_error_is_refused_as_the_server_refused_it() -> None:
+    from migrator.plan.cel import CelError
+
+    exchange = recorded("policy-cel-syntax-error")
+    assert exchange["response"]["status"] == 422
+    assert "Syntax error: missing ')'" in exchange["response"]["body"]["message"]
+    with pytest.raises(CelError, match="validation 0"):
+        program_of(exchange["request"]["body"])
