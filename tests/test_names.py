@@ -88,7 +88,7 @@ def test_pull_request_description_escapes_what_it_inserts() -> None:
     text = render("pr-description.md.j2", pin="v1.30", branch=None,
                   groups=[{"status": "manual", "title": "Apply by hand", "items": [item]}],
                   counts={"manual": 1}, files=[], unparseable=[], notes=["a | b"],
-                  unpatched_defaults=[])
+                  unpatched_defaults=[], residual=None)
     assert "<img" not in text and "&lt;img src=x onerror=alert(1)&gt; \\| x" in text
     assert "``apps/we`b.yaml#0``" in text
     assert "\\*\\*bold\\*\\* \\[x\\](y)" in text

@@ -75,6 +75,8 @@ def render_plan(plan: Plan) -> None:
     console.print(table)
     console.print("floor: strictest level every template and pod passes (pinned/target); "
                   "PSP ceiling: loosest usable PSP, strict/practical")
+    residual = {str(e["namespace"]): e
+                for e in (plan.get("residual") or {}).get("namespaces") or ()}
     for ns in plan["namespaces"]:
         console.print(f"\n[bold]{safe(ns['name'])}[/]: enforce {ns['recommended']['enforce']}"
                       f" ({ns['recommended']['enforce_version']})")
@@ -82,6 +84,7 @@ def render_plan(plan: Plan) -> None:
             console.print(f"  [bold red]{safe(warning)}[/]")
         for line in ns["reasoning"]:
             console.print(f"  - {safe(line)}")
+        _residual_lines(console, residual.get(ns["name"]))
         by_object: dict[str, list[Blocker]] = {}
         for b in ns["blockers"]:
             by_object.setdefault(b["object"], []).append(b)
@@ -109,6 +112,23 @@ def render_plan(plan: Plan) -> None:
                   + f"; {summary['blockers']} failed checks stand between the enforced levels "
                   "and the next stricter ones (details in plan.json)")
 
+
+
+def _residual_lines(console: Any, entry: dict[str, Any] | None) -> None:
+    """What the namespace's residual policy keeps, reports and would reject."""
+    if not entry:
+        return
+    from migrator.psp.residual import short_field
+
+    kept = [f"{a['psp']}: " + ", ".join(short_field(r["field"]) for r in a["rules"])
+            for a in entry["alternatives"] if a["rules"]]
+    lines = [f"  - residual policy keeps {'; '.join(kept)}"] if kept else []
+    lines += [f"  residual rule reported, not generated: {r['psp']} {r['field']}: {r['reason']}"
+              for r in entry["reported"]]
+    lines += [f"  residual policy would reject {r['object']}: {r['message']}"
+              for r in entry["rejects"]]
+    for line in lines:
+        console.print(line, markup=False)
 
 
 @edge

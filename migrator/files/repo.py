@@ -62,6 +62,7 @@ from migrator.generate.patches import (
     strategic_patch,
     unpatched_rows,
 )
+from migrator.model.escape import md, md_code
 from migrator.model.plan import Plan
 from migrator.model.serialise import dump_yaml
 from migrator.model.workloads import template_path
@@ -907,8 +908,10 @@ def _violations(patch: WorkloadPatch) -> list[str]:
     return [f"{v.check}: {v.text()}" for v in patch.before]
 
 
-def describe(plan: Plan, pr: PullRequest, *, branch: str | None) -> str:
-    """The Markdown pull-request description."""
+def describe(plan: Plan, pr: PullRequest, *, branch: str | None,
+             residual: Mapping[str, Any] | None = None) -> str:
+    """The Markdown pull-request description; `residual` (the view of the residual
+    policies `migrator generate` writes) adds what they keep and what they do not."""
     groups = []
     for status, title in STATUSES.items():
         items = []
@@ -942,6 +945,8 @@ def describe(plan: Plan, pr: PullRequest, *, branch: str | None) -> str:
     counts = Counter(e.status for e in pr.entries)
     return render(
         "pr-description.md.j2",
+        md=md,
+        code=md_code,
         pin=plan.get("pin_version"),
         branch=branch,
         groups=groups,
@@ -950,6 +955,7 @@ def describe(plan: Plan, pr: PullRequest, *, branch: str | None) -> str:
         unparseable=[str(u) for u in pr.unparseable],
         notes=pr.notes,
         unpatched_defaults=unpatched_rows(select(plan)),
+        residual=residual,
     )
 
 
