@@ -87,3 +87,15 @@ def test_an_interrupted_staging_leaves_the_old_set(tmp_path: Path,
         writing.write_set(files)
     assert [p.read_text() for p in files] == ["old", "old"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.json"]
+
+
+def test_generated_trees_are_written_as_one_set(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_rename(*_args: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(writing.os, "replace", no_rename)
+    with pytest.raises(KeyboardInterrupt):
+        writing.write_tree(str(tmp_path / "out"), {"a/one.yaml": "1", "b/two.yaml": "2"},
+                           force=False)
+    assert [p for p in (tmp_path / "out").rglob("*") if p.is_file()] == []

@@ -153,18 +153,16 @@ def _write(target: Path, text: str, mode: int | None) -> None:
 def write_tree(root: str, files: Mapping[str, str], *, force: bool) -> list[str]:
     """Write every file of `files` below `root` (created if needed); the written paths.
 
-    Everything is checked before the first byte is written.
+    Everything is checked before the first byte is written, and the files are written as
+    one set (`write_set`): an error or Ctrl-C leaves the old files, never half of the new.
     """
     check_tree(root, files, force=force)
-    written = []
+    targets = {destination(root, relpath): files[relpath] for relpath in sorted(files)}
     try:
-        for relpath in sorted(files):
-            target = destination(root, relpath)
-            _write(target, files[relpath], None)
-            written.append(str(target))
+        write_set(targets)
     except OSError as exc:
         raise WriteError(f"{root}: {exc.strerror or exc}") from exc
-    return written
+    return [str(target) for target in targets]
 
 
 def replace_file(root: str, relpath: str, text: str) -> None:
