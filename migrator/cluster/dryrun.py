@@ -21,8 +21,8 @@ Nothing here prints.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
 from migrator.cluster.client import ClusterClient
@@ -218,12 +218,14 @@ def _dry_run_namespace(
 
 
 def run_server_dry_runs(
-    client: ClusterClient, plan: Mapping[str, Any], *, concurrency: int = 4
+    client: ClusterClient, plan: Mapping[str, Any], *, concurrency: int = 4,
+    on_result: Callable[[str, Mapping[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Server dry-run of every plan namespace's proposed enforce level, compared with ours.
 
     At most `concurrency` requests at a time. Per-namespace failures (403, 404, 422, an
     unreachable server) are recorded in that namespace's `error`; nothing is persisted.
+    `on_result(namespace, result)` hears each namespace as soon as it is answered.
     """
     defaults = _plan_defaults(plan)
     server = plan_server(plan)
@@ -231,8 +233,15 @@ def run_server_dry_runs(
     pool = ThreadPoolExecutor(max_workers=max(1, concurrency),
                               thread_name_prefix="migrator-dry-run")
     try:
-        results = list(pool.map(lambda e: _dry_run_namespace(client, e, defaults, server),
-                                entries))
+        futures = {pool.submit(_dry_run_namespace, client, e, defaults, server): i
+                   for i, e in enumerate(entries)}
+        answers: dict[int, dict[str, Any]] = {}
+        for future in as_completed(futures):
+            index = futures[future]
+            answers[index] = future.result()
+            if on_result is not None:
+                on_result(str(entries[index].get("name")), answers[index])
+        results = [answers[i] for i in range(len(entries))]
     except BaseException:  # Ctrl-C: do not wait for the requests in flight
         pool.shutdown(wait=False, cancel_futures=True)
         raise
