@@ -3,7 +3,13 @@
 Owns the file side of every command: expanding paths (directories recursively, `.yaml`,
 `.yml` and `.json`), streaming multi-document YAML one document at a time, unwrapping
 `kind: List` (what `kubectl get -o yaml` writes), and turning every parse failure into a
-`ManifestError` that names the file and line, without stopping the other files.
+`ManifestError` that names the file and line, without stopping the other files. A mapping
+that holds one key twice is such a failure (the API server rejects it; read silently, the
+second value would win), and so is nesting deeper than the parsers allow.
+
+JSON is decoded with msgspec, a `kind: List` one item at a time (so a large dump never
+exists as one parsed tree), with the garbage collector paused while the tree is built:
+nothing parsed from JSON or YAML holds a reference cycle, so its scans would find nothing.
 
 Objects stay plain camelCase dictionaries, exactly as the API server serves them; YAML
 timestamps stay strings, so an object read from a file equals the same object read live.
@@ -11,14 +17,18 @@ timestamps stay strings, so an object read from a file equals the same object re
 
 from __future__ import annotations
 
+import gc
 import json
 import os
+import re
 import sys
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
+import msgspec
 import yaml
 
 from migrator.errors import ManifestError
@@ -29,8 +39,32 @@ STDIN = "-"
 _BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+class _DuplicateKey(Exception):
+    def __init__(self, key: str, line: int | None) -> None:
+        super().__init__(key)
+        self.key, self.line = key, line
+
+
 class _Loader(_BaseLoader):  # type: ignore[misc]
-    """SafeLoader that keeps timestamps as strings, as JSON would."""
+    """SafeLoader that keeps timestamps as strings, as JSON would, and refuses a mapping
+    that names one key twice."""
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        _refuse_duplicates(node)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _refuse_duplicates(node: Any) -> None:
+    """Raise _DuplicateKey for the second occurrence of a scalar key in a mapping node
+    (merge keys `<<` are YAML's own way of combining mappings and are left alone)."""
+    seen: set[tuple[str, str]] = set()
+    for key_node, _value in node.value:
+        if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = (key_node.tag, key_node.value)
+        if key in seen:
+            raise _DuplicateKey(key_node.value, key_node.start_mark.line + 1)
+        seen.add(key)
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -117,6 +151,13 @@ def _unwrap(
         items = [(f"document {index} item {i}", item) for i, item in enumerate(obj["items"])]
     else:
         items = [(f"document {index}", obj)]
+    yield from _items(items, path, index, line, problems)
+
+
+def _items(
+    items: list[tuple[str, Any]], path: str, index: int, line: int | None,
+    problems: list[ManifestError] | None,
+) -> Iterator[Document]:
     for where, item in items:
         reason = malformed(item) if isinstance(item, dict) else "not a mapping"
         if reason is None:
@@ -140,6 +181,223 @@ def _read_text(path: str, stdin: IO[str] | None) -> str:
         raise ManifestError(path, exc.strerror or str(exc)) from exc
 
 
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """The cyclic garbage collector off while parsed trees are built: they hold no
+    reference cycles, and each collection would rescan every object parsed so far."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+# -- JSON ----------------------------------------------------------------------------------
+
+_TOP = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_ITEMS = msgspec.json.Decoder(list[msgspec.Raw])
+_ANY = msgspec.json.Decoder()
+_ENCODE = msgspec.json.Encoder().encode
+#: A colon written as an escape would upset the duplicate-key count below.
+_ESCAPED_COLON = re.compile(r"\\u003[aA]")
+_AT_BYTE = re.compile(r"\(byte (\d+)\)")
+
+
+def _colons(raw: msgspec.Raw) -> int:
+    return bytes(raw).count(b":")
+
+
+def _decode_checked(raw: msgspec.Raw) -> Any:
+    """One JSON value, refusing a mapping that holds a key twice.
+
+    Every colon of JSON text either ends a key or sits inside a string, and encoding the
+    decoded value writes each kept pair's colon and each string's colons once more: the
+    counts differ exactly when a repeated key was dropped by the decoder.
+    """
+    value = _ANY.decode(raw)
+    if _colons(raw) != _ENCODE(value).count(b":"):
+        raise _DuplicateKey("", None)
+    return value
+
+
+def _line_at(data: bytes, offset: int) -> int:
+    return data.count(b"\n", 0, max(0, offset)) + 1
+
+
+def _duplicate_in(text: str) -> _DuplicateKey | None:
+    """The first key repeated in one mapping of `text` (JSON is YAML), with its line."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        stack = [node] if node is not None else []
+        while stack:
+            node = stack.pop()
+            if isinstance(node, yaml.MappingNode):
+                _refuse_duplicates(node)
+                stack.extend(value for pair in reversed(node.value) for value in pair)
+            elif isinstance(node, yaml.SequenceNode):
+                stack.extend(reversed(node.value))
+    except _DuplicateKey as exc:
+        return exc
+    except (yaml.YAMLError, RecursionError):
+        return None
+    finally:
+        loader.dispose()
+    return None
+
+
+def _duplicate_error(path: str, text: str, first_line: int = 1) -> ManifestError:
+    """The error for a repeated key in the JSON `text`, which starts on `first_line` of
+    the file."""
+    found = _duplicate_in(text)
+    key = ""
+    if found is None:
+        def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+            nonlocal key
+            out: dict[str, Any] = {}
+            for k, v in items:
+                if k in out and not key:
+                    key = k
+                out[k] = v
+            return out
+        try:
+            json.loads(text, object_pairs_hook=pairs)
+        except (ValueError, RecursionError):
+            pass
+    else:
+        key = found.key
+    line = first_line if found is None or found.line is None else first_line + found.line - 1
+    what = f'the key "{key}"' if key else "a key"
+    return ManifestError(path, f"{what} is given twice in one mapping (the API server "
+                         "rejects such input)", line)
+
+
+def _json_error(path: str, data: bytes, exc: Exception, base: int = 0) -> ManifestError:
+    if isinstance(exc, RecursionError):
+        return ManifestError(path, "invalid JSON: nested deeper than the parser allows",
+                             _line_at(data, base))
+    message = str(exc)
+    found = _AT_BYTE.search(message)
+    line = _line_at(data, base + int(found.group(1))) if found else None
+    message = _AT_BYTE.sub("", message).strip().removeprefix("JSON is malformed: ")
+    return ManifestError(path, f"invalid JSON: {message}", line)
+
+
+def _load_json_exact(text: str, path: str) -> Any:
+    """The stdlib decoder, for the rare text the fast path cannot vouch for."""
+    duplicate = False
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal duplicate
+        out = dict(items)
+        duplicate = duplicate or len(out) != len(items)
+        return out
+
+    try:
+        value = json.loads(text, object_pairs_hook=pairs)
+    except json.JSONDecodeError as exc:
+        raise ManifestError(path, f"invalid JSON: {exc.msg}", exc.lineno) from exc
+    except RecursionError as exc:
+        raise ManifestError(path, "invalid JSON: nested deeper than the parser allows") from exc
+    if duplicate:
+        raise _duplicate_error(path, text)
+    return value
+
+
+def _load_json(
+    text: str, path: str, problems: list[ManifestError] | None
+) -> Iterator[Document]:
+    """The objects of one JSON text; a `kind: List` is decoded one item at a time."""
+    if _ESCAPED_COLON.search(text):
+        yield from _unwrap(_load_json_exact(text, path), path, 0, None, problems)
+        return
+    data = text.encode()
+    try:
+        if not text.lstrip().startswith("{"):
+            whole = msgspec.Raw(data)
+            yield from _unwrap(_decode_checked(whole), path, 0, None, problems)
+            return
+        top = _TOP.decode(data)
+    except _DuplicateKey:
+        raise _duplicate_error(path, text) from None
+    except (msgspec.DecodeError, RecursionError) as exc:
+        raise _json_error(path, data, exc) from exc
+    items = top.get("items")
+    kind: Any = None
+    rest: dict[str, Any] = {}
+    try:
+        for key, raw in top.items():
+            if key != "items":
+                rest[key] = _decode_checked(raw)
+        kind = rest.get("kind")
+        is_list = (isinstance(kind, str) and kind.endswith("List") and items is not None
+                   and memoryview(items)[:1].tobytes() == b"[")
+        if not is_list:
+            if items is not None:
+                rest["items"] = _decode_checked(items)
+            if len(rest) != len(top) or text.count(":") != _ENCODE(rest).count(b":"):
+                raise _DuplicateKey("", None)
+            yield from _unwrap(rest, path, 0, None, problems)
+            return
+        assert items is not None
+        colons = len(top) + sum(k.count(":") + (_colons(v) if k != "items" else 0)
+                                for k, v in top.items())
+        raws = _ITEMS.decode(items)
+    except _DuplicateKey:
+        raise _duplicate_error(path, text) from None
+    except (msgspec.DecodeError, RecursionError) as exc:
+        raise _json_error(path, data, exc) from exc
+    for i, raw in enumerate(raws):
+        colons += _colons(raw)
+        try:
+            item = _decode_checked(raw)
+        except (_DuplicateKey, msgspec.DecodeError, RecursionError) as exc:
+            item_bytes = bytes(raw)
+            offset = data.find(item_bytes)
+            if isinstance(exc, _DuplicateKey):
+                raise _duplicate_error(path, item_bytes.decode(), _line_at(data, offset)
+                                       ) from None
+            raise _json_error(path, data, exc, offset) from exc
+        yield from _items([(f"document 0 item {i}", item)], path, 0, None, problems)
+    if colons != text.count(":"):
+        raise _duplicate_error(path, text)
+
+
+# -- YAML and both ---------------------------------------------------------------------------
+
+
+def _load_yaml(
+    text: str, path: str, problems: list[ManifestError] | None
+) -> Iterator[Document]:
+    loader = _Loader(text)
+    index = 0
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            line = node.start_mark.line + 1 if node is not None else None
+            obj = loader.construct_document(node) if node is not None else None
+            yield from _unwrap(obj, path, index, line, problems)
+            index += 1
+    except _DuplicateKey as exc:
+        raise ManifestError(path, f'the key "{exc.key}" is given twice in one mapping (the '
+                            "API server rejects such input)", exc.line) from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        problem = exc.problem or exc.context or "malformed YAML"
+        raise ManifestError(path, f"invalid YAML: {problem}", line) from exc
+    except yaml.YAMLError as exc:
+        raise ManifestError(path, f"invalid YAML: {exc}") from exc
+    except RecursionError as exc:
+        raise ManifestError(path, "invalid YAML: nested deeper than the parser allows") from exc
+    except ValueError as exc:  # a scalar beyond a converter's limit (e.g. a huge integer)
+        raise ManifestError(path, f"invalid YAML: {exc}") from exc
+    finally:
+        loader.dispose()
+
+
 def load_file(
     path: str, stdin: IO[str] | None = None, problems: list[ManifestError] | None = None
 ) -> Iterator[Document]:
@@ -151,31 +409,13 @@ def load_file(
     still read (without `problems`, it is raised like a syntax error).
     """
     text = _read_text(path, stdin)
-    if path.lower().endswith(".json") or (path == STDIN and text.lstrip().startswith(("{", "["))):
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ManifestError(path, f"invalid JSON: {exc.msg}", exc.lineno) from exc
-        yield from _unwrap(obj, path, 0, None, problems)
-        return
-    loader = _Loader(text)
-    index = 0
-    try:
-        while loader.check_node():
-            node = loader.get_node()
-            line = node.start_mark.line + 1 if node is not None else None
-            obj = loader.construct_document(node) if node is not None else None
-            yield from _unwrap(obj, path, index, line, problems)
-            index += 1
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        problem = exc.problem or exc.context or "malformed YAML"
-        raise ManifestError(path, f"invalid YAML: {problem}", line) from exc
-    except yaml.YAMLError as exc:
-        raise ManifestError(path, f"invalid YAML: {exc}") from exc
-    finally:
-        loader.dispose()
+    with paused_gc():
+        if path.lower().endswith(".json") or (
+            path == STDIN and text.lstrip().startswith(("{", "["))
+        ):
+            yield from _load_json(text, path, problems)
+        else:
+            yield from _load_yaml(text, path, problems)
 
 
 def load_documents(
