@@ -16,7 +16,7 @@ golden:
 	git status --short tests/golden
 
 docs:
-	$(PY) -m migrator.docs
+	$(PY) -m migrator.cli.docs
 
 bench:
 	$(PY) benchmarks/evaluate.py

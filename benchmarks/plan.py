@@ -22,11 +22,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 from evaluate import pod_mix  # noqa: E402
 
 from migrator.errors import ManifestError  # noqa: E402
-from migrator.inventory import Inventory  # noqa: E402
-from migrator.plan import build_plan  # noqa: E402
+from migrator.files.source import read_files  # noqa: E402
+from migrator.model.inventory import Inventory  # noqa: E402
+from migrator.model.workloads import slim_pod  # noqa: E402
+from migrator.plan.decide import build_plan  # noqa: E402
 from migrator.pss.api import Version  # noqa: E402
-from migrator.sources.files import read_files  # noqa: E402
-from migrator.workloads import slim_pod  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 

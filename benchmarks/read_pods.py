@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 import fake_apiserver as fa  # noqa: E402
 
-from migrator.sources.cluster import connect, read_inventory  # noqa: E402
+from migrator.cluster.client import connect, read_inventory  # noqa: E402
 
 
 def _pod_template() -> str:

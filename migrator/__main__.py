@@ -1,5 +1,5 @@
 """`python -m migrator` runs the command-line interface."""
 
-from migrator.cli import main
+from migrator.cli.main import main
 
 main()

@@ -1,7 +1,9 @@
 """The project's own exceptions.
 
-The core raises these (chaining the YAML or API error as the cause); only `cli` catches
-them and turns each into one clear line and an exit code. Nothing here prints.
+Every error the tool reports to its user is a `MigratorError` subclass defined here. The
+core raises them (chaining the YAML or API error as the cause); only the command line's
+edge (`migrator.cli.console.edge`) catches them and turns each into one `error:` line and
+the exit code it carries. Nothing here prints.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ EXIT_OK, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
 class MigratorError(Exception):
     """Base of every error the tool reports to its user."""
+
+    #: the exit code of a command this error stops.
+    exit_code: int = EXIT_ERROR
 
 
 class ManifestError(MigratorError):
@@ -32,3 +37,43 @@ class SourceError(MigratorError):
 
 class UsageError(MigratorError):
     """The user asked for something that cannot be done as asked."""
+
+
+class NamespaceError(SourceError):
+    """One namespace request the server refused; `status` is the HTTP status."""
+
+    def __init__(self, namespace: str, status: int, message: str) -> None:
+        self.namespace = namespace
+        self.status = status
+        super().__init__(message)
+
+
+class WriteError(MigratorError):
+    """Output could not be written where or as asked."""
+
+
+class OutputExists(WriteError):
+    """Output files exist and overwriting them was not allowed."""
+
+    def __init__(self, root: str, existing: list[str]) -> None:
+        self.existing = existing
+        shown = ", ".join(existing[:5]) + (f" and {len(existing) - 5} more"
+                                            if len(existing) > 5 else "")
+        super().__init__(f"{root}: {shown} already exist; pass --force to overwrite")
+
+
+class NotEditable(MigratorError):
+    """A document that cannot be edited without changing bytes outside the patched fields."""
+
+
+class GitError(MigratorError):
+    """A git command failed in the repository."""
+
+
+class PlanError(MigratorError):
+    """A plan file that is not a complete migrator plan."""
+
+
+def exit_code_of(exc: BaseException) -> int:
+    """The exit code a command ends with when `exc` stops it."""
+    return int(getattr(exc, "exit_code", EXIT_ERROR))

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from migrator.errors import ManifestError
-from migrator.inventory import Inventory
-from migrator.plan import build_plan, pin_version
-from migrator.sources.files import read_files
+from migrator.files.source import read_files
+from migrator.model.inventory import Inventory
+from migrator.plan.decide import build_plan, pin_version
 
 ROOT = Path(__file__).resolve().parents[1]
 

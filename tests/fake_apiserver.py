@@ -19,7 +19,7 @@ with its deprecation warning) and `v1_36()` (PSP API answers 404). `write_kubeco
 writes a kubeconfig with a token for a server URL.
 
 The recordings are read from `MIGRATOR_APISERVER_RECORDINGS` (default
-`../shared/apiserver` beside the project).
+`tests/data/apiserver`, copied from real kube-apiservers).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 RECORDINGS = Path(
     os.environ.get("MIGRATOR_APISERVER_RECORDINGS")
-    or Path(__file__).resolve().parents[2] / "shared" / "apiserver"
+    or Path(__file__).resolve().parent / "data" / "apiserver"
 )
 
 #: The exact `Warning` header value a 1.21–1.24 server sends on every PSP request

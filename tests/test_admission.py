@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from migrator.admission import AdmissionConfig, parse_admission_config
 from migrator.errors import ManifestError
+from migrator.model.admission import AdmissionConfig, parse_admission_config
 from migrator.pss.api import Level, LevelVersion, Version
 
 V1 = {

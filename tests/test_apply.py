@@ -22,17 +22,23 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 import fake_apiserver as fa  # noqa: E402
+from edge import edged  # noqa: E402
 
-from migrator.cli_apply import (  # noqa: E402
+from migrator.app.apply import (  # noqa: E402
     attach_server_dry_run,
     cmd_apply,
     cmd_rollback,
     default_rollback_path,
     load_plan,
 )
-from migrator.labels_apply import phase_labels  # noqa: E402
-from migrator.live_namespaces import NamespaceError  # noqa: E402
-from migrator.plan import build_plan, pin_version  # noqa: E402
+from migrator.cluster.client import connect, read_inventory  # noqa: E402
+from migrator.cluster.dryrun import (  # noqa: E402
+    run_server_dry_runs,
+    server_dry_run,
+)
+from migrator.cluster.labels import phase_labels  # noqa: E402
+from migrator.errors import NamespaceError  # noqa: E402
+from migrator.plan.decide import build_plan, pin_version  # noqa: E402
 from migrator.pss.api import (  # noqa: E402
     LABEL_PREFIX,
     Level,
@@ -42,12 +48,9 @@ from migrator.pss.api import (  # noqa: E402
 )
 from migrator.pss.engine import evaluate  # noqa: E402
 from migrator.pss.messages import PodVerdict, namespace_warnings  # noqa: E402
-from migrator.server_dryrun import (  # noqa: E402
-    SERVER_DRY_RUN_SCHEMA,
-    run_server_dry_runs,
-    server_dry_run,
-)
-from migrator.sources.cluster import connect, read_inventory  # noqa: E402
+
+cmd_apply = edged(cmd_apply)
+cmd_rollback = edged(cmd_rollback)
 
 ROOT = Path(__file__).resolve().parents[1]
 PLAN_SCHEMA = json.loads((ROOT / "schemas" / "plan.schema.json").read_text())
@@ -513,12 +516,8 @@ def test_rollback_refuses_another_cluster(cluster: fa.FakeApiServer, kubeconfig:
 
 
 def schema_with_server_dry_run() -> dict[str, Any]:
-    schema = copy.deepcopy(PLAN_SCHEMA)
-    schema["properties"]["server_dry_run"] = {
-        "oneOf": [{"type": "null"}, SERVER_DRY_RUN_SCHEMA["summary"]]}
-    schema["$defs"]["namespace"]["properties"]["server_dry_run"] = {
-        "oneOf": [{"type": "null"}, SERVER_DRY_RUN_SCHEMA["namespace"]]}
-    return schema
+    """plan.schema.json, the one declaration of the server dry-run's shape too."""
+    return PLAN_SCHEMA
 
 
 def tighten(plan: dict[str, Any], name: str, level: str = "restricted") -> None:
@@ -670,7 +669,7 @@ def test_real_cluster_server_dry_run_agrees() -> None:
 
 def test_rollback_file_without_hard_links(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from migrator.errors import UsageError
-    from migrator.labels_apply import write_new_file
+    from migrator.files.rollback import write_new_file
 
     def no_links(_source: str, _target: str) -> None:
         raise PermissionError(1, "Operation not permitted")

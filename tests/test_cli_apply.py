@@ -13,9 +13,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 import fake_apiserver as fa  # noqa: E402
 from test_apply import psa_evaluator  # noqa: E402
 
-from migrator.cli import app  # noqa: E402
+from migrator.cli.main import app  # noqa: E402
 from migrator.errors import ManifestError  # noqa: E402
-from migrator.sources.files import read_files  # noqa: E402
+from migrator.files.source import read_files  # noqa: E402
 
 DEMO = Path(__file__).resolve().parents[1] / "fixtures" / "demo"
 P = "pod-security.kubernetes.io/"

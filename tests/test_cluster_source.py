@@ -17,23 +17,23 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import fake_apiserver as fa  # noqa: E402
 
-from migrator.errors import ManifestError, SourceError  # noqa: E402
-from migrator.inventory import Inventory, key_of  # noqa: E402
-from migrator.manifests import load_documents  # noqa: E402
-from migrator.sources.cluster import (  # noqa: E402
+from migrator.cluster.client import (  # noqa: E402
     ClusterClient,
     RawResponse,
     connect,
     parse_warning_header,
     read_inventory,
 )
-from migrator.sources.snapshot import (  # noqa: E402
+from migrator.errors import ManifestError, SourceError  # noqa: E402
+from migrator.files.manifests import load_documents  # noqa: E402
+from migrator.files.snapshot import (  # noqa: E402
     SNAPSHOT_KIND,
     apply_snapshot_header,
     load_snapshot,
     read_snapshot_header,
     write_snapshot,
 )
+from migrator.model.inventory import Inventory, key_of  # noqa: E402
 
 # ---------------------------------------------------------------------------------------
 # helpers
@@ -566,7 +566,7 @@ def test_psp_from_files_with_a_live_cluster(v136: fa.FakeApiServer, tmp_path: Pa
     v136.add(live_role, other_role)
     psp_file = tmp_path / "psps.yaml"
     psp_file.write_text(PSP_FILE, encoding="utf-8")
-    inventory = read(v136, tmp_path, psp_from=[str(psp_file)])
+    inventory = read_live_with_policy_files(v136, tmp_path, [str(psp_file)])
     assert names(inventory.psps) == ["legacy-restricted"]
     assert inventory.origins[("PodSecurityPolicy", "", "legacy-restricted")] == f"{psp_file}#0"
     # the file's ClusterRole replaces the live one of the same name; others stay live
@@ -583,15 +583,47 @@ def test_psp_from_files_with_a_live_cluster(v136: fa.FakeApiServer, tmp_path: Pa
     only_gets(v136)
 
 
-def test_psp_from_a_broken_file_raises_manifest_error(
+def read_live_with_policy_files(server: fa.FakeApiServer, tmp_path: Path, psp_from: list[str],
+                                errors: list[ManifestError] | None = None) -> Inventory:
+    """The live read of `server` with `--psp-from` files, through the one pipeline."""
+    from migrator.app.pipeline import read_source
+
+    kubeconfig = fa.write_kubeconfig(tmp_path, server.url)
+    found: list[ManifestError] = [] if errors is None else errors
+    source = read_source(None, errors=found, kubeconfig=str(kubeconfig), psp_from=psp_from)
+    assert source.live
+    return source.inventory
+
+
+def test_psp_from_a_broken_file_is_named_and_the_rest_is_read(
     v136: fa.FakeApiServer, tmp_path: Path
 ) -> None:
     broken = tmp_path / "broken.yaml"
     broken.write_text("kind: PodSecurityPolicy\nmetadata: [unclosed\n", encoding="utf-8")
-    with pytest.raises(ManifestError) as caught:
-        read(v136, tmp_path, psp_from=[str(broken)])
-    assert caught.value.source == str(broken)
+    errors: list[ManifestError] = []
+    inventory = read_live_with_policy_files(v136, tmp_path, [str(broken)], errors)
+    assert [e.source for e in errors] == [str(broken)]
+    assert inventory.psps == []
     only_gets(v136)
+
+
+def test_psp_from_replaces_file_objects_too(tmp_path: Path) -> None:
+    """One precedence for files and live reads: `--psp-from` objects win."""
+    from migrator.app.pipeline import read_source
+
+    main = tmp_path / "main.yaml"
+    main.write_text(
+        "apiVersion: policy/v1beta1\nkind: PodSecurityPolicy\nmetadata: {name: legacy-restricted}\n"
+        "spec: {privileged: true}\n", encoding="utf-8")
+    psp_file = tmp_path / "psps.yaml"
+    psp_file.write_text(PSP_FILE, encoding="utf-8")
+    errors: list[ManifestError] = []
+    source = read_source([str(main)], errors=errors, psp_from=[str(psp_file)])
+    assert errors == []
+    (psp,) = source.inventory.psps
+    assert psp["spec"].get("privileged") is not True
+    assert source.inventory.origins[("PodSecurityPolicy", "", "legacy-restricted")] == f"{psp_file}#0"
+    assert source.inventory.skipped["ConfigMap"] == 1
 
 
 # ---------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from migrator.docs import checks_table, update_readme
+from migrator.cli.docs import checks_table, update_readme
 from migrator.pss.checks import ALL_CHECKS
 
 README = Path(__file__).resolve().parents[1] / "README.md"

@@ -13,7 +13,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import fake_apiserver as fa  # noqa: E402
 
-from migrator.dryrun import (  # noqa: E402
+from migrator.cluster.client import RawResponse  # noqa: E402
+from migrator.plan.dryrun import (  # noqa: E402
     Disagreement,
     PodGroup,
     ServerVerdict,
@@ -26,7 +27,6 @@ from migrator.dryrun import (  # noqa: E402
 from migrator.pss.api import Level, LevelVersion, Policy, Version  # noqa: E402
 from migrator.pss.messages import PodVerdict, namespace_warnings  # noqa: E402
 from migrator.pss.registry import Violation  # noqa: E402
-from migrator.sources.cluster import RawResponse  # noqa: E402
 
 RESTRICTED_4 = ("allowPrivilegeEscalation != false", "unrestricted capabilities",
                 "runAsNonRoot != true", "seccompProfile")

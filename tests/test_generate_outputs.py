@@ -18,16 +18,20 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 from demo import ROOT, cwd, write_demo_plan  # noqa: E402
+from edge import edged  # noqa: E402
 from golden import GOLDEN  # noqa: E402
 
-from migrator.admission import parse_admission_config  # noqa: E402
-from migrator.checking import check_object  # noqa: E402
-from migrator.cli_generate import generate, generate_files  # noqa: E402
+from migrator.app.generate import generate, generate_files  # noqa: E402
+from migrator.errors import OutputExists, WriteError  # noqa: E402
+from migrator.files.planfile import load_plan  # noqa: E402
+from migrator.files.writing import write_tree  # noqa: E402
 from migrator.generate.admission import admission_files, config_version  # noqa: E402
 from migrator.generate.namespaces import namespace_files  # noqa: E402
-from migrator.generate.writing import OutputExists, WriteError, write_tree  # noqa: E402
-from migrator.planfile import load_plan  # noqa: E402
+from migrator.model.admission import parse_admission_config  # noqa: E402
+from migrator.plan.checking import check_object  # noqa: E402
 from migrator.pss.api import Level, Version  # noqa: E402
+
+generate = edged(generate)
 
 GOLDEN_TREE = GOLDEN / "generate" / "demo"
 

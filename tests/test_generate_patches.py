@@ -18,7 +18,6 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from demo import demo_inventory, demo_plan  # noqa: E402
 
-from migrator.checking import check_object
 from migrator.generate.patches import (
     Refusal,
     Target,
@@ -29,6 +28,7 @@ from migrator.generate.patches import (
     select,
     strategic_patch,
 )
+from migrator.plan.checking import check_object
 from migrator.pss.api import Level, Version
 
 V124 = Version.of(24)

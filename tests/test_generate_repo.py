@@ -19,12 +19,11 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
 from demo import ROOT, cwd, write_demo_plan  # noqa: E402
+from edge import edged  # noqa: E402
 from golden import assert_golden  # noqa: E402
 
-from migrator.checking import check_object  # noqa: E402
-from migrator.cli_generate import patch  # noqa: E402
-from migrator.generate.patches import Change  # noqa: E402
-from migrator.generate.repo import (  # noqa: E402
+from migrator.app.generate import patch  # noqa: E402
+from migrator.files.repo import (  # noqa: E402
     NotEditable,
     change_summary,
     edit_document,
@@ -37,7 +36,11 @@ from migrator.generate.repo import (  # noqa: E402
     round_trip,
     split_documents,
 )
+from migrator.generate.patches import Change  # noqa: E402
+from migrator.plan.checking import check_object  # noqa: E402
 from migrator.pss.api import Level, Version  # noqa: E402
+
+patch = edged(patch)
 
 DEMO_REPO = ROOT / "fixtures" / "demo-repo"
 BRANCH = "migrator/pod-security-v1.24"
@@ -304,7 +307,7 @@ def test_the_demo_index_follows_kustomize() -> None:
 
 
 def test_document_indexes_agree_with_the_manifest_loader(tmp_path: Path) -> None:
-    from migrator.manifests import load_file
+    from migrator.files.manifests import load_file
 
     (tmp_path / "odd.yaml").write_text("# top\n---\n---\nkind: A\nmetadata: {name: a}\n"
                                        "---\n# only a comment\n---\nkind: B\n"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from migrator.inventory import Inventory
+from migrator.model.inventory import Inventory
 
 
 def test_kinds_skips_and_duplicates() -> None:

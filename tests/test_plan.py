@@ -14,13 +14,13 @@ from typer.testing import CliRunner
 sys.path.insert(0, str(Path(__file__).parent))
 from golden import assert_golden  # noqa: E402
 
-from migrator.admission import AdmissionConfig, parse_admission_config  # noqa: E402
-from migrator.cli import app  # noqa: E402
+from migrator.cli.main import app  # noqa: E402
 from migrator.errors import ManifestError  # noqa: E402
-from migrator.inventory import Inventory  # noqa: E402
-from migrator.plan import build_plan, pin_version  # noqa: E402
+from migrator.files.source import read_files  # noqa: E402
+from migrator.model.admission import AdmissionConfig, parse_admission_config  # noqa: E402
+from migrator.model.inventory import Inventory  # noqa: E402
+from migrator.plan.decide import build_plan, pin_version  # noqa: E402
 from migrator.pss.api import Version  # noqa: E402
-from migrator.sources.files import read_files  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = json.loads((ROOT / "schemas" / "plan.schema.json").read_text())

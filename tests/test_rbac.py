@@ -1,4 +1,4 @@
-"""Table tests for `migrator.rbac`: PSP `use` resolution, namespace editors, admitting PSPs."""
+"""Table tests for `migrator.rbac.access`: PSP `use` resolution, namespace editors, admitting PSPs."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from migrator.inventory import Inventory
-from migrator.rbac import (
+from migrator.model.inventory import Inventory
+from migrator.rbac.access import (
     Grant,
     admitted_by,
     effective_cluster_role_rules,
@@ -24,7 +24,7 @@ from migrator.rbac import (
 
 Obj = dict[str, Any]
 
-RECORDINGS = Path(__file__).resolve().parents[2] / "shared" / "apiserver" / "v1.24"
+RECORDINGS = Path(__file__).resolve().parent / "data" / "apiserver" / "v1.24"
 
 # --- object builders ------------------------------------------------------------------------
 

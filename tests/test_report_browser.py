@@ -20,12 +20,15 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from test_report_render import EVIL_NS, EVIL_YAML  # noqa: E402
 
-from migrator.cli_report import run_report  # noqa: E402
+from migrator.app.report import run_report  # noqa: E402
 
 DEMO = Path(__file__).resolve().parents[1] / "fixtures" / "demo"
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 TIMEOUT = 180
 INSTALL = "apt-get update && apt-get install -y chromium"
+from edge import edged  # noqa: E402
+
+run_report = edged(run_report)
 
 
 def _find_chromium() -> str | None:
@@ -168,7 +171,7 @@ def test_console_errors_are_caught(chromium: str, tmp_path: Path) -> None:
 
 
 def test_fleet_page_loads(chromium: str, tmp_path: Path) -> None:
-    from migrator.report.fleet import ClusterOutcome, fleet_view
+    from migrator.app.fleet import ClusterOutcome, fleet_view
     from migrator.report.render import render_fleet
 
     ok = ClusterOutcome("prod", "prod", report={

@@ -1,4 +1,4 @@
-"""`migrator report` through `migrator.cli_report.run_report`: inputs (manifests, plan.json,
+"""`migrator report` through `migrator.app.report.run_report`: inputs (manifests, plan.json,
 a live cluster, a fleet of contexts), files written, Helm history, exit codes of --fail-on,
 and one-line errors instead of tracebacks."""
 
@@ -14,16 +14,19 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 import fake_apiserver as fa  # noqa: E402
+from edge import edged  # noqa: E402
 from test_report_helm import OTHER_MANIFEST_MARKER, VALUES_SECRET, release_secrets  # noqa: E402
 
-from migrator.cli_report import run_report  # noqa: E402
+from migrator.app.report import run_report  # noqa: E402
 from migrator.errors import (  # noqa: E402
     EXIT_ERROR,
     EXIT_FINDINGS,
     EXIT_OK,
     ManifestError,  # noqa: E402
 )
-from migrator.sources.files import read_files  # noqa: E402
+from migrator.files.source import read_files  # noqa: E402
+
+run_report = edged(run_report)
 
 DEMO = Path(__file__).resolve().parents[1] / "fixtures" / "demo"
 FILES = ("report.html", "report.md", "report.json", "plan.json")
@@ -104,7 +107,7 @@ def test_existing_report_needs_force(tmp_path: Path) -> None:
     o = Output()
     assert o.run([str(DEMO)], out=str(tmp_path), quiet=True) == EXIT_OK
     assert o.run([str(DEMO)], out=str(tmp_path), quiet=True) == EXIT_ERROR
-    assert o.err == [f"{tmp_path / 'report.html'} exists; pass --force to overwrite it"]
+    assert o.err == [f"error: {tmp_path / 'report.html'} exists; pass --force to overwrite it"]
     assert o.run([str(DEMO)], out=str(tmp_path), quiet=True, force=True) == EXIT_OK
 
 
@@ -130,7 +133,7 @@ def test_report_from_plan_in_its_own_folder(tmp_path: Path) -> None:
     assert o.run(plan_file=str(tmp_path / "plan.json"), out=str(tmp_path)) == EXIT_OK, o.errors
     assert (tmp_path / "plan.json").read_text(encoding="utf-8") == plan_before
     report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
-    assert report["cleanup"]["rbac_known"] is False
+    assert report["cleanup"]["rbac_known"] is True  # recorded in plan.json
     assert report["cluster"]["name"] == "manifests"
 
 

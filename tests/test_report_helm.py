@@ -19,7 +19,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import fake_apiserver as fa  # noqa: E402
 
-from migrator.report.helm import (  # noqa: E402
+from migrator.cluster.client import connect  # noqa: E402
+from migrator.cluster.helm import (  # noqa: E402
     HELM_SECRET_TYPE,
     HelmHistory,
     ReleaseDecodeError,
@@ -28,7 +29,6 @@ from migrator.report.helm import (  # noqa: E402
     read_helm_history,
     revision_of_secret,
 )
-from migrator.sources.cluster import connect  # noqa: E402
 
 VALUES_SECRET = "s3cr3t-value-never-printed"
 OTHER_MANIFEST_MARKER = "other-manifest-marker"

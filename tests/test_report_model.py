@@ -14,7 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 from demo import demo_inventory, demo_plan  # noqa: E402
 
-from migrator.inventory import Inventory
+from migrator.model.inventory import Inventory
 from migrator.report.model import (
     BLOCKED,
     READY,
@@ -200,13 +200,9 @@ def server_dry_run_plan() -> dict[str, Any]:
 
 def test_server_dry_run_shape_is_the_one_plan_writes() -> None:
     jsonschema = pytest.importorskip("jsonschema")
-    from migrator.server_dryrun import SERVER_DRY_RUN_SCHEMA
-
-    plan = server_dry_run_plan()
-    jsonschema.validate(plan["server_dry_run"], SERVER_DRY_RUN_SCHEMA["summary"])
-    for name in ("team-a", "payments", "legacy"):
-        jsonschema.validate(namespace(plan, name)["server_dry_run"],
-                            SERVER_DRY_RUN_SCHEMA["namespace"])
+    schema = json.loads((Path(__file__).resolve().parents[1] / "schemas"
+                         / "plan.schema.json").read_text())
+    jsonschema.validate(server_dry_run_plan(), schema)
 
 
 def test_server_disagreements_block_and_coverage_warns() -> None:
@@ -295,8 +291,18 @@ def test_cleanup_edits_mixed_roles_and_keeps_aggregated_ones() -> None:
     assert cleanup["edit"] == [{"kind": "ClusterRole", "namespace": None, "name": "mixed"}]
 
 
-def test_without_inventory_only_psps_are_listed_and_the_report_says_so() -> None:
-    report = build_report(demo_plan())
+def test_a_plan_alone_names_the_rbac_to_delete() -> None:
+    """The RBAC cleanup is computed when the plan is made, so plan.json alone is enough."""
+    with_inventory = build_report(demo_plan(), inventory=demo_inventory())["cleanup"]
+    alone = build_report(demo_plan())["cleanup"]
+    assert alone == with_inventory
+    assert alone["rbac_known"] is True and alone["cluster_roles"]
+
+
+def test_an_older_plan_without_rbac_lists_only_psps_and_the_report_says_so() -> None:
+    plan = demo_plan()
+    del plan["rbac_cleanup"]
+    report = build_report(plan)
     assert report["cleanup"]["rbac_known"] is False
     assert report["cleanup"]["cluster_roles"] == []
     step = next(s for s in report["rollout"] if s["id"] == "cleanup")

@@ -14,12 +14,15 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from demo import ROOT, cwd, demo_inventory, demo_plan  # noqa: E402
+from edge import edged  # noqa: E402
 from golden import assert_golden  # noqa: E402
 
-from migrator.cli_report import run_report  # noqa: E402
+from migrator.app.report import run_report  # noqa: E402
 from migrator.report.charts import namespaces_donut, passing_bars, psp_bars  # noqa: E402
 from migrator.report.model import build_report  # noqa: E402
 from migrator.report.render import md, md_code, render_html, render_markdown  # noqa: E402
+
+run_report = edged(run_report)
 
 DEMO = Path(__file__).resolve().parents[1] / "fixtures" / "demo"
 
@@ -211,7 +214,7 @@ def test_empty_charts() -> None:
 def test_helm_section_in_markdown_and_html() -> None:
     from test_report_helm import OTHER_MANIFEST_MARKER, VALUES_SECRET, release_secrets
 
-    from migrator.report.helm import HelmHistory
+    from migrator.cluster.helm import HelmHistory
 
     history = HelmHistory()
     for secret in release_secrets():

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from migrator.inventory import Inventory
-from migrator.manifests import load_documents
-from migrator.owners import OwnerIndex
+from migrator.files.manifests import load_documents
+from migrator.model.inventory import Inventory
+from migrator.model.owners import OwnerIndex
+from migrator.plan.simulate import simulate
 from migrator.psp import explains, psp_defaults
 from migrator.pss.api import Level, LevelVersion, Version
-from migrator.simulate import simulate
 
 DEMO = Path(__file__).resolve().parents[1] / "fixtures" / "demo"
 PIN = Version.of(24)

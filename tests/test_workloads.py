@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from migrator.workloads import pod_template, slim_pod
+from migrator.model.workloads import pod_template, slim_pod
 
 SPEC = {"containers": [{"name": "c", "image": "x"}]}
 META = {"labels": {"app": "x"}}

@@ -1,11 +1,10 @@
-"""What `migrator generate` and `migrator patch` produce from a plan.
+"""What `migrator generate` and `migrator patch` produce from a plan, pure.
 
 - `namespaces`: Namespace manifests with the Pod Security labels, in two phases;
 - `patches`: the securityContext patch of each workload, proven by `check_object`, in three
   formats (strategic merge with a kustomization, RFC 6902 JSON, full manifests);
-- `admission`: the PodSecurity admission configuration, plain and wrapped;
-- `repo`: pull-request mode, editing the workloads' sources in a manifests repository;
-- `writing`: writing files safely below one folder.
+- `admission`: the PodSecurity admission configuration, plain and wrapped.
 
-Reading the plan those commands start from is `migrator.planfile`'s job.
+Editing a repository in place is `migrator.files.repo`; writing the files is
+`migrator.files.writing`.
 """

@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from migrator.generate.patches import comment, dump_yaml
+from migrator.model.serialise import comment, dump_yaml
 from migrator.pss.api import MODES, Level, Version
 
 GROUP = "pod-security.admission.config.k8s.io"

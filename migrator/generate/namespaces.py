@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from migrator.generate.patches import comment, dump_yaml
+from migrator.model.serialise import comment, dump_yaml
 from migrator.pss.api import LABEL_PREFIX
 
 PHASE1 = "phase1-audit"

@@ -21,26 +21,22 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
-from migrator.checking import check_object
-from migrator.plan import patchable
+from migrator.model.serialise import comment, dump_yaml
+from migrator.model.workloads import TEMPLATE_PATHS
+from migrator.plan.checking import check_object
+from migrator.plan.decide import patchable
 from migrator.pss.api import SECCOMP_CONTAINER_PREFIX, SECCOMP_POD_ANNOTATION, Level, Version
 from migrator.pss.defaults import seccomp_field
+from migrator.pss.engine import EVALUATOR
 from migrator.pss.registry import Violation
-from migrator.workloads import TEMPLATE_PATHS
 
 Path = tuple[str | int, ...]
 
 #: The container lists a pod template carries (ephemeral containers exist on pods only).
 CONTAINER_LISTS = ("initContainers", "containers")
 #: The checks a patch can satisfy by adding fields, and what each one adds.
-FIXES = {
-    "allowPrivilegeEscalation": "allowPrivilegeEscalation: false in every container",
-    "capabilities_restricted": 'capabilities.drop: ["ALL"] in every container',
-    "runAsNonRoot": "runAsNonRoot: true at pod level",
-    "seccompProfile_restricted": "seccompProfile.type: RuntimeDefault at pod level",
-}
+#: check ID -> what the generated patch sets for it (declared by each check).
+FIXES = {check.id: check.patch for check in EVALUATOR.checks.values() if check.patch}
 _NOT_PATCHED = ("status",)
 _VOLATILE_METADATA = ("creationTimestamp", "generation", "managedFields", "resourceVersion",
                       "selfLink", "uid")
@@ -501,15 +497,6 @@ def header(patch: WorkloadPatch, what: str) -> list[str]:
         lines.append(f"made explicit from PSP {t.psp}: {', '.join(patch.psp_defaults)}")
     lines.extend(f"warning: {w}" for w in patch.warnings)
     return lines
-
-
-def comment(lines: Iterable[str]) -> str:
-    return "".join(f"# {line}".rstrip() + "\n" for line in lines)
-
-
-def dump_yaml(value: Any) -> str:
-    return yaml.safe_dump(value, sort_keys=False, default_flow_style=False, allow_unicode=True,
-                          width=4096)
 
 
 def _nest(path: Path, value: Any, into: dict[str, Any], source: Mapping[str, Any]) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from migrator.psp.output import sorted_json
+from migrator.model.serialise import sorted_json
 from migrator.psp.podview import BASELINE_CAPABILITIES, RESTRICTED_VOLUMES, SAFE_SYSCTLS
 from migrator.psp.rules import APPARMOR_FIELD, SECCOMP_FIELD, format_ranges
 from migrator.psp.spec import MAY_RUN_AS, MUST_RUN_AS, IDStrategy, PSPSpec

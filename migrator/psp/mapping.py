@@ -15,13 +15,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from migrator.model.workloads import pod_template
 from migrator.psp.guarantees import LostGuarantee, lost_guarantees
 from migrator.psp.mutation import Default, apply_defaults, defaults_of
 from migrator.psp.podview import PodRef
 from migrator.psp.rules import Tier, tiers_by_field
 from migrator.psp.spec import Problem, PSPSpec, read_psp
 from migrator.pss.api import Level
-from migrator.workloads import pod_template
 
 #: How many workloads a reason names before it only counts them.
 USED_BY_LIMIT = 5

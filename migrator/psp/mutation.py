@@ -20,7 +20,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from migrator.psp.output import sorted_json
+from migrator.model.serialise import sorted_json
+from migrator.model.workloads import PodTemplate, pod_template
 from migrator.psp.spec import (
     MUST_RUN_AS,
     MUST_RUN_AS_NON_ROOT,
@@ -33,7 +34,6 @@ from migrator.pss.api import (
     SECCOMP_POD_ANNOTATION,
 )
 from migrator.pss.defaults import seccomp_field
-from migrator.workloads import PodTemplate, pod_template
 
 CONTAINERS = "spec.containers[*].securityContext."
 APPARMOR_ANNOTATION = f"metadata.annotations[{APPARMOR_CONTAINER_PREFIX}<container>]"

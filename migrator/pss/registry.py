@@ -44,11 +44,25 @@ class VersionedCheck:
 
 @dataclass(frozen=True, slots=True)
 class Check:
+    """One upstream check: its ID, level, versioned implementations and how to fix it.
+
+    `fix` is the advice for a person; `patch` and `additive` describe the generated fix:
+    what a securityContext patch sets, and whether a given violation is fixed by only
+    adding fields (never loosening, never choosing a user ID). Checks without `additive`
+    are never patched.
+    """
+
     id: str
     level: Level
     versions: tuple[VersionedCheck, ...]
     fix: str
     fields: tuple[str, ...] = field(default=())
+    patch: str = ""
+    additive: Callable[[Violation], bool] | None = None
+
+    def patchable(self, violation: Violation) -> bool:
+        """True when the generated securityContext patch fixes `violation`."""
+        return self.additive is not None and self.additive(violation)
 
     def at(self, minor: int) -> VersionedCheck | None:
         """The implementation in force at v1.`minor`, or None before the first one."""

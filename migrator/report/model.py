@@ -21,64 +21,22 @@ import shlex
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from migrator.inventory import Inventory, name_of, namespace_of
-from migrator.plan import patchable
+from migrator.model.inventory import Inventory
+from migrator.plan.decide import patchable
 from migrator.pss.engine import EVALUATOR
 from migrator.pss.registry import Violation
+from migrator.rbac.cleanup import psp_rbac_cleanup
+from migrator.report.rules import BLOCKER, BLOCKER_RULES, FAIL_ON, RULES, fail_on_rules
 
 Json = dict[str, Any]
 
 REPORT_SCHEMA = "migrator.report/v1"
 LEVELS = ("privileged", "baseline", "restricted")
 BLOCKED, WARNINGS, READY = "blocked", "warnings", "ready"
-FAIL_ON = ("blockers", "warnings")
 PLAN_FILE = "plan.json"
 
 #: What each `--fail-on` value fails on, in words (the README and `--help` quote these).
-FAIL_ON_RULES: dict[str, tuple[str, ...]] = {
-    "blockers": (
-        "enforce-rejects: an active workload template or pod, in a namespace not exempt in "
-        "the admission configuration, fails the namespace's recommended enforce level at "
-        "its pinned enforce-version",
-        "rejected-today: a workload template that no usable PodSecurityPolicy admits today "
-        "(the plan's rejected_today)",
-        "server-disagreement: the API server's dry-run verdict on a namespace's existing pods "
-        "differs from ours (only when the plan holds server_dry_run, from `migrator plan "
-        "--server-dry-run`)",
-        "helm-psp: the latest or deployed revision of a Helm release holds a "
-        "PodSecurityPolicy (only with --helm-history)",
-    ),
-    "warnings": (
-        "every blocker rule, and:",
-        "looser-than-psp: a namespace's recommended enforce level is looser than what its "
-        "PodSecurityPolicies allowed in practice",
-        "mutation-only: a workload whose pods pass their level only because a "
-        "PodSecurityPolicy mutated them",
-        "lost-guarantee: a PodSecurityPolicy guarantee with no Pod Security equivalent",
-        "target-rejects: a workload that fails the recommended enforce level at the target "
-        "policy version (new checks after an upgrade of enforce-version), or an inactive "
-        "one that fails it at the pinned version",
-        "helm-rollback: an older Helm revision holding a PodSecurityPolicy (a rollback to "
-        "it fails after 1.25), or Helm history that could not be read completely",
-        "server-incomplete: the server dry run checked only some of a namespace's pods, or "
-        "failed for a namespace",
-        "unreadable: part of the cluster could not be read, so the plan may be incomplete",
-    ),
-}
-
-_RULE_TITLES = {
-    "enforce-rejects": "Workloads the recommended enforce level would reject",
-    "rejected-today": "Templates PodSecurityPolicy already rejects",
-    "server-disagreement": "Offline and server verdicts disagree",
-    "helm-psp": "Helm releases holding a PodSecurityPolicy",
-    "looser-than-psp": "Looser than PodSecurityPolicy",
-    "mutation-only": "Passing only thanks to PSP mutation",
-    "lost-guarantee": "PSP guarantees that will be lost",
-    "target-rejects": "New checks at the target version",
-    "helm-rollback": "Helm history",
-    "server-incomplete": "Server dry run incomplete",
-    "unreadable": "Not read",
-}
+FAIL_ON_RULES: dict[str, tuple[str, ...]] = fail_on_rules()
 
 
 # -- small helpers ------------------------------------------------------------------------
@@ -213,7 +171,7 @@ def _from_blockers(ns: Mapping[str, Any], blockers: list[Mapping[str, Any]]) -> 
 def _describe_disagreement(item: Any) -> str:
     if not isinstance(item, dict):
         return _value(item)
-    if item.get("message") and "kind" in item:  # migrator.dryrun.Disagreement
+    if item.get("message") and "kind" in item:  # migrator.plan.dryrun.Disagreement
         return f"{item['pod']}: {item['message']}" if item.get("pod") else str(item["message"])
     parts = []
     for key in ("object", "pod", "level", "version"):
@@ -260,7 +218,7 @@ def _disagreement_rows(items: Any, namespace: str | None) -> list[Json]:
 
 
 def _dry_run_namespace(section: Any, namespace: str) -> Json | None:
-    """A namespace's `server_dry_run` (see migrator.server_dryrun), for the drill-down."""
+    """A namespace's `server_dry_run` (see migrator.cluster.dryrun), for the drill-down."""
     if not isinstance(section, dict):
         return None
     coverage = section.get("coverage")
@@ -388,87 +346,25 @@ def _psps(plan: Mapping[str, Any]) -> list[Json]:
     return out
 
 
-_PSP_GROUPS = frozenset({"policy", "extensions"})
-_PSP_RESOURCE = "podsecuritypolicies"
-
-
-def _strings(value: Any) -> list[str]:
-    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
-
-
-def _rules(role: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    rules = role.get("rules")
-    return [r for r in rules if isinstance(r, dict)] if isinstance(rules, list) else []
-
-
-def _psp_only_rule(rule: Mapping[str, Any]) -> bool:
-    """The rule is about PodSecurityPolicies and nothing else (no wildcard reaching further)."""
-    groups, resources = set(_strings(rule.get("apiGroups"))), set(_strings(rule.get("resources")))
-    return (not _strings(rule.get("nonResourceURLs")) and bool(groups) and groups <= _PSP_GROUPS
-            and resources == {_PSP_RESOURCE})
-
-
-def _names_psps(rule: Mapping[str, Any]) -> bool:
-    return _PSP_RESOURCE in _strings(rule.get("resources"))
-
-
-def _role_kind(role: Mapping[str, Any]) -> str:
-    """`delete` for a role that only grants PSP rights, `edit` for one that also grants more."""
-    rules = _rules(role)
-    if not any(_names_psps(r) for r in rules):
-        return ""
-    if all(_psp_only_rule(r) for r in rules) and not role.get("aggregationRule"):
-        return "delete"
-    return "edit"
 
 
 def rbac_cleanup(plan: Mapping[str, Any], inventory: Inventory | None) -> Json:
-    """The objects to delete once Pod Security Admission enforces and PSP admission is off.
+    """The objects to delete once Pod Security Admission enforces and PSP admission is off,
+    with the commands that delete them.
 
-    Every PodSecurityPolicy; with an inventory also every ClusterRole and Role whose rules
-    only concern PodSecurityPolicies, the bindings to them, and the roles that grant PSP
-    rights among others (to edit, not delete). Without an inventory (a report made from
-    plan.json alone) only the PSPs can be named.
+    The plan's `rbac_cleanup` (computed when it was made, from the RBAC objects read); for a
+    plan written before it was recorded, computed from `inventory` when one is given, else
+    only the PSPs can be named.
     """
-    psps = sorted({str(p["name"]) for p in plan["psps"]}
-                  | ({name_of(p) for p in inventory.psps} if inventory else set()))
-    result: Json = {"psps": psps, "rbac_known": inventory is not None, "cluster_roles": [],
-                    "roles": [], "cluster_role_bindings": [], "role_bindings": [],
-                    "edit": [], "commands": []}
-    if inventory is not None:
-        deleted_cr: set[str] = set()
-        deleted_r: set[tuple[str, str]] = set()
-        for role in inventory.cluster_roles:
-            kind = _role_kind(role)
-            if kind == "delete":
-                deleted_cr.add(name_of(role))
-            elif kind == "edit":
-                result["edit"].append({"kind": "ClusterRole", "namespace": None,
-                                       "name": name_of(role)})
-        for role in inventory.roles:
-            kind = _role_kind(role)
-            where = namespace_of(role) or "default"
-            if kind == "delete":
-                deleted_r.add((where, name_of(role)))
-            elif kind == "edit":
-                result["edit"].append({"kind": "Role", "namespace": where,
-                                       "name": name_of(role)})
-        crb, rb = set(), set()
-        for binding in inventory.cluster_role_bindings:
-            ref = binding.get("roleRef") or {}
-            if ref.get("kind") == "ClusterRole" and ref.get("name") in deleted_cr:
-                crb.add(name_of(binding))
-        for binding in inventory.role_bindings:
-            ref = binding.get("roleRef") or {}
-            where = namespace_of(binding) or "default"
-            if (ref.get("kind") == "ClusterRole" and ref.get("name") in deleted_cr) or (
-                    ref.get("kind") == "Role" and (where, ref.get("name")) in deleted_r):
-                rb.add((where, name_of(binding)))
-        result["cluster_roles"] = sorted(deleted_cr)
-        result["roles"] = [{"namespace": n, "name": r} for n, r in sorted(deleted_r)]
-        result["cluster_role_bindings"] = sorted(crb)
-        result["role_bindings"] = [{"namespace": n, "name": b} for n, b in sorted(rb)]
-        result["edit"].sort(key=lambda e: (e["kind"], e["namespace"] or "", e["name"]))
+    recorded = plan.get("rbac_cleanup")
+    if isinstance(recorded, Mapping):
+        result: Json = {**recorded}
+    else:
+        result = psp_rbac_cleanup(inventory) if inventory is not None else {
+            "rbac_known": False, "psps": [], "cluster_roles": [], "roles": [],
+            "cluster_role_bindings": [], "role_bindings": [], "edit": []}
+    psps = sorted({str(p["name"]) for p in plan["psps"]} | set(result.pop("psps")))
+    result = {"psps": psps, **result}
     commands = []
     if result["cluster_role_bindings"]:
         commands.append(_sh("kubectl", "delete", "clusterrolebinding",
@@ -525,7 +421,7 @@ HELM_FIX = (
 
 def _finding(rule: str, namespace: str | None, text: str, subject: str | None = None) -> Json:
     """One blocker or warning: where it is (a namespace, else `subject`) and what it is."""
-    return {"rule": rule, "title": _RULE_TITLES[rule], "namespace": namespace,
+    return {"rule": rule, "title": RULES[rule].title, "namespace": namespace,
             "anchor": anchor_of(namespace) if namespace else None,
             "subject": subject or namespace or "cluster", "text": text}
 
@@ -595,7 +491,10 @@ def _findings(plan: Mapping[str, Any], namespaces: list[Json], psps: list[Json],
     for u in plan["unreadable"]:
         warnings.append(_finding("unreadable", None, f"{u['reason']}: {u['consequence']}",
                                  str(u["what"])))
-    return blockers, warnings
+    # Each finding blocks or warns as its rule says, wherever it was produced.
+    found = blockers + warnings
+    return ([f for f in found if RULES[f["rule"]].severity == BLOCKER],
+            [f for f in found if RULES[f["rule"]].severity != BLOCKER])
 
 
 def _dry_run_findings(namespaces: list[Json], summary: Json | None, blockers: list[Json],
@@ -640,14 +539,8 @@ def _dry_run_findings(namespaces: list[Json], summary: Json | None, blockers: li
 def _blocked_phrase(rule: str, items: list[Json]) -> str:
     spaces = sorted({str(f["namespace"]) for f in items if f["namespace"]})
     where = f" (in {_join(spaces)})" if spaces else ""
-    n = len(items)
-    if rule == "enforce-rejects":
-        return f"{_plural(n, 'active workload')} the recommended levels would reject{where}"
-    if rule == "rejected-today":
-        return f"{_plural(n, 'workload template')} that PodSecurityPolicy already rejects{where}"
-    if rule == "server-disagreement":
-        return f"{_plural(n, 'disagreement')} between offline and server verdicts{where}"
-    return f"{_plural(n, 'Helm release')} still holding a PodSecurityPolicy"
+    noun, rest = RULES[rule].headline
+    return f"{_plural(len(items), noun)} {rest}{where}"
 
 
 def _headline(blockers: list[Json], warnings: list[Json]) -> tuple[str, str]:
@@ -665,7 +558,8 @@ def _headline(blockers: list[Json], warnings: list[Json]) -> tuple[str, str]:
                    "without rejecting a running workload.")
 
 
-def _namespace_status(ns: Json, findings: list[Json], rule_set: set[str]) -> int:
+def _namespace_status(ns: Json, findings: list[Json], rule_set: Iterable[str]) -> int:
+    rule_set = set(rule_set)
     return sum(1 for f in findings if f["namespace"] == ns["name"] and f["rule"] in rule_set)
 
 
@@ -782,10 +676,9 @@ def build_report(
     dry_run = _dry_run_summary(plan.get("server_dry_run"))
     blockers, warnings = _findings(plan, namespaces, psps, helm_view, dry_run)
     status, headline = _headline(blockers, warnings)
-    blocker_rules = {"enforce-rejects", "rejected-today", "server-disagreement"}
     for ns in namespaces:
-        n_block = _namespace_status(ns, blockers, blocker_rules)
-        n_warn = _namespace_status(ns, warnings, set(_RULE_TITLES))
+        n_block = _namespace_status(ns, blockers, BLOCKER_RULES)
+        n_warn = _namespace_status(ns, warnings, set(RULES))
         ns["blockers"], ns["warning_count"] = n_block, n_warn
         ns["status"] = BLOCKED if n_block else (WARNINGS if n_warn else READY)
     cleanup = rbac_cleanup(plan, inventory)

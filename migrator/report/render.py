@@ -1,7 +1,7 @@
 """Rendering a readiness report (or a fleet summary) as HTML, Markdown or JSON.
 
 Owns the three output formats of `migrator report`, each a function from the view model of
-`migrator.report.model` (or `migrator.report.fleet`) to a string: the HTML page
+`migrator.report.model` (or `migrator.app.fleet`) to a string: the HTML page
 (`templates/report.html.j2`, autoescaped, with inline CSS and the inline SVG charts of
 `migrator.report.charts`: it loads nothing from anywhere), the Markdown report for tickets
 and pull requests (`templates/report.md.j2`, every name passed through `md`), the JSON of the
@@ -16,8 +16,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from migrator.render import render
 from migrator.report.charts import LEVEL_COLOURS, all_charts
+from migrator.report.templating import render
 
 # Markdown punctuation to escape; `_` only where it could open or close emphasis.
 _MD_SPECIAL = re.compile(r"([\\`*\[\]|~]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])|^#)")

@@ -1,4 +1,4 @@
-"""The 56 real-world PSPs of ../shared/psp-corpus, analysed end to end.
+"""The 56 real-world PSPs of tests/data/psp-corpus, analysed end to end.
 
 The table below was worked out by hand from each file and the rules in
 research/psp-semantics.md, before the code was run on the corpus. For every file it gives
@@ -23,12 +23,11 @@ from typing import Any
 
 import pytest
 
-from migrator.manifests import load_file
+from migrator.files.manifests import load_file
 from migrator.psp import analyze_psp
 from migrator.pss.api import Level
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-CORPUS = SHARED / "psp-corpus"
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "psp-corpus"
 
 SEL = "spec.seLinux.rule"
 AA = "metadata.annotations[apparmor.security.beta.kubernetes.io/allowedProfileNames]"
@@ -170,7 +169,7 @@ def _load(path: Path) -> dict[str, Any]:
     return documents[0].obj
 
 
-needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/psp-corpus is absent")
+needs_corpus = pytest.mark.skipif(not CORPUS.is_dir(), reason="tests/data/psp-corpus is absent")
 
 
 @needs_corpus

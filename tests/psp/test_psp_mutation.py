@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from migrator.model.workloads import pod_template
 from migrator.psp import Default, analyze_psp, apply_defaults, explains, psp_defaults
-from migrator.workloads import pod_template
 
-RECORDINGS = Path(__file__).resolve().parents[2].parent / "shared" / "apiserver" / "v1.24"
+RECORDINGS = Path(__file__).resolve().parents[1] / "data" / "apiserver" / "v1.24"
 needs_recordings = pytest.mark.skipif(
     not RECORDINGS.is_dir(), reason="../shared/apiserver/v1.24 is absent"
 )

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 
 import pytest
+from paths import CONFORMANCE
 
-from migrator.manifests import load_file
+from migrator.files.manifests import load_file
 from migrator.pss.api import Level, Version
 from migrator.pss.engine import evaluate, security_key, verdict_cached
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "pss-conformance"
+CORPUS = CONFORMANCE
 
 
 def test_cache_agrees_with_engine_on_corpus() -> None:

@@ -1,17 +1,18 @@
-"""Every upstream reference fixture in ../shared/pss-conformance, judged as upstream does."""
+"""Every upstream reference fixture of the conformance corpus (MIGRATOR_PSS_CONFORMANCE), judged as upstream does."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
+from paths import CONFORMANCE
 
-from migrator.manifests import load_file
+from migrator.files.manifests import load_file
 from migrator.pss.api import Level, Version
 from migrator.pss.engine import evaluate
 from migrator.pss.messages import forbidden_detail
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "pss-conformance"
+CORPUS = CONFORMANCE
 
 #: lower-cased fixture stem -> substring the denial must contain (the corpus README).
 REQUIRED = {
@@ -41,7 +42,7 @@ FIXTURES = sorted(CORPUS.rglob("*.yaml")) if CORPUS.is_dir() else []
 
 def test_corpus_is_present() -> None:
     if not CORPUS.is_dir():
-        pytest.skip("../shared/pss-conformance is not present")
+        pytest.skip(f"conformance corpus not found at {CORPUS} (set MIGRATOR_PSS_CONFORMANCE)")
     assert len(FIXTURES) == 3573
 
 

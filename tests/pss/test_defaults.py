@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from migrator.checking import check_object
+from migrator.plan.checking import check_object
 from migrator.pss.api import Level, Version
 from migrator.pss.defaults import apply_api_defaults, seccomp_field
 

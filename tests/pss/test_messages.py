@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from migrator.model.workloads import pod_template
 from migrator.pss.api import Level, LevelVersion, Version
 from migrator.pss.engine import evaluate
 from migrator.pss.messages import PodVerdict, denial, namespace_warnings, warning
-from migrator.workloads import pod_template
 
 RESTRICTED_LATEST = LevelVersion(Level.RESTRICTED, Version.latest())
 

@@ -39,6 +39,11 @@ def allow_privilege_escalation_v1_25(pod: PodView) -> Violation | None:
     return allow_privilege_escalation_v1_8(pod)
 
 
+def _patchable(violation: Violation) -> bool:
+    """Setting the field to false in each named container always fixes this check."""
+    return "must set" in violation.detail
+
+
 CHECK = Check(
     ID,
     Level.RESTRICTED,
@@ -49,4 +54,6 @@ CHECK = Check(
     fix="set securityContext.allowPrivilegeEscalation: false in every container",
     fields=("spec.{initContainers,containers,ephemeralContainers}[*].securityContext"
             ".allowPrivilegeEscalation",),
+    patch="allowPrivilegeEscalation: false in every container",
+    additive=_patchable,
 )

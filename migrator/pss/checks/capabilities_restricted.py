@@ -55,6 +55,11 @@ def capabilities_restricted_v1_25(pod: PodView) -> Violation | None:
     return capabilities_restricted_v1_22(pod)
 
 
+def _patchable(violation: Violation) -> bool:
+    """Dropping ALL fixes a missing drop; a forbidden capability added is the user's to remove."""
+    return "must not include" not in violation.detail
+
+
 CHECK = Check(
     ID,
     Level.RESTRICTED,
@@ -66,4 +71,6 @@ CHECK = Check(
     "most NET_BIND_SERVICE",
     fields=("spec.{initContainers,containers,ephemeralContainers}[*].securityContext"
             ".capabilities.{drop,add}",),
+    patch='capabilities.drop: ["ALL"] in every container',
+    additive=_patchable,
 )

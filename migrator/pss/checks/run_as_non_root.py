@@ -54,6 +54,11 @@ def run_as_non_root_v1_35(pod: PodView) -> Violation | None:
     return run_as_non_root_v1_0(pod)
 
 
+def _patchable(violation: Violation) -> bool:
+    """An unset field is set at pod level; an explicit false is the user's to change."""
+    return "must not set" not in violation.detail
+
+
 CHECK = Check(
     ID,
     Level.RESTRICTED,
@@ -65,4 +70,6 @@ CHECK = Check(
         "spec.{initContainers,containers,ephemeralContainers}[*].securityContext"
         ".runAsNonRoot",
     ),
+    patch="runAsNonRoot: true at pod level",
+    additive=_patchable,
 )

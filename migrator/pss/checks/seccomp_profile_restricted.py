@@ -65,6 +65,11 @@ def seccomp_profile_restricted_v1_25(pod: PodView) -> Violation | None:
     return seccomp_profile_restricted_v1_19(pod)
 
 
+def _patchable(violation: Violation) -> bool:
+    """An unset profile is set at pod level; an explicit Unconfined is the user's to change."""
+    return "must not set" not in violation.detail
+
+
 CHECK = Check(
     ID,
     Level.RESTRICTED,
@@ -78,4 +83,6 @@ CHECK = Check(
         "spec.{initContainers,containers,ephemeralContainers}[*].securityContext"
         ".seccompProfile.type",
     ),
+    patch="seccompProfile.type: RuntimeDefault at pod level",
+    additive=_patchable,
 )

@@ -1,0 +1,227 @@
+"""Server dry-run of the proposed enforce labels, compared with the plan's own verdicts.
+
+Owns `server_dry_run` (a JSON merge patch of the proposed enforce label and its version with
+`dryRun=All`: never persisted; its warnings are the server's verdict on the existing pods),
+`run_server_dry_runs` (every namespace of a plan, with bounded concurrency, compared group by
+group with the plan's verdicts through `migrator.plan.dryrun`), `attach_to_plan`, and
+the shape of what is stored in plan.json (declared in `schemas/plan.schema.json`,
+its one source):
+
+    summary: {server, context, namespaces, checked, evaluated, agreeing, disagreements,
+              with_disagreements: [ns], not_evaluated: [ns],
+              incomplete_coverage: [{namespace, checked, total, note}],
+              errors: [{namespace, message}]}
+    namespace: {level, labels, evaluated, not_evaluated_because, server (ServerVerdict or
+                null), offline: {pods, violating_pods, groups}, coverage: {complete,
+                checked, total, offline_pods, note}, disagreements: [Disagreement],
+                agrees (bool or null), error (string or null)}
+
+Nothing here prints.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from migrator.cluster.client import ClusterClient
+from migrator.cluster.namespaces import (
+    MERGE_PATCH,
+    LiveNamespace,
+    failure,
+    namespace_path,
+    read_namespace,
+    send,
+)
+from migrator.errors import MigratorError, NamespaceError, UsageError
+from migrator.plan.dryrun import (
+    Disagreement,
+    ServerVerdict,
+    compare,
+    enforce_labels,
+    offline_groups,
+    parse_level_version,
+    parse_namespace_warnings,
+    server_skip_reason,
+)
+from migrator.pss.api import Level, LevelVersion, Policy, Version
+
+# ---------------------------------------------------------------------------------------
+# Server dry-run of the proposed enforce level
+
+
+def server_dry_run(
+    client: ClusterClient,
+    namespace: str,
+    labels: Mapping[str, str] | None = None,
+    *,
+    level_version: LevelVersion,
+) -> ServerVerdict:
+    """The server's verdict on setting `labels` (default: enforce = `level_version`).
+
+    A JSON merge patch with `dryRun=All`: nothing is persisted. Raises NamespaceError
+    (403: no permission, 404: no such namespace, 422: invalid label, with the server's
+    message) and SourceError when the server cannot be reached.
+    """
+    patch = dict(labels) if labels is not None else enforce_labels(level_version)
+    response = send(client, "PATCH", namespace_path(namespace), [("dryRun", "All")],
+                     {"metadata": {"labels": patch}}, MERGE_PATCH)
+    if response.status == 403:
+        raise NamespaceError(
+            namespace, 403,
+            f"no permission to patch namespaces: server dry-run skipped for {namespace} "
+            f"({response.status_message()})")
+    if not response.ok:
+        raise failure(client, namespace, response, "dry-run patch")
+    return parse_namespace_warnings(response.warning_texts())
+
+
+def _plan_defaults(plan: Mapping[str, Any]) -> Policy | None:
+    defaults = (plan.get("admission_config") or {}).get("defaults")
+    if not isinstance(defaults, dict):
+        return None
+    try:
+        return Policy(*(parse_level_version(str(defaults[m]))
+                        for m in ("enforce", "audit", "warn")))
+    except (KeyError, ValueError):
+        return None
+
+
+def offline_pods(entry: Mapping[str, Any], level_version: LevelVersion) -> dict[str, str]:
+    """Every existing pod of a plan namespace → its reasons at `level_version` (`, `-joined).
+
+    Raises UsageError when the plan holds no verdict at that level and version.
+    """
+    key = str(level_version)
+    pods: dict[str, str] = {}
+    for subject in entry.get("subjects") or ():
+        if subject.get("template", True) or subject.get("exempt"):
+            continue  # the server skips pods whose runtimeClass is exempt
+        name = str(subject.get("name"))
+        if level_version.level is Level.PRIVILEGED:
+            pods[name] = ""
+            continue
+        verdicts = (subject.get("verdicts") or {}).get(key)
+        if verdicts is None:
+            raise UsageError(f"the plan holds no verdict at {key} for pod {name}")
+        pods[name] = ", ".join(str(v.get("reason")) for v in verdicts)
+    return pods
+
+
+def _dry_run_namespace(
+    client: ClusterClient, entry: Mapping[str, Any], defaults: Policy | None
+) -> dict[str, Any]:
+    name = str(entry.get("name"))
+    recommended = entry.get("recommended") or {}
+    result: dict[str, Any] = {
+        "level": None, "labels": {}, "evaluated": False, "not_evaluated_because": None,
+        "server": None, "offline": None, "coverage": None, "disagreements": [],
+        "agrees": None, "error": None,
+    }
+    try:
+        proposed = LevelVersion(Level.parse(str(recommended.get("enforce"))),
+                                Version.parse(str(recommended.get("enforce_version"))))
+        patch = enforce_labels(proposed)
+        result["level"], result["labels"] = str(proposed), patch
+        ours = offline_pods(entry, proposed)
+        result["offline"] = {
+            "pods": len(ours),
+            "violating_pods": sum(1 for r in ours.values() if r),
+            "groups": [g.to_dict() for g in offline_groups(ours)],
+        }
+        try:
+            live = read_namespace(client, name)
+        except NamespaceError as exc:
+            if exc.status != 403:
+                raise
+            live = LiveNamespace(name, dict(entry.get("current_labels") or {}), None,
+                                 frozenset())
+        if live is None:
+            raise NamespaceError(name, 404, f"namespace {name} not found in the cluster")
+        exempt = bool(entry.get("exempt"))
+        skip = server_skip_reason(live.labels, patch, defaults=defaults, exempt=exempt)
+        verdict = server_dry_run(client, name, patch, level_version=proposed)
+    except (MigratorError, ValueError) as exc:
+        result["error"] = str(exc)
+        return result
+
+    result["server"] = verdict.to_dict()
+    found: list[Disagreement] = []
+    if verdict.exemption is not None and not exempt:
+        skip = "the server says the namespace is exempt from Pod Security"
+        found.append(Disagreement(
+            "exemption", "the server exempts this namespace; the plan's admission "
+                         "configuration does not (pass the server's with --admission-config)"))
+    if exempt and (verdict.groups or verdict.level is not None):
+        found.append(Disagreement(
+            "exemption", "the plan's admission configuration exempts this namespace; the "
+                         "server checked its pods"))
+    evaluated = skip is None or bool(verdict.groups) or verdict.truncated
+    result["evaluated"] = evaluated
+    result["not_evaluated_because"] = None if evaluated else skip
+    note = None
+    if verdict.pods_unlisted:
+        note = "the server could not list the pods"
+    elif verdict.truncated:
+        note = f"server checked {verdict.checked} of {verdict.total} pods"
+    result["coverage"] = {
+        "complete": evaluated and verdict.complete,
+        "checked": verdict.checked,
+        "total": verdict.total,
+        "offline_pods": len(ours),
+        "note": note,
+    }
+    if evaluated:
+        found.extend(compare(ours, verdict, level=str(proposed)))
+    result["disagreements"] = [d.to_dict() for d in found]
+    result["agrees"] = (not found) if evaluated else (False if found else None)
+    return result
+
+
+def run_server_dry_runs(
+    client: ClusterClient, plan: Mapping[str, Any], *, concurrency: int = 4
+) -> dict[str, Any]:
+    """Server dry-run of every plan namespace's proposed enforce level, compared with ours.
+
+    At most `concurrency` requests at a time. Per-namespace failures (403, 404, 422, an
+    unreachable server) are recorded in that namespace's `error`; nothing is persisted.
+    """
+    defaults = _plan_defaults(plan)
+    entries = [e for e in plan.get("namespaces") or () if isinstance(e, dict)]
+    with ThreadPoolExecutor(max_workers=max(1, concurrency),
+                            thread_name_prefix="migrator-dry-run") as pool:
+        results = list(pool.map(lambda e: _dry_run_namespace(client, e, defaults), entries))
+    by_name = {str(e.get("name")): r for e, r in zip(entries, results, strict=True)}
+    names = sorted(by_name)
+    answered = [n for n in names if by_name[n]["error"] is None]
+    evaluated = [n for n in answered if by_name[n]["evaluated"]]
+    incomplete = [
+        {"namespace": n, "checked": by_name[n]["coverage"]["checked"],
+         "total": by_name[n]["coverage"]["total"], "note": by_name[n]["coverage"]["note"]}
+        for n in evaluated if not by_name[n]["coverage"]["complete"]
+    ]
+    summary = {
+        "server": client.server,
+        "context": client.context,
+        "namespaces": len(names),
+        "checked": len(answered),
+        "evaluated": len(evaluated),
+        "agreeing": sum(1 for n in evaluated if by_name[n]["agrees"]),
+        "disagreements": sum(len(by_name[n]["disagreements"]) for n in answered),
+        "with_disagreements": [n for n in answered if by_name[n]["disagreements"]],
+        "not_evaluated": [n for n in answered if not by_name[n]["evaluated"]],
+        "incomplete_coverage": incomplete,
+        "errors": [{"namespace": n, "message": by_name[n]["error"]}
+                   for n in names if by_name[n]["error"] is not None],
+    }
+    return {"summary": summary, "namespaces": {n: by_name[n] for n in names}}
+
+
+def attach_to_plan(plan: dict[str, Any], results: Mapping[str, Any]) -> None:
+    """Store `run_server_dry_runs` results in `plan` (top level and per namespace)."""
+    plan["server_dry_run"] = results["summary"]
+    per_namespace = results["namespaces"]
+    for entry in plan.get("namespaces") or ():
+        if isinstance(entry, dict):
+            entry["server_dry_run"] = per_namespace.get(str(entry.get("name")))

@@ -1,0 +1,72 @@
+"""Reading plan.json (and other JSON files the tool wrote) back from disk.
+
+Owns `read_json` (one clear `ManifestError` for a missing, unreadable or malformed file)
+and `load_plan` / `parse_plan`, the single reader every command that starts from a plan
+uses: it accepts the plan's folder too, and checks the shape the commands rely on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from migrator.errors import ManifestError
+from migrator.plan.decide import PLAN_SCHEMA
+
+_NAMESPACE_KEYS = ("name", "recommended", "labels", "after_patches", "subjects")
+
+
+def read_json(path: str) -> Any:
+    """The JSON document at `path`."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        raise ManifestError(path, "no such file") from None
+    except IsADirectoryError:
+        raise ManifestError(path, "is a directory") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ManifestError(path, f"cannot read: {reason}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ManifestError(path, f"not valid JSON: {exc.msg}", exc.lineno) from None
+
+
+def parse_plan(data: Any, source: str) -> dict[str, Any]:
+    """`data` if it is a plan the commands can use; ManifestError naming `source` if not."""
+    if not isinstance(data, dict) or data.get("schema") != PLAN_SCHEMA:
+        found = data.get("schema") if isinstance(data, dict) else None
+        raise ManifestError(source, f"not a migrator plan (schema {json.dumps(found)}, expected "
+                            f"{PLAN_SCHEMA}); write one with `migrator plan`")
+    for key in ("pin_version", "target_version", "cluster", "admission_config"):
+        if key not in data:
+            raise ManifestError(source, f"plan lacks `{key}`")
+    namespaces = data.get("namespaces")
+    if not isinstance(namespaces, list):
+        raise ManifestError(source, "`namespaces` is not a list")
+    for index, entry in enumerate(namespaces):
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            raise ManifestError(source, f"namespaces[{index}] has no name")
+        missing = [key for key in _NAMESPACE_KEYS if key not in entry]
+        if missing:
+            raise ManifestError(source, f"namespace {entry['name']} lacks {', '.join(missing)}")
+        for key in ("labels", "recommended"):
+            if not isinstance(entry.get(key), dict):
+                raise ManifestError(source, f"namespace {entry['name']}: `{key}` is not an object")
+    return data
+
+
+def plan_path(path: str) -> str:
+    """`path`, or the plan.json inside it when it is a folder."""
+    return os.path.join(path, "plan.json") if os.path.isdir(path) else path
+
+
+def load_plan(path: str) -> dict[str, Any]:
+    """The plan at `path` (a plan.json, or the folder holding one)."""
+    path = plan_path(path)
+    if not os.path.exists(path):
+        raise ManifestError(path, "no such file (write one with `migrator plan`)")
+    return parse_plan(read_json(path), path)

@@ -1,0 +1,53 @@
+"""Serialising documents, pure: the one YAML and JSON dumper every output goes through.
+
+Owns `dump_yaml` (block style, keys in insertion order, Unicode kept, long lines unbroken
+unless a width is given), `to_yaml` (the same without the final newline, for templates),
+`to_json` and `plan_json` (the indentation plan.json and report.json are written with),
+`comment` (YAML comment lines) and `sorted_json` (a value with its mappings sorted by key,
+for deterministic output).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import yaml
+
+#: YAML line width: wide enough that no generated line is folded.
+UNFOLDED = 4096
+
+
+def dump_yaml(value: Any, *, width: int = UNFOLDED) -> str:
+    """`value` as a block-style YAML document."""
+    return yaml.safe_dump(value, sort_keys=False, default_flow_style=False, allow_unicode=True,
+                          width=width)
+
+
+def to_yaml(value: Any) -> str:
+    """`value` as YAML for a template: folded at 80 columns, no final newline."""
+    return dump_yaml(value, width=80).rstrip("\n")
+
+
+def to_json(value: Any, indent: int | None = None) -> str:
+    return json.dumps(value, indent=indent, sort_keys=False, ensure_ascii=False)
+
+
+def plan_json(value: Any) -> str:
+    """plan.json (and report.json) exactly as the tool writes them."""
+    return to_json(value, indent=2) + "\n"
+
+
+def comment(lines: Iterable[str]) -> str:
+    """YAML comment lines, one `# line` per line."""
+    return "".join(f"# {line}".rstrip() + "\n" for line in lines)
+
+
+def sorted_json(value: Any) -> Any:
+    """`value` with every mapping's keys sorted (and made strings), lists kept in order."""
+    if isinstance(value, Mapping):
+        return {str(k): sorted_json(value[k]) for k in sorted(value, key=str)}
+    if isinstance(value, list | tuple):
+        return [sorted_json(v) for v in value]
+    return value

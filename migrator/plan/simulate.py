@@ -1,0 +1,136 @@
+"""Simulation: every pod and every workload template of a namespace, judged at each level.
+
+Owns `simulate`, which walks the inventory once, judges each template source (workloads
+that no held controller manages, so Deployments scaled to zero and CronJobs with no pods
+count) and each existing pod at restricted and baseline, at the policy version the
+namespace will pin and at `latest`, and returns per namespace the subjects with their
+verdicts and the workload floor (the strictest level every subject passes).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from migrator.model.inventory import Inventory, Obj, name_of, namespace_of
+from migrator.model.owners import OwnerIndex, template_sources
+from migrator.model.workloads import pod_template
+from migrator.pss.api import Level, LevelVersion, Version
+from migrator.pss.defaults import apply_api_defaults
+from migrator.pss.engine import security_key, verdict_cached
+from migrator.pss.registry import Violation
+
+JUDGED_LEVELS = (Level.RESTRICTED, Level.BASELINE)
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    """A template or pod, with its verdict at each judged level and version."""
+
+    kind: str
+    namespace: str
+    name: str
+    origin: str
+    is_template: bool
+    #: for templates: whether pods of it exist or are wanted now (False for CronJobs
+    #: between runs and workloads scaled to zero); for pods: True
+    active: bool
+    #: "Kind/name" of the workload whose template creates this pod, if held
+    owner: str | None
+    verdicts: dict[LevelVersion, tuple[Violation, ...]]
+    #: spec.runtimeClassName of the pod (or of the pods the template creates)
+    runtime_class: str | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.kind}/{self.name}"
+
+    def strictest(self, version: Version) -> Level:
+        """The strictest level this subject passes at `version`."""
+        for level in JUDGED_LEVELS:
+            if not self.verdicts[LevelVersion(level, version)]:
+                return level
+        return Level.PRIVILEGED
+
+
+@dataclass
+class NamespaceSimulation:
+    namespace: str
+    subjects: list[Subject] = field(default_factory=list)
+
+    def floor(self, version: Version) -> Level:
+        """The strictest level every template and pod passes at `version`."""
+        levels = [s.strictest(version) for s in self.subjects]
+        return min(levels, key=lambda lv: lv.rank) if levels else Level.RESTRICTED
+
+    def templates(self) -> list[Subject]:
+        return [s for s in self.subjects if s.is_template]
+
+    def pods(self) -> list[Subject]:
+        return [s for s in self.subjects if not s.is_template]
+
+
+def _active(obj: Obj) -> bool:
+    kind = obj.get("kind")
+    spec = obj.get("spec") or {}
+    if kind == "CronJob":
+        return False  # it runs on a schedule; pods between runs are absent
+    if kind in ("Deployment", "StatefulSet", "ReplicaSet", "ReplicationController"):
+        replicas = spec.get("replicas", 1)
+        return not (isinstance(replicas, int) and replicas == 0)
+    return True
+
+
+def _runtime_class(obj: Obj) -> str | None:
+    template = pod_template(obj)
+    name = template.spec.get("runtimeClassName") if template else None
+    return str(name) if name else None
+
+
+def _judge(obj: Obj, versions: Iterable[Version]) -> dict[LevelVersion, tuple[Violation, ...]]:
+    template = pod_template(obj)
+    assert template is not None
+    spec = apply_api_defaults(template.spec, template.metadata, pod=obj.get("kind") == "Pod")
+    key = security_key(template.metadata, spec)
+    return {
+        LevelVersion(level, version): verdict_cached(level, version, template.metadata, spec, key)
+        for level in JUDGED_LEVELS
+        for version in versions
+    }
+
+
+def simulate(
+    inventory: Inventory, versions: tuple[Version, ...], index: OwnerIndex | None = None
+) -> dict[str, NamespaceSimulation]:
+    """Judge every template source and pod of the inventory at each of `versions`."""
+    index = index or OwnerIndex.build(inventory.workloads)
+    result: dict[str, NamespaceSimulation] = defaultdict(lambda: NamespaceSimulation(""))
+    for ns in inventory.namespace_names():
+        result[ns] = NamespaceSimulation(ns)
+
+    def add(subject: Subject) -> None:
+        sim = result[subject.namespace]
+        sim.namespace = subject.namespace
+        sim.subjects.append(subject)
+
+    for obj in template_sources(inventory, index):
+        add(Subject(
+            kind=str(obj.get("kind")), namespace=namespace_of(obj), name=name_of(obj),
+            origin=inventory.origins.get((str(obj.get("kind")), namespace_of(obj), name_of(obj)),
+                                         ""),
+            is_template=True, active=_active(obj), owner=None, verdicts=_judge(obj, versions),
+            runtime_class=_runtime_class(obj),
+        ))
+    for pod in inventory.pods:
+        top = index.top(pod)
+        add(Subject(
+            kind="Pod", namespace=namespace_of(pod), name=name_of(pod),
+            origin=inventory.origins.get(("Pod", namespace_of(pod), name_of(pod)), ""),
+            is_template=False, active=True,
+            owner=f"{top.get('kind')}/{name_of(top)}" if top is not None else None,
+            verdicts=_judge(pod, versions), runtime_class=_runtime_class(pod),
+        ))
+    for sim in result.values():
+        sim.subjects.sort(key=lambda s: (not s.is_template, s.kind, s.name))
+    return dict(sorted(result.items()))
