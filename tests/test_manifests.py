@@ -36,7 +36,7 @@ def test_json_list_read_item_by_item_equals_stdlib(tmp_path: Path, indent: int |
     docs, errors = _read(path)
     assert errors == []
     assert docs == json.loads(text)["items"]
-    assert [d.source for d in load_file(str(path))] == ["%s#0" % path] * 4
+    assert [d.source for d in load_file(str(path))] == [f"{path}#0"] * 4
 
 
 PRIVILEGED_THEN_CLEAN = (
@@ -73,7 +73,7 @@ def test_duplicate_nested_key_and_duplicate_at_the_top_of_a_list(tmp_path: Path)
     nested = tmp_path / "nested.json"
     nested.write_text('{"kind": "Pod", "metadata": {"name": "a",\n"name": "b"}}')
     top = tmp_path / "top.json"
-    top.write_text('{"kind": "List", "items": [],\n"items": [%s]}' % json.dumps(POD))
+    top.write_text("{\"kind\": \"List\", \"items\": [],\n\"items\": [" + json.dumps(POD) + "]}")
     assert [(e.line, '"name"' in str(e)) for e in _read(nested)[1]] == [(2, True)]
     assert [(e.line, '"items"' in str(e)) for e in _read(top)[1]] == [(2, True)]
 
