@@ -132,3 +132,14 @@ def test_pods_read_from_files_are_slim(tmp_path: Path) -> None:
     assert "env" not in pod["spec"]["containers"][0]
     assert pod["spec"]["containers"][0]["image"] == "registry:5000/app:1"
     assert pod["status"] == {"phase": "Running"}
+
+
+@pytest.mark.parametrize("value", [
+    {"a": 1e20, "b": "x"}, {"a": "1e5", "b": [1, 2, {}], "c": None}, {"a": 0.00001},
+    {"é": [{}], "ctl": "\x1b[31m\u2028", "n": 10**30}, {"a": -0.00002, "b": 1e-300, "c": 1.5},
+    [], {"k": (1, 2), "t": True},
+])
+def test_indented_json_is_byte_for_byte_the_stdlib(value: object) -> None:
+    from migrator.model.serialise import to_json
+
+    assert to_json(value, indent=2) == json.dumps(value, indent=2, ensure_ascii=False)

@@ -11,11 +11,11 @@ the caller's job.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any
 
+from migrator.model.serialise import to_json
 from migrator.report.charts import LEVEL_COLOURS, all_charts
 from migrator.report.templating import render
 
@@ -58,7 +58,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
 
 def render_json(data: Mapping[str, Any]) -> str:
     """The view model as indented JSON, with a final newline."""
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return to_json(data, indent=2) + "\n"
 
 
 def render_fleet(fleet: Mapping[str, Any]) -> str:
