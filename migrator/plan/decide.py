@@ -23,7 +23,7 @@ from migrator.plan.simulate import NamespaceSimulation, Subject, simulate
 from migrator.plan.survey import analyze_psps
 from migrator.psp import PSPAnalysis, explains
 from migrator.pss.api import LABEL_PREFIX, Level, LevelVersion, Version, policy_from_labels
-from migrator.pss.engine import EVALUATOR, security_key
+from migrator.pss.engine import EVALUATOR
 from migrator.pss.registry import Violation
 from migrator.rbac.access import resolve_psp_access
 from migrator.rbac.cleanup import psp_rbac_cleanup
@@ -82,7 +82,8 @@ def _mutations(
 ) -> list[dict[str, Any]]:
     """Workloads whose pods differ from their template in security fields, and why.
 
-    Replicas with the same PSP and the same security-relevant fields are explained once.
+    Pods of one shape (the same PSP and the same security-relevant fields) are one
+    subject, explained once.
     """
     templates = {s.ref: s for s in sim.templates()}
     grouped: dict[str, list[Subject]] = defaultdict(list)
@@ -96,15 +97,10 @@ def _mutations(
         template_obj = index.by_name.get((sim.namespace, kind, name))
         if template_obj is None:
             continue
-        seen: set[tuple[str | None, str]] = set()
         for subject in subjects:
             pod = pods[subject.name]
             metadata = pod.get("metadata") or {}
             psp = (metadata.get("annotations") or {}).get("kubernetes.io/psp")
-            group = (psp, security_key(metadata, pod.get("spec")))
-            if group in seen:
-                continue
-            seen.add(group)
             attribution = explains(defaults_of.get(psp or "", []), template_obj, pod)
             relevant = [d for d in attribution.differences if d.cause in ("psp", "other")]
             if not relevant:
@@ -136,6 +132,8 @@ def _violation_dict(v: Violation) -> dict[str, str]:
 
 
 def _subject_dict(subject: Subject, config: AdmissionConfig) -> dict[str, Any]:
+    shape = {"count": subject.count, "examples": list(subject.examples)} if (
+        subject.count > 1) else {}
     return {
         "kind": subject.kind,
         "name": subject.name,
@@ -147,6 +145,7 @@ def _subject_dict(subject: Subject, config: AdmissionConfig) -> dict[str, Any]:
         "exempt": config.exempt_runtime_class(subject.runtime_class),
         "verdicts": {str(lv): [_violation_dict(v) for v in found]
                      for lv, found in sorted(subject.verdicts.items(), key=lambda i: str(i[0]))},
+        **shape,
     }
 
 
@@ -156,7 +155,8 @@ def _fix(check: str) -> str:
 
 
 def _blockers(subjects: list[Subject], level: Level, version: Version) -> list[dict[str, Any]]:
-    """What stops `level` at `version`: one entry per subject and failed check."""
+    """What stops `level` at `version`: one entry per subject and failed check (for a pod
+    shape held more than once, with the `count` of its pods)."""
     out = []
     for subject in subjects:
         for v in subject.verdicts[LevelVersion(level, version)]:
@@ -169,6 +169,7 @@ def _blockers(subjects: list[Subject], level: Level, version: Version) -> list[d
                 **_violation_dict(v),
                 "fix": _fix(v.check),
                 "patchable": patchable(v),
+                **({"count": subject.count} if subject.count > 1 else {}),
             })
     return out
 
@@ -214,7 +215,7 @@ def plan_namespace(
     system = ns in SYSTEM_NAMESPACES
     exempt = config.exempt_namespace(ns)
     current = policy_from_labels(labels, config.defaults)
-    n_templates, n_pods = len(sim.templates()), len(sim.pods())
+    n_templates, n_pods = len(sim.templates()), sim.pod_count()
     inactive = [s.ref for s in counted if s.is_template and not s.active]
 
     judged_at = f"{pin}" if pin == target else f"{pin} and {target}"
@@ -396,7 +397,7 @@ def build_plan(
             "namespaces": len(namespaces),
             "by_recommended_level": by_level,
             "looser_than_psp": sorted(n["name"] for n in namespaces if n["looser_than_psp"]),
-            "blockers": sum(len(n["blockers"]) for n in namespaces),
+            "blockers": sum(b.get("count", 1) for n in namespaces for b in n["blockers"]),
             "passing_only_by_mutation": sorted(
                 f"{n['name']}/{m['workload']}"
                 for n in namespaces for m in n["mutation"]

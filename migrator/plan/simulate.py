@@ -5,12 +5,16 @@ that no held controller manages, so Deployments scaled to zero and CronJobs with
 count) and each existing pod at restricted and baseline, at the policy version the
 namespace will pin and at `latest`, and returns per namespace the subjects with their
 verdicts and the workload floor (the strictest level every subject passes).
+
+Pods are judged once per shape: the pods of a namespace with the same owner, the same PSP,
+the same runtimeClass and the same security key (every field a check reads, after the
+API server's defaulting) are one Subject with a count and a few example names, so the
+cost and the size of the plan follow the distinct shapes, not the replicas.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from migrator.model.inventory import Inventory, Obj, name_of, namespace_of
@@ -41,6 +45,10 @@ class Subject:
     verdicts: dict[LevelVersion, tuple[Violation, ...]]
     #: spec.runtimeClassName of the pod (or of the pods the template creates)
     runtime_class: str | None = None
+    #: for pods: how many pods of this shape (`name` is the first of them by name)
+    count: int = 1
+    #: for pods of a shape held more than once: the first few names, sorted
+    examples: tuple[str, ...] = ()
 
     @property
     def ref(self) -> str:
@@ -63,6 +71,10 @@ class NamespaceSimulation:
         """The strictest level every template and pod passes at `version`."""
         levels = [s.strictest(version) for s in self.subjects]
         return min(levels, key=lambda lv: lv.rank) if levels else Level.RESTRICTED
+
+    def pod_count(self) -> int:
+        """Every pod, each shape counted as many times as it occurs."""
+        return sum(s.count for s in self.subjects if not s.is_template)
 
     def templates(self) -> list[Subject]:
         return [s for s in self.subjects if s.is_template]
@@ -88,13 +100,24 @@ def _runtime_class(obj: Obj) -> str | None:
     return str(name) if name else None
 
 
-def _judge(obj: Obj, versions: Iterable[Version]) -> dict[LevelVersion, tuple[Violation, ...]]:
+#: How many pod names a shape keeps as examples.
+EXAMPLES = 3
+
+
+def _prepared(obj: Obj) -> tuple[dict[str, object], dict[str, object], str]:
+    """The pod metadata and defaulted spec `obj` is judged on, and its security key."""
     template = pod_template(obj)
     assert template is not None
     spec = apply_api_defaults(template.spec, template.metadata, pod=obj.get("kind") == "Pod")
-    key = security_key(template.metadata, spec)
+    return template.metadata, spec, security_key(template.metadata, spec)
+
+
+def _judge(
+    prepared: tuple[dict[str, object], dict[str, object], str], versions: tuple[Version, ...]
+) -> dict[LevelVersion, tuple[Violation, ...]]:
+    metadata, spec, key = prepared
     return {
-        LevelVersion(level, version): verdict_cached(level, version, template.metadata, spec, key)
+        LevelVersion(level, version): verdict_cached(level, version, metadata, spec, key)
         for level in JUDGED_LEVELS
         for version in versions
     }
@@ -103,7 +126,8 @@ def _judge(obj: Obj, versions: Iterable[Version]) -> dict[LevelVersion, tuple[Vi
 def simulate(
     inventory: Inventory, versions: tuple[Version, ...], index: OwnerIndex | None = None
 ) -> dict[str, NamespaceSimulation]:
-    """Judge every template source and pod of the inventory at each of `versions`."""
+    """Judge every template source and every pod shape of the inventory at each of
+    `versions`."""
     index = index or OwnerIndex.build(inventory.workloads)
     result: dict[str, NamespaceSimulation] = defaultdict(lambda: NamespaceSimulation(""))
     for ns in inventory.namespace_names():
@@ -119,17 +143,31 @@ def simulate(
             kind=str(obj.get("kind")), namespace=namespace_of(obj), name=name_of(obj),
             origin=inventory.origins.get((str(obj.get("kind")), namespace_of(obj), name_of(obj)),
                                          ""),
-            is_template=True, active=_active(obj), owner=None, verdicts=_judge(obj, versions),
-            runtime_class=_runtime_class(obj),
+            is_template=True, active=_active(obj), owner=None,
+            verdicts=_judge(_prepared(obj), versions), runtime_class=_runtime_class(obj),
         ))
+    shapes: dict[tuple[object, ...], tuple[list[str], tuple[dict[str, object],
+                                                          dict[str, object], str]]] = {}
     for pod in inventory.pods:
         top = index.top(pod)
+        owner = f"{top.get('kind')}/{name_of(top)}" if top is not None else None
+        prepared = _prepared(pod)
+        metadata = pod.get("metadata") or {}
+        psp = (metadata.get("annotations") or {}).get("kubernetes.io/psp")
+        shape = (namespace_of(pod), owner, psp, _runtime_class(pod), prepared[2])
+        found = shapes.get(shape)
+        if found is None:
+            shapes[shape] = ([name_of(pod)], prepared)
+        else:
+            found[0].append(name_of(pod))
+    for (namespace, owner, _psp, runtime_class, _key), (names, prepared) in shapes.items():
+        names.sort()
         add(Subject(
-            kind="Pod", namespace=namespace_of(pod), name=name_of(pod),
-            origin=inventory.origins.get(("Pod", namespace_of(pod), name_of(pod)), ""),
-            is_template=False, active=True,
-            owner=f"{top.get('kind')}/{name_of(top)}" if top is not None else None,
-            verdicts=_judge(pod, versions), runtime_class=_runtime_class(pod),
+            kind="Pod", namespace=namespace, name=names[0],
+            origin=inventory.origins.get(("Pod", namespace, names[0]), ""),
+            is_template=False, active=True, owner=owner,
+            verdicts=_judge(prepared, versions), runtime_class=runtime_class,
+            count=len(names), examples=tuple(names[:EXAMPLES]) if len(names) > 1 else (),
         ))
     for sim in result.values():
         sim.subjects.sort(key=lambda s: (not s.is_template, s.kind, s.name))

@@ -95,6 +95,16 @@ def _sh(*words: str) -> str:
 
 # -- violations grouped by object -----------------------------------------------------------
 
+#: How many pod names an object of the report lists (the rest are counted).
+POD_EXAMPLES = 5
+
+
+def _pods_in(subject: Mapping[str, Any]) -> int:
+    """How many pods a plan subject stands for (a pod shape held more than once: `count`)."""
+    count = subject.get("count")
+    return count if isinstance(count, int) and count > 0 else 1
+
+
 
 def _violation(v: Mapping[str, Any]) -> Json:
     check = str(v["check"])
@@ -116,7 +126,10 @@ def _grouped(entries: Iterable[tuple[Mapping[str, Any], list[Mapping[str, Any]]]
         ref = str(subject["ref"])
         item = by_object.setdefault(ref, {
             "object": ref, "template": bool(subject["template"]),
-            "active": bool(subject["active"]), "pods": [], "violations": []})
+            "active": bool(subject["active"]), "pods": [], "pod_count": 0,
+            "count": int(subject.get("count") or 1),
+            "examples": [str(n) for n in subject.get("examples") or ()],
+            "violations": []})
         seen = {(x["check"], x["detail"]) for x in item["violations"]}
         for v in violations:
             if (v["check"], v.get("detail", "")) not in seen:
@@ -124,7 +137,9 @@ def _grouped(entries: Iterable[tuple[Mapping[str, Any], list[Mapping[str, Any]]]
     for ref in sorted(by_object):
         owner = owners.get(ref)
         if owner and owner in by_object and by_object[owner]["template"]:
-            by_object[owner]["pods"].append(ref.split("/", 1)[1])
+            pod = by_object[ref]
+            by_object[owner]["pods"].extend(pod["examples"] or [ref.split("/", 1)[1]])
+            by_object[owner]["pod_count"] += pod["count"]
             by_object[owner]["active"] = True
             del by_object[ref]
     out = []
@@ -132,6 +147,7 @@ def _grouped(entries: Iterable[tuple[Mapping[str, Any], list[Mapping[str, Any]]]
         item = by_object[ref]
         item["violations"].sort(key=lambda x: (x["check"], x["detail"]))
         item["pods"].sort()
+        del item["pods"][POD_EXAMPLES:]
         item["all_patchable"] = all(v["patchable"] for v in item["violations"])
         out.append(item)
     return out
@@ -301,7 +317,7 @@ def _namespace(ns: Mapping[str, Any], pin: str, target: str) -> Json:
                     "psps": sorted(str(p["psp"]) for p in ns["ceiling"]["psps"])},
         "after_patches": ns["after_patches"],
         "templates": sum(1 for s in subjects if s["template"]),
-        "pods": sum(1 for s in subjects if not s["template"]),
+        "pods": sum(_pods_in(s) for s in subjects if not s["template"]),
         "rejected_at_pin": [r for r in at_pin if r["active"]],
         "rejected_at_pin_inactive": [r for r in at_pin if not r["active"]],
         "rejected_at_target": [r for r in at_target if r["object"] not in pin_refs],
@@ -577,8 +593,8 @@ def _passing(plan: Mapping[str, Any]) -> Json:
                 return level == "privileged" or not s["verdicts"].get(f"{level}:{version}")
             rows.append({"level": level, "version": version,
                          "templates": sum(1 for s in templates if passes(s)),
-                         "pods": sum(1 for s in pods if passes(s))})
-    return {"templates": len(templates), "pods": len(pods), "rows": rows}
+                         "pods": sum(_pods_in(s) for s in pods if passes(s))})
+    return {"templates": len(templates), "pods": sum(_pods_in(s) for s in pods), "rows": rows}
 
 
 def _charts(plan: Mapping[str, Any], namespaces: list[Json], psps: list[Json]) -> Json:
