@@ -170,3 +170,19 @@ def test_runtime_class_exemption_is_honoured() -> None:
     assert subject["exempt"] is True and subject["runtime_class"] == "kata"
     assert any("runtimeClass kata, exempt" in r for r in exempt["reasoning"])
     assert any("exempts users (ci-bot)" in r for r in exempt["reasoning"])
+
+
+def test_plan_types_and_schema_declare_the_same_shape(demo_plan: dict[str, Any]) -> None:
+    """The TypedDicts the program reads a plan through match the file's schema."""
+    from migrator.model import plan as types
+
+    pairs = [(types.Plan, SCHEMA), (types.PlanNamespace, SCHEMA["$defs"]["namespace"]),
+             (types.Blocker, SCHEMA["$defs"]["blocker"]),
+             (types.Subject, SCHEMA["$defs"]["subject"]),
+             (types.Mutation, SCHEMA["$defs"]["mutation"])]
+    for typed, schema in pairs:
+        required = {k for k, v in typed.__annotations__.items()
+                    if "NotRequired[" not in str(v)}
+        assert required == set(schema["required"]), typed.__name__
+        assert set(typed.__annotations__) == set(schema["properties"]), typed.__name__
+    assert set(demo_plan) <= set(types.Plan.__annotations__)

@@ -17,7 +17,6 @@ import functools
 import os
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 from migrator.cluster.client import connect
 from migrator.cluster.dryrun import attach_to_plan, run_server_dry_runs
@@ -32,6 +31,8 @@ from migrator.cluster.labels import (
 from migrator.errors import EXIT_ERROR, EXIT_OK, UsageError
 from migrator.files.planfile import load_plan
 from migrator.files.rollback import read_rollback_file, save_rollback
+from migrator.model.plan import Plan
+from migrator.model.words import count
 
 Echo = Callable[[str], None]
 
@@ -66,20 +67,16 @@ def _print_results(results: Sequence[NamespaceResult], echo: Echo, err: Echo) ->
             err(f"error: {result.error}")
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
 def _tally(results: Sequence[NamespaceResult], unchanged: str = "already set") -> str:
     changing = [r for r in results if r.status in ("would-change", "changed")]
     verb = "changed" if any(r.status == "changed" for r in changing) else "to change"
-    parts = [f"{_count(sum(len(r.changes) for r in changing), 'label')} {verb} in "
-             f"{_count(len(changing), 'namespace')}"]
+    parts = [f"{count(sum(len(r.changes) for r in changing), 'label')} {verb} in "
+             f"{count(len(changing), 'namespace')}"]
     for status, words in (("unchanged", unchanged), ("skipped", "skipped"),
                           ("failed", "failed")):
         n = sum(1 for r in results if r.status == status)
         if n:
-            parts.append(f"{_count(n, 'namespace')} {words}")
+            parts.append(f"{count(n, 'namespace')} {words}")
     return "; ".join(parts)
 
 
@@ -160,7 +157,7 @@ def cmd_rollback(
 
 
 def attach_server_dry_run(
-    plan: dict[str, Any],
+    plan: Plan,
     kubeconfig: str | None,
     context: str | None,
     echo: Echo,
@@ -177,9 +174,9 @@ def attach_server_dry_run(
     attach_to_plan(plan, results)
     summary = results["summary"]
     echo(f"server dry-run (dryRun=All, nothing persisted) on {summary['server']}: "
-         f"{summary['checked']} of {_count(summary['namespaces'], 'namespace')} answered, "
+         f"{summary['checked']} of {count(summary['namespaces'], 'namespace')} answered, "
          f"{summary['evaluated']} evaluated existing pods, {summary['agreeing']} agree with "
-         f"the plan, {_count(summary['disagreements'], 'disagreement')}")
+         f"the plan, {count(summary['disagreements'], 'disagreement')}")
     for name, entry in results["namespaces"].items():
         for disagreement in entry["disagreements"]:
             err(f"DISAGREEMENT {name} ({entry['level']}): {disagreement['message']}")

@@ -31,6 +31,7 @@ from migrator.files.writing import check_tree, replace_file, write_tree
 from migrator.generate.admission import admission_files
 from migrator.generate.namespaces import namespace_files
 from migrator.generate.patches import FORMATS, ObjectKey, Patched, patch_all, render_patches, select
+from migrator.model.plan import Plan
 from migrator.report.templating import render
 
 Echo = Callable[[str], None]
@@ -59,7 +60,7 @@ def _origin_file(origin: str, plan_path: str) -> str | None:
     return None
 
 
-def load_objects(plan: Mapping[str, Any], plan_path: str, sources: Sequence[str],
+def load_objects(plan: Plan, plan_path: str, sources: Sequence[str],
                  errors: list[ManifestError]) -> dict[ObjectKey, dict[str, Any]]:
     """The workloads of the plan by (kind, namespace, name): read from `sources` when given,
     else from the files the plan's origins name (relative to here, then to the plan)."""
@@ -84,7 +85,7 @@ def load_objects(plan: Mapping[str, Any], plan_path: str, sources: Sequence[str]
 # -- generate -------------------------------------------------------------------------------
 
 
-def _readme(plan: Mapping[str, Any], patched: Patched, formats: Iterable[str],
+def _readme(plan: Plan, patched: Patched, formats: Iterable[str],
             files: Iterable[str]) -> str:
     selection = select(plan)
     namespaces = []
@@ -119,7 +120,7 @@ def _readme(plan: Mapping[str, Any], patched: Patched, formats: Iterable[str],
     )
 
 
-def generate_files(plan: Mapping[str, Any], objects: Mapping[ObjectKey, Mapping[str, Any]],
+def generate_files(plan: Plan, objects: Mapping[ObjectKey, Mapping[str, Any]],
                    formats: Sequence[str]) -> tuple[dict[str, str], Patched]:
     """Every file `generate` writes, keyed by path relative to the output folder."""
     selection = select(plan)

@@ -20,6 +20,7 @@ from typing import IO, Any
 from migrator.errors import ManifestError
 from migrator.model.admission import AdmissionConfig, parse_admission_config
 from migrator.model.inventory import Inventory
+from migrator.model.plan import Plan
 from migrator.pss.api import Version
 
 Echo = Callable[[str], None]
@@ -107,7 +108,7 @@ def read_source(
 
 
 def plan_source(source: Source, *, pin: str | None, target: Version,
-                config: AdmissionConfig) -> dict[str, Any]:
+                config: AdmissionConfig) -> Plan:
     """The plan of what `source` holds: labels pinned to `pin` (default: the server's
     minor version), also judged at `target`."""
     from migrator.plan.decide import build_plan, pin_version

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO
 
 from migrator.app.pipeline import (
     Progress,
@@ -19,8 +19,9 @@ from migrator.app.pipeline import (
     plan_source,
     read_source,
 )
-from migrator.app.report import PLAN_FILE, write_report
+from migrator.app.report import write_report
 from migrator.errors import EXIT_ERROR, EXIT_OK, ManifestError, UsageError
+from migrator.model.plan import PLAN_FILE, Plan
 from migrator.pss.api import Version
 
 Echo = Callable[[str], None]
@@ -30,7 +31,7 @@ Echo = Callable[[str], None]
 class PlanRun:
     """What `plan` produced: the plan, where it was written, and the exit code."""
 
-    plan: dict[str, Any]
+    plan: Plan
     plan_path: str
     errors: list[ManifestError] = field(default_factory=list)
 

@@ -28,13 +28,14 @@ from migrator.errors import (
 from migrator.files.planfile import load_plan
 from migrator.files.writing import write_file
 from migrator.model.inventory import Inventory
+from migrator.model.plan import PLAN_FILE, Plan
 from migrator.model.serialise import plan_json
+from migrator.model.words import count
 from migrator.report.model import build_report, gate
 from migrator.report.render import render_fleet, render_html, render_json, render_markdown
 from migrator.report.rules import FAIL_ON
 
 REPORT_FILES = ("report.html", "report.md", "report.json")
-PLAN_FILE = "plan.json"
 
 Echo = Callable[[str], None]
 
@@ -55,7 +56,7 @@ def _write(path: Path, text: str) -> None:
 
 def write_report(
     out: str | Path,
-    plan: Mapping[str, Any],
+    plan: Plan,
     *,
     inventory: Inventory | None = None,
     helm: Mapping[str, Any] | None = None,
@@ -87,7 +88,7 @@ def write_report(
     return report, written
 
 
-def report_of(plan: Mapping[str, Any], *, source: str = "plan", **kwargs: Any) -> dict[str, Any]:
+def report_of(plan: Plan, *, source: str = "plan", **kwargs: Any) -> dict[str, Any]:
     """`build_report`, with a plan that is not shaped as the schema says as a ManifestError."""
     try:
         return build_report(plan, **kwargs)
@@ -247,7 +248,7 @@ def _gate(report: Mapping[str, Any], fail_on: str | None, echo: Echo) -> int:
     lines = _gate_lines(report, fail_on)
     if not lines:
         return EXIT_OK
-    echo(f"--fail-on {fail_on}: {len(lines)} finding{'s' if len(lines) != 1 else ''}")
+    echo(f"--fail-on {fail_on}: {count(len(lines), 'finding')}")
     for line in lines:
         echo(line)
     return EXIT_FINDINGS
@@ -312,8 +313,7 @@ def _run_fleet(
             lines = _gate_lines(outcome.report, fail_on)
             if lines:
                 gated = True
-                echo(f"{outcome.context}: --fail-on {fail_on}: {len(lines)} "
-                     f"finding{'s' if len(lines) != 1 else ''}")
+                echo(f"{outcome.context}: --fail-on {fail_on}: {count(len(lines), 'finding')}")
                 for line in lines:
                     echo(line)
     if any(o.error for o in outcomes):

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from migrator.cli.console import edge, err_line, error, live_feedback
 from migrator.cli.options import ContextOpt, KubeconfigOpt, PathsArg, PspFromOpt, parse_version
+from migrator.model.plan import Blocker, Plan
 
 
-def render_plan(plan: dict[str, Any]) -> None:
+def render_plan(plan: Plan) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -49,7 +50,7 @@ def render_plan(plan: dict[str, Any]) -> None:
             console.print(f"  [bold red]{warning}[/]")
         for line in ns["reasoning"]:
             console.print(f"  - {line}")
-        by_object: dict[str, list[dict[str, Any]]] = {}
+        by_object: dict[str, list[Blocker]] = {}
         for b in ns["blockers"]:
             by_object.setdefault(b["object"], []).append(b)
         templates = {ref for ref, items in by_object.items() if items[0]["template"]}

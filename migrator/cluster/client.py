@@ -483,19 +483,23 @@ class ClusterClient:
                 self.warnings_seen.append(text)
         return raw
 
-    def get(
-        self, path: str, query: Mapping[str, str] | Sequence[tuple[str, str]] | None = None
+    def send(
+        self,
+        method: str,
+        path: str,
+        query: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+        body: Any = None,
+        headers: Mapping[str, str] | None = None,
     ) -> RawResponse:
-        """GET with retries: 429 and 5xx are retried after `retry_delays`; 401 raises."""
+        """`request` with retries, the one retry loop for reads and writes alike.
+
+        429 and 5xx answers are retried after `retry_delays` (or the server's `Retry-After`,
+        up to MAX_RETRY_AFTER seconds); every request migrator sends is idempotent (GETs,
+        dry runs, server-side apply and merge patches carrying a resourceVersion).
+        """
         attempt = 0
         while True:
-            response = self.request("GET", path, query)
-            if response.status == 401:
-                raise SourceError(
-                    f"the API server {self.describe()} rejected the credentials"
-                    f"{' of ' + repr(self.kubeconfig) if self.kubeconfig else ''}: "
-                    f"401 {response.status_message()}"
-                )
+            response = self.request(method, path, query, body, headers)
             if response.status not in _RETRY_STATUSES or attempt >= len(self.retry_delays):
                 return response
             delay = self.retry_delays[attempt]
@@ -504,6 +508,19 @@ class ClusterClient:
                 delay = max(delay, min(float(retry_after), MAX_RETRY_AFTER))
             time.sleep(delay)
             attempt += 1
+
+    def get(
+        self, path: str, query: Mapping[str, str] | Sequence[tuple[str, str]] | None = None
+    ) -> RawResponse:
+        """GET with retries (see `send`); 401 raises."""
+        response = self.send("GET", path, query)
+        if response.status == 401:
+            raise SourceError(
+                f"the API server {self.describe()} rejected the credentials"
+                f"{' of ' + repr(self.kubeconfig) if self.kubeconfig else ''}: "
+                f"401 {response.status_message()}"
+            )
+        return response
 
     def server_version(self) -> str:
         """`gitVersion` of `/version` (cached); '' when the server does not say."""

@@ -35,6 +35,7 @@ from migrator.cluster.namespaces import (
     send,
 )
 from migrator.errors import MigratorError, NamespaceError, UsageError
+from migrator.model.plan import Plan
 from migrator.plan.dryrun import (
     Disagreement,
     ServerVerdict,
@@ -232,7 +233,7 @@ def run_server_dry_runs(
     return {"summary": summary, "namespaces": {n: by_name[n] for n in names}}
 
 
-def attach_to_plan(plan: dict[str, Any], results: Mapping[str, Any]) -> None:
+def attach_to_plan(plan: Plan, results: Mapping[str, Any]) -> None:
     """Store `run_server_dry_runs` results in `plan` (top level and per namespace)."""
     plan["server_dry_run"] = results["summary"]
     per_namespace = results["namespaces"]

@@ -36,6 +36,7 @@ from migrator.cluster.namespaces import (
     send,
 )
 from migrator.errors import NamespaceError, SourceError, UsageError
+from migrator.model.plan import Plan
 from migrator.model.rollback import ROLLBACK_SCHEMA, RollbackFile
 from migrator.pss.api import LABEL_PREFIX, Level, Version
 
@@ -113,7 +114,7 @@ class ApplyResult:
                 "namespaces": [n.to_dict() for n in self.namespaces]}
 
 
-def phase_labels(plan: Mapping[str, Any], phase: str,
+def phase_labels(plan: Plan, phase: str,
                  namespaces: Sequence[str] | None = None) -> dict[str, dict[str, str]]:
     """The labels `phase` sets, per plan namespace (all, or `namespaces`), validated.
 
@@ -226,7 +227,7 @@ def rollback_document(
 
 def apply_labels(
     client: ClusterClient,
-    plan: Mapping[str, Any],
+    plan: Plan,
     *,
     phase: str,
     namespaces: Sequence[str] | None,

@@ -9,7 +9,6 @@ Nothing here prints.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +21,6 @@ from migrator.errors import NamespaceError
 MANAGER = "migrator"
 MERGE_PATCH = "application/merge-patch+json"
 APPLY_PATCH = "application/apply-patch+yaml"
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 # ---------------------------------------------------------------------------------------
@@ -42,15 +40,9 @@ def send(
     body: Any = None,
     content_type: str | None = None,
 ) -> RawResponse:
-    """One request, retried after 429/5xx (every request sent here is idempotent)."""
+    """One request, retried after 429/5xx by the client's one retry loop."""
     headers = {"Content-Type": content_type} if content_type else None
-    attempt = 0
-    while True:
-        response = client.request(method, path, list(query), body, headers)
-        if response.status not in RETRY_STATUSES or attempt >= len(client.retry_delays):
-            return response
-        time.sleep(client.retry_delays[attempt])
-        attempt += 1
+    return client.send(method, path, list(query), body, headers)
 
 
 def failure(client: ClusterClient, namespace: str, response: RawResponse,

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import Any, cast
 
 from migrator.errors import ManifestError
-from migrator.plan.decide import PLAN_SCHEMA
+from migrator.model.plan import PLAN_FILE, PLAN_SCHEMA, Plan
 
 _NAMESPACE_KEYS = ("name", "recommended", "labels", "after_patches", "subjects")
 
@@ -35,7 +35,7 @@ def read_json(path: str) -> Any:
         raise ManifestError(path, f"not valid JSON: {exc.msg}", exc.lineno) from None
 
 
-def parse_plan(data: Any, source: str) -> dict[str, Any]:
+def parse_plan(data: Any, source: str) -> Plan:
     """`data` if it is a plan the commands can use; ManifestError naming `source` if not."""
     if not isinstance(data, dict) or data.get("schema") != PLAN_SCHEMA:
         found = data.get("schema") if isinstance(data, dict) else None
@@ -56,15 +56,15 @@ def parse_plan(data: Any, source: str) -> dict[str, Any]:
         for key in ("labels", "recommended"):
             if not isinstance(entry.get(key), dict):
                 raise ManifestError(source, f"namespace {entry['name']}: `{key}` is not an object")
-    return data
+    return cast(Plan, data)
 
 
 def plan_path(path: str) -> str:
     """`path`, or the plan.json inside it when it is a folder."""
-    return os.path.join(path, "plan.json") if os.path.isdir(path) else path
+    return os.path.join(path, PLAN_FILE) if os.path.isdir(path) else path
 
 
-def load_plan(path: str) -> dict[str, Any]:
+def load_plan(path: str) -> Plan:
     """The plan at `path` (a plan.json, or the folder holding one)."""
     path = plan_path(path)
     if not os.path.exists(path):

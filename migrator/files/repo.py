@@ -51,6 +51,7 @@ from migrator.generate.patches import (
     set_path,
     strategic_patch,
 )
+from migrator.model.plan import Plan
 from migrator.model.serialise import dump_yaml
 from migrator.model.workloads import TEMPLATE_PATHS
 from migrator.report.templating import render
@@ -727,7 +728,7 @@ def _violations(patch: WorkloadPatch) -> list[str]:
     return [f"{v.check}: {v.text()}" for v in patch.before]
 
 
-def describe(plan: Mapping[str, Any], pr: PullRequest, *, branch: str | None) -> str:
+def describe(plan: Plan, pr: PullRequest, *, branch: str | None) -> str:
     """The Markdown pull-request description."""
     groups = []
     for status, title in STATUSES.items():
@@ -824,7 +825,7 @@ def branch_name(pin: str) -> str:
     return f"migrator/pod-security-{pin}"
 
 
-def commit_message(plan: Mapping[str, Any], pr: PullRequest) -> tuple[str, str]:
+def commit_message(plan: Plan, pr: PullRequest) -> tuple[str, str]:
     edited = [e for e in pr.entries if e.status == "edited"]
     subject = f"Pod Security: explicit securityContext for {len(edited)} " \
         f"workload{'s' if len(edited) != 1 else ''} ({plan.get('pin_version')})"

@@ -13,11 +13,11 @@ Pure: a plan in, `{file name: text}` out.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import yaml
 
+from migrator.model.plan import Plan
 from migrator.model.serialise import comment, dump_yaml
 from migrator.pss.api import MODES, Level, Version
 
@@ -40,7 +40,7 @@ def _minor(version: str | None) -> int | None:
     return None
 
 
-def config_version(plan: Mapping[str, Any]) -> tuple[str, str]:
+def config_version(plan: Plan) -> tuple[str, str]:
     """The PodSecurityConfiguration API version for the plan's cluster, and why."""
     server = (plan.get("cluster") or {}).get("server_version")
     minor = _minor(server)
@@ -57,7 +57,7 @@ def config_version(plan: Mapping[str, Any]) -> tuple[str, str]:
     return "v1alpha1", basis + " (PodSecurity is alpha before 1.23 and needs its feature gate)"
 
 
-def _current(plan: Mapping[str, Any], mode: str) -> tuple[Level, str | None]:
+def _current(plan: Plan, mode: str) -> tuple[Level, str | None]:
     value = str(((plan.get("admission_config") or {}).get("defaults") or {}).get(mode) or "")
     level, _, version = value.partition(":")
     try:
@@ -66,7 +66,7 @@ def _current(plan: Mapping[str, Any], mode: str) -> tuple[Level, str | None]:
         return Level.PRIVILEGED, None
 
 
-def defaults(plan: Mapping[str, Any]) -> dict[str, tuple[str, str, str]]:
+def defaults(plan: Plan) -> dict[str, tuple[str, str, str]]:
     """mode -> (level, version, why), never looser than the configuration in force."""
     pin = str(plan.get("pin_version") or "latest")
     out: dict[str, tuple[str, str, str]] = {}
@@ -85,7 +85,7 @@ def defaults(plan: Mapping[str, Any]) -> dict[str, tuple[str, str, str]]:
     return out
 
 
-def exemptions(plan: Mapping[str, Any]) -> dict[str, list[tuple[str, str]]]:
+def exemptions(plan: Plan) -> dict[str, list[tuple[str, str]]]:
     """kind -> [(name, why)]: the exemptions in force plus privileged system namespaces."""
     config = plan.get("admission_config") or {}
     pin = str(plan.get("pin_version") or "latest")
@@ -109,7 +109,7 @@ def _controller_like(username: str) -> bool:
     return any(hint in username for hint in _CONTROLLER_HINTS)
 
 
-def pod_security_configuration(plan: Mapping[str, Any]) -> tuple[list[str], str]:
+def pod_security_configuration(plan: Plan) -> tuple[list[str], str]:
     """(comment lines, YAML body) of the PodSecurityConfiguration."""
     version, why = config_version(plan)
     chosen = defaults(plan)
@@ -149,7 +149,7 @@ def pod_security_configuration(plan: Mapping[str, Any]) -> tuple[list[str], str]
     return lines, dump_yaml(body)
 
 
-def admission_files(plan: Mapping[str, Any]) -> dict[str, str]:
+def admission_files(plan: Plan) -> dict[str, str]:
     """`admission-config.yaml` and its AdmissionConfiguration wrapper, keyed by file name."""
     lines, body = pod_security_configuration(plan)
     plain = comment(lines) + body

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from migrator.model.plan import Plan, PlanNamespace
 from migrator.model.serialise import comment, dump_yaml
 from migrator.pss.api import LABEL_PREFIX
 
@@ -23,7 +24,7 @@ _WATCH = ("audit", "audit-version", "warn", "warn-version")
 _ALL = ("audit", "audit-version", "enforce", "enforce-version", "warn", "warn-version")
 
 
-def _labels(ns: Mapping[str, Any], keys: Sequence[str]) -> dict[str, str]:
+def _labels(ns: PlanNamespace, keys: Sequence[str]) -> dict[str, str]:
     labels = ns["labels"]
     return {LABEL_PREFIX + k: str(labels[LABEL_PREFIX + k]) for k in keys
             if LABEL_PREFIX + k in labels}
@@ -34,7 +35,7 @@ def _manifest(name: str, labels: Mapping[str, str]) -> dict[str, Any]:
             "metadata": {"name": name, "labels": dict(labels)}}
 
 
-def _notes(ns: Mapping[str, Any]) -> list[str]:
+def _notes(ns: PlanNamespace) -> list[str]:
     rec = ns["recommended"]
     notes: list[str] = []
     if ns["after_patches"] != rec["enforce"]:
@@ -61,7 +62,7 @@ def _enforcing(rec: Mapping[str, Any]) -> str:
             "running pods stay")
 
 
-def phase1(ns: Mapping[str, Any]) -> str:
+def phase1(ns: PlanNamespace) -> str:
     """The watch-only Namespace file of one planned namespace."""
     rec = ns["recommended"]
     lines = [
@@ -75,7 +76,7 @@ def phase1(ns: Mapping[str, Any]) -> str:
     return comment(lines) + dump_yaml(_manifest(str(ns["name"]), _labels(ns, _WATCH)))
 
 
-def phase2(ns: Mapping[str, Any]) -> str:
+def phase2(ns: PlanNamespace) -> str:
     """The enforcing Namespace file of one planned namespace."""
     rec = ns["recommended"]
     lines = [
@@ -93,7 +94,7 @@ def _kustomization(phase: str, files: Sequence[str], how: Sequence[str]) -> str:
         + dump_yaml(body)
 
 
-def namespace_files(plan: Mapping[str, Any]) -> dict[str, str]:
+def namespace_files(plan: Plan) -> dict[str, str]:
     """Every file below `namespaces/`, keyed by relative path, sorted."""
     files: dict[str, str] = {}
     names: list[str] = []

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from migrator.model.plan import Plan, PlanNamespace
 from migrator.model.serialise import comment, dump_yaml
 from migrator.model.workloads import TEMPLATE_PATHS
 from migrator.plan.checking import check_object
@@ -103,7 +104,7 @@ class Selection:
     unpatched_defaults: tuple[UnpatchedDefaults, ...]
 
 
-def _psp_mutation(ns: Mapping[str, Any], ref: str) -> tuple[str | None, tuple[Any, ...]]:
+def _psp_mutation(ns: PlanNamespace, ref: str) -> tuple[str | None, tuple[Any, ...]]:
     for entry in ns.get("mutation") or ():
         if entry.get("workload") == ref:
             changes = tuple(c for c in entry.get("changes") or () if c.get("cause") == "psp")
@@ -111,7 +112,7 @@ def _psp_mutation(ns: Mapping[str, Any], ref: str) -> tuple[str | None, tuple[An
     return None, ()
 
 
-def select(plan: Mapping[str, Any]) -> Selection:
+def select(plan: Plan) -> Selection:
     """The workloads to patch: template subjects that fail the level `after_patches`
     promises, in namespaces where that level is stricter than the one enforced."""
     targets: list[Target] = []

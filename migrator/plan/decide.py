@@ -13,12 +13,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from migrator import __version__
+from migrator.model import plan as plan_types
 from migrator.model.admission import AdmissionConfig
 from migrator.model.inventory import Inventory, Obj, name_of, namespace_of
 from migrator.model.owners import OwnerIndex
+from migrator.model.plan import PLAN_SCHEMA
+from migrator.model.words import count
 from migrator.plan.simulate import NamespaceSimulation, Subject, simulate
 from migrator.plan.survey import analyze_psps
 from migrator.psp import PSPAnalysis, explains
@@ -28,7 +32,6 @@ from migrator.pss.registry import Violation
 from migrator.rbac.access import resolve_psp_access
 from migrator.rbac.cleanup import psp_rbac_cleanup
 
-PLAN_SCHEMA = "migrator.plan/v1"
 SYSTEM_NAMESPACES = frozenset({"kube-system", "kube-public", "kube-node-lease"})
 LEVELS_BY_RANK = (Level.PRIVILEGED, Level.BASELINE, Level.RESTRICTED)
 
@@ -79,7 +82,7 @@ def _mutations(
     index: OwnerIndex,
     defaults_of: dict[str, list[Any]],
     pin: Version,
-) -> list[dict[str, Any]]:
+) -> list[plan_types.Mutation]:
     """Workloads whose pods differ from their template in security fields, and why.
 
     Pods of one shape (the same PSP and the same security-relevant fields) are one
@@ -90,7 +93,7 @@ def _mutations(
     for subject in sim.pods():
         if subject.owner and subject.owner in templates:
             grouped[subject.owner].append(subject)
-    findings = []
+    findings: list[plan_types.Mutation] = []
     for owner, subjects in sorted(grouped.items()):
         template_subject = templates[owner]
         kind, name = owner.split("/", 1)
@@ -127,14 +130,12 @@ def _mutations(
 # -- one namespace -------------------------------------------------------------------------
 
 
-def _violation_dict(v: Violation) -> dict[str, str]:
+def _violation_dict(v: Violation) -> plan_types.Violation:
     return {"check": v.check, "reason": v.reason, "detail": v.detail}
 
 
-def _subject_dict(subject: Subject, config: AdmissionConfig) -> dict[str, Any]:
-    shape = {"count": subject.count, "examples": list(subject.examples)} if (
-        subject.count > 1) else {}
-    return {
+def _subject_dict(subject: Subject, config: AdmissionConfig) -> plan_types.Subject:
+    entry: plan_types.Subject = {
         "kind": subject.kind,
         "name": subject.name,
         "origin": subject.origin,
@@ -145,8 +146,11 @@ def _subject_dict(subject: Subject, config: AdmissionConfig) -> dict[str, Any]:
         "exempt": config.exempt_runtime_class(subject.runtime_class),
         "verdicts": {str(lv): [_violation_dict(v) for v in found]
                      for lv, found in sorted(subject.verdicts.items(), key=lambda i: str(i[0]))},
-        **shape,
     }
+    if subject.count > 1:
+        entry["count"] = subject.count
+        entry["examples"] = list(subject.examples)
+    return entry
 
 
 def _fix(check: str) -> str:
@@ -154,48 +158,73 @@ def _fix(check: str) -> str:
     return found.fix if found else ""
 
 
-def _blockers(subjects: list[Subject], level: Level, version: Version) -> list[dict[str, Any]]:
+def _blockers(subjects: list[Subject], level: Level, version: Version) -> list[plan_types.Blocker]:
     """What stops `level` at `version`: one entry per subject and failed check (for a pod
     shape held more than once, with the `count` of its pods)."""
-    out = []
+    out: list[plan_types.Blocker] = []
     for subject in subjects:
         for v in subject.verdicts[LevelVersion(level, version)]:
-            out.append({
+            blocker: plan_types.Blocker = {
                 "object": subject.ref,
+                "origin": subject.origin,
                 "template": subject.is_template,
                 "active": subject.active,
                 "level": str(level),
                 "version": str(version),
-                **_violation_dict(v),
+                "check": v.check, "reason": v.reason, "detail": v.detail,
                 "fix": _fix(v.check),
                 "patchable": patchable(v),
-                **({"count": subject.count} if subject.count > 1 else {}),
-            })
+            }
+            if subject.count > 1:
+                blocker["count"] = subject.count
+            out.append(blocker)
     return out
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _next_stricter(level: Level) -> Level:
     return LEVELS_BY_RANK[min(level.rank + 1, 2)]
 
 
-def plan_namespace(
+@dataclass(frozen=True)
+class Decision:
+    """What the plan decides for one namespace, before it is put into words or JSON."""
+
+    namespace: str
+    pin: Version
+    target: Version
+    system: bool
+    exempt: bool
+    #: the usable PSPs that exist, and those granted but missing.
+    known_psps: dict[str, PSPAnalysis]
+    missing_psps: list[str]
+    ceiling_strict: Level | None
+    ceiling_practical: Level | None
+    #: templates no usable PSP admits today: reported, not counted.
+    rejected_today: list[Subject]
+    #: subjects whose runtimeClass the admission configuration exempts: not counted.
+    exempt_runtime_class: list[Subject]
+    counted: list[Subject]
+    floor: Level
+    floor_target: Level
+    after_patches: Level
+    enforce: Level
+    audit: Level
+    warn: Level
+    #: the next stricter level, whose blockers are listed (None at restricted).
+    blocker_level: Level | None
+    looser_than_psp: list[str]
+    suggestion: str | None
+
+
+def decide_namespace(
     ns: str,
-    labels: dict[str, str],
     sim: NamespaceSimulation,
     pin: Version,
     target: Version,
     ceiling_psps: dict[str, PSPAnalysis | None],
-    psp_api: bool | None,
-    mutations: list[dict[str, Any]],
     config: AdmissionConfig,
-    psps_read: bool = True,
-) -> dict[str, Any]:
-    """The recommendation for one namespace, with its reasoning."""
-    reasoning: list[str] = []
+) -> Decision:
+    """The levels for one namespace: floor, ceiling, recommendation, what is not counted."""
     known = {n: a for n, a in ceiling_psps.items() if a is not None}
     ceiling_strict = _loosest(a.strict_level for a in known.values())
     ceiling_practical = _loosest(a.practical_level for a in known.values())
@@ -213,18 +242,56 @@ def plan_namespace(
     floor_target = _strictest(s.strictest(target) for s in counted)
     after = _strictest(_strictest_after_patches(s, pin) for s in counted)
     system = ns in SYSTEM_NAMESPACES
-    exempt = config.exempt_namespace(ns)
-    current = policy_from_labels(labels, config.defaults)
-    n_templates, n_pods = len(sim.templates()), sim.pod_count()
-    inactive = [s.ref for s in counted if s.is_template and not s.active]
+    enforce = floor
+    loud: list[str] = []
+    if ceiling_practical is not None and enforce.rank < ceiling_practical.rank:
+        loud.append(
+            f"LOOSER THAN PSP: enforcing {enforce} here is looser than the {ceiling_practical} "
+            "the PSPs allowed in practice; apply the generated patches and move to "
+            f"{_strictest([after, ceiling_practical])} soon."
+        )
+    suggestion = None
+    if system and floor == Level.PRIVILEGED:
+        suggestion = ("System namespace running node agents: keep it privileged (enforce "
+                      "privileged, audit and warn baseline), or exempt it in the admission "
+                      "configuration.")
+    audit = warn = _next_stricter(enforce) if enforce != Level.RESTRICTED else Level.RESTRICTED
+    if enforce == Level.PRIVILEGED and not system:
+        audit = warn = Level.BASELINE
+    return Decision(
+        namespace=ns, pin=pin, target=target, system=system,
+        exempt=config.exempt_namespace(ns), known_psps=known,
+        missing_psps=sorted(n for n, a in ceiling_psps.items() if a is None),
+        ceiling_strict=ceiling_strict, ceiling_practical=ceiling_practical,
+        rejected_today=rejected_today, exempt_runtime_class=exempt_rc, counted=counted,
+        floor=floor, floor_target=floor_target, after_patches=after, enforce=enforce,
+        audit=audit, warn=warn,
+        blocker_level=_next_stricter(enforce) if enforce != Level.RESTRICTED else None,
+        looser_than_psp=loud, suggestion=suggestion)
 
+
+def reasoning_of(
+    decision: Decision,
+    sim: NamespaceSimulation,
+    ceiling_psps: dict[str, PSPAnalysis | None],
+    psp_api: bool | None,
+    mutations: list[plan_types.Mutation],
+    config: AdmissionConfig,
+    psps_read: bool = True,
+) -> list[str]:
+    """The decision in words, one sentence per reason, in the order a reader needs them."""
+    d = decision
+    pin, target = d.pin, d.target
+    reasoning: list[str] = []
+    n_templates, n_pods = len(sim.templates()), sim.pod_count()
+    inactive = [s.ref for s in d.counted if s.is_template and not s.active]
     judged_at = f"{pin}" if pin == target else f"{pin} and {target}"
     reasoning.append(
-        f"{_count(n_templates, 'workload template')} and {_count(n_pods, 'pod')} judged at "
-        f"{judged_at}; all that can run pass {floor} at {pin}."
+        f"{count(n_templates, 'workload template')} and {count(n_pods, 'pod')} judged at "
+        f"{judged_at}; all that can run pass {d.floor} at {pin}."
         if sim.subjects else "No workloads or pods: any level can be enforced."
     )
-    for subject in rejected_today:
+    for subject in d.rejected_today:
         reasoning.append(
             f"{subject.ref} needs {subject.strictest(pin)}, which no usable PSP admits: its "
             "pods are already rejected today, so it does not lower the level. Fix it or "
@@ -232,21 +299,21 @@ def plan_namespace(
         )
     if inactive:
         reasoning.append(f"Counted although no pods run now: {', '.join(inactive)}.")
-    if exempt_rc:
-        classes = ", ".join(sorted({str(s.runtime_class) for s in exempt_rc}))
+    if d.exempt_runtime_class:
+        classes = ", ".join(sorted({str(s.runtime_class) for s in d.exempt_runtime_class}))
         reasoning.append(
-            f"Not counted: {', '.join(s.ref for s in exempt_rc)} run with the runtimeClass "
-            f"{classes}, exempt in the admission configuration.")
+            f"Not counted: {', '.join(s.ref for s in d.exempt_runtime_class)} run with the "
+            f"runtimeClass {classes}, exempt in the admission configuration.")
     if config.usernames:
         reasoning.append(
             "The admission configuration exempts users "
             f"({', '.join(sorted(config.usernames))}); pods they create directly are not "
             "checked, but every pod here is still counted, since who created a pod is not "
             "recorded in it.")
-    if floor_target.rank < floor.rank:
-        reasoning.append(f"At {target} the floor drops to {floor_target}: newer checks "
+    if d.floor_target.rank < d.floor.rank:
+        reasoning.append(f"At {target} the floor drops to {d.floor_target}: newer checks "
                          "would reject what passes at the pinned version.")
-    if ceiling_practical is None:
+    if d.ceiling_practical is None:
         if psp_api is False:
             reasoning.append("The server has no PodSecurityPolicy API: the level rests on the "
                              "workloads alone.")
@@ -257,65 +324,64 @@ def plan_namespace(
             reasoning.append("No PodSecurityPolicy is usable here: under PSP admission no pod "
                              "could be created, so the workloads alone decide.")
     else:
-        names = ", ".join(sorted(known))
-        reasoning.append(f"Usable PSPs ({names}) allowed at most {ceiling_strict} strictly, "
-                         f"{ceiling_practical} in practice (unused loopholes closed).")
-    missing = sorted(n for n, a in ceiling_psps.items() if a is None)
-    if missing:
-        reasoning.append(f"Granted but missing PSPs: {', '.join(missing)}.")
-
-    enforce = floor
-    loud: list[str] = []
-    if ceiling_practical is not None and enforce.rank < ceiling_practical.rank:
-        loud.append(
-            f"LOOSER THAN PSP: enforcing {enforce} here is looser than the {ceiling_practical} "
-            "the PSPs allowed in practice; apply the generated patches and move to "
-            f"{_strictest([after, ceiling_practical])} soon."
-        )
-    passes_by_mutation = [m for m in mutations if m["passes_only_because_of_mutation"]]
-    for m in passes_by_mutation:
-        reasoning.append(
-            f"{m['workload']}: its pods pass {m['pod_level']} only because PSP "
-            f"{m['psp']} injected fields its template lacks; the template passes "
-            f"{m['template_level']}."
-        )
-    suggestion = None
-    if system and floor == Level.PRIVILEGED:
-        suggestion = ("System namespace running node agents: keep it privileged (enforce "
-                      "privileged, audit and warn baseline), or exempt it in the admission "
-                      "configuration.")
-        reasoning.append(suggestion)
-    if exempt:
+        names = ", ".join(sorted(d.known_psps))
+        reasoning.append(f"Usable PSPs ({names}) allowed at most {d.ceiling_strict} strictly, "
+                         f"{d.ceiling_practical} in practice (unused loopholes closed).")
+    if d.missing_psps:
+        reasoning.append(f"Granted but missing PSPs: {', '.join(d.missing_psps)}.")
+    for m in mutations:
+        if m["passes_only_because_of_mutation"]:
+            reasoning.append(
+                f"{m['workload']}: its pods pass {m['pod_level']} only because PSP "
+                f"{m['psp']} injected fields its template lacks; the template passes "
+                f"{m['template_level']}."
+            )
+    if d.suggestion:
+        reasoning.append(d.suggestion)
+    if d.exempt:
         reasoning.append("Exempt in the admission configuration: labels are informational; "
                          "its pods are not checked at admission.")
-    audit = warn = _next_stricter(enforce) if enforce != Level.RESTRICTED else Level.RESTRICTED
-    if enforce == Level.PRIVILEGED and not system:
-        audit = warn = Level.BASELINE
-    if after.rank > enforce.rank:
-        reasoning.append(f"After the generated securityContext patches: {after}.")
-    blocker_level = _next_stricter(enforce) if enforce != Level.RESTRICTED else None
-    blockers = _blockers(counted, blocker_level, pin) if blocker_level else []
-    rejected = [b for s in rejected_today for b in _blockers([s], ceiling_strict or enforce, pin)]
-    if system and floor == Level.PRIVILEGED:
+    if d.after_patches.rank > d.enforce.rank:
+        reasoning.append(f"After the generated securityContext patches: {d.after_patches}.")
+    return reasoning
+
+
+def namespace_entry(
+    decision: Decision,
+    labels: dict[str, str],
+    sim: NamespaceSimulation,
+    ceiling_psps: dict[str, PSPAnalysis | None],
+    mutations: list[plan_types.Mutation],
+    config: AdmissionConfig,
+    reasoning: list[str],
+) -> plan_types.PlanNamespace:
+    """The decision as plan.json's namespace entry."""
+    d = decision
+    pin, target = d.pin, d.target
+    current = policy_from_labels(labels, config.defaults)
+    blockers = _blockers(d.counted, d.blocker_level, pin) if d.blocker_level else []
+    rejected = [b for s in d.rejected_today
+                for b in _blockers([s], d.ceiling_strict or d.enforce, pin)]
+    if d.suggestion is not None:
         blockers = []  # a suggestion instead of a flood
-    recommended = {
-        "enforce": str(enforce), "enforce_version": str(pin),
-        "audit": str(audit), "audit_version": "latest",
-        "warn": str(warn), "warn_version": "latest",
+    recommended: plan_types.Recommended = {
+        "enforce": str(d.enforce), "enforce_version": str(pin),
+        "audit": str(d.audit), "audit_version": "latest",
+        "warn": str(d.warn), "warn_version": "latest",
     }
     return {
-        "name": ns,
-        "system": system,
-        "exempt": exempt,
+        "name": d.namespace,
+        "system": d.system,
+        "exempt": d.exempt,
         "current_labels": {k: v for k, v in sorted(labels.items()) if k.startswith(LABEL_PREFIX)},
         "current_policy": {"enforce": str(current.policy.enforce),
                            "audit": str(current.policy.audit), "warn": str(current.policy.warn)},
         "label_problems": [{"label": p.label, "value": p.value, "message": p.message}
                            for p in current.problems],
-        "floor": {str(pin): str(floor), str(target): str(floor_target)},
+        "floor": {str(pin): str(d.floor), str(target): str(d.floor_target)},
         "ceiling": {
-            "strict": str(ceiling_strict) if ceiling_strict else None,
-            "practical": str(ceiling_practical) if ceiling_practical else None,
+            "strict": str(d.ceiling_strict) if d.ceiling_strict else None,
+            "practical": str(d.ceiling_practical) if d.ceiling_practical else None,
             "psps": [{"psp": n, "strict": str(a.strict_level) if a else None,
                       "practical": str(a.practical_level) if a else None}
                      for n, a in sorted(ceiling_psps.items())],
@@ -329,16 +395,34 @@ def plan_namespace(
             LABEL_PREFIX + "warn": recommended["warn"],
             LABEL_PREFIX + "warn-version": recommended["warn_version"],
         },
-        "after_patches": str(after),
-        "looser_than_psp": bool(loud),
-        "warnings": loud,
-        "suggestion": suggestion,
+        "after_patches": str(d.after_patches),
+        "looser_than_psp": bool(d.looser_than_psp),
+        "warnings": d.looser_than_psp,
+        "suggestion": d.suggestion,
         "reasoning": reasoning,
         "blockers": blockers,
         "rejected_today": rejected,
         "mutation": mutations,
         "subjects": [_subject_dict(s, config) for s in sim.subjects],
     }
+
+
+def plan_namespace(
+    ns: str,
+    labels: dict[str, str],
+    sim: NamespaceSimulation,
+    pin: Version,
+    target: Version,
+    ceiling_psps: dict[str, PSPAnalysis | None],
+    psp_api: bool | None,
+    mutations: list[plan_types.Mutation],
+    config: AdmissionConfig,
+    psps_read: bool = True,
+) -> plan_types.PlanNamespace:
+    """The recommendation for one namespace, with its reasoning: decide, explain, serialise."""
+    decision = decide_namespace(ns, sim, pin, target, ceiling_psps, config)
+    reasoning = reasoning_of(decision, sim, ceiling_psps, psp_api, mutations, config, psps_read)
+    return namespace_entry(decision, labels, sim, ceiling_psps, mutations, config, reasoning)
 
 
 def build_plan(
@@ -348,7 +432,7 @@ def build_plan(
     target: Version | None = None,
     config: AdmissionConfig | None = None,
     source: str = "files",
-) -> dict[str, Any]:
+) -> plan_types.Plan:
     """The whole plan for `inventory`, as JSON-ready data."""
     target = target or Version.latest()
     config = config or AdmissionConfig.default()

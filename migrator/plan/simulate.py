@@ -15,7 +15,9 @@ cost and the size of the plan follow the distinct shapes, not the replicas.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from migrator.model.inventory import Inventory, Obj, name_of, namespace_of
 from migrator.model.owners import OwnerIndex, template_sources
@@ -104,7 +106,10 @@ def _runtime_class(obj: Obj) -> str | None:
 EXAMPLES = 3
 
 
-def _prepared(obj: Obj) -> tuple[dict[str, object], dict[str, object], str]:
+Prepared = tuple[Mapping[str, Any], Mapping[str, Any] | None, str]
+
+
+def _prepared(obj: Obj) -> Prepared:
     """The pod metadata and defaulted spec `obj` is judged on, and its security key."""
     template = pod_template(obj)
     assert template is not None
@@ -113,7 +118,7 @@ def _prepared(obj: Obj) -> tuple[dict[str, object], dict[str, object], str]:
 
 
 def _judge(
-    prepared: tuple[dict[str, object], dict[str, object], str], versions: tuple[Version, ...]
+    prepared: Prepared, versions: tuple[Version, ...]
 ) -> dict[LevelVersion, tuple[Violation, ...]]:
     metadata, spec, key = prepared
     return {
@@ -146,8 +151,8 @@ def simulate(
             is_template=True, active=_active(obj), owner=None,
             verdicts=_judge(_prepared(obj), versions), runtime_class=_runtime_class(obj),
         ))
-    shapes: dict[tuple[object, ...], tuple[list[str], tuple[dict[str, object],
-                                                          dict[str, object], str]]] = {}
+    shapes: dict[tuple[str, str | None, object, str | None, str],
+                 tuple[list[str], Prepared]] = {}
     for pod in inventory.pods:
         top = index.top(pod)
         owner = f"{top.get('kind')}/{name_of(top)}" if top is not None else None

@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from migrator.model.plan import Plan
+from migrator.model.words import count
 from migrator.report.model import BLOCKED, READY, WARNINGS
 
 FAILED = "failed"
@@ -24,7 +26,7 @@ class ClusterOutcome:
 
     context: str
     directory: str
-    plan: dict[str, Any] | None = None
+    plan: Plan | None = None
     report: dict[str, Any] | None = None
     error: str | None = None
 
@@ -41,10 +43,6 @@ def cluster_dirs(contexts: Sequence[str]) -> dict[str, str]:
         taken.add(name.lower())
         out[context] = name
     return out
-
-
-def _plural(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def fleet_view(outcomes: Sequence[ClusterOutcome],
@@ -80,7 +78,7 @@ def fleet_view(outcomes: Sequence[ClusterOutcome],
         "schema": FLEET_SCHEMA,
         "generated_at": generated_at,
         "status": status,
-        "headline": f"{_plural(len(clusters), 'cluster')}: {', '.join(parts)}.",
+        "headline": f"{count(len(clusters), 'cluster')}: {', '.join(parts)}.",
         "counts": {"clusters": len(clusters), **tally},
         "clusters": clusters,
     }

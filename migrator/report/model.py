@@ -22,6 +22,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from migrator.model.inventory import Inventory
+from migrator.model.plan import PLAN_FILE, Plan, PlanNamespace
+from migrator.model.words import count, join
 from migrator.plan.decide import patchable
 from migrator.pss.engine import EVALUATOR
 from migrator.pss.registry import Violation
@@ -33,7 +35,6 @@ Json = dict[str, Any]
 REPORT_SCHEMA = "migrator.report/v1"
 LEVELS = ("privileged", "baseline", "restricted")
 BLOCKED, WARNINGS, READY = "blocked", "warnings", "ready"
-PLAN_FILE = "plan.json"
 
 #: What each `--fail-on` value fails on, in words (the README and `--help` quote these).
 FAIL_ON_RULES: dict[str, tuple[str, ...]] = fail_on_rules()
@@ -49,17 +50,6 @@ def anchor_of(namespace: str) -> str:
     safe = re.sub(r"[^A-Za-z0-9_-]+", "-", namespace).strip("-")[:40]
     digest = hashlib.sha256(namespace.encode("utf-8")).hexdigest()[:8]
     return f"ns-{safe}-{digest}" if safe else f"ns-{digest}"
-
-
-def _plural(n: int, noun: str, plural: str | None = None) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {plural or noun + 's'}"
-
-
-def _join(items: Iterable[str]) -> str:
-    words = list(items)
-    if len(words) <= 1:
-        return "".join(words)
-    return ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def _rank(level: str | None) -> int:
@@ -79,7 +69,7 @@ def _ref(subject: Mapping[str, Any]) -> str:
     return f"{subject['kind']}/{subject['name']}"
 
 
-def _versions(plan: Mapping[str, Any]) -> list[str]:
+def _versions(plan: Plan) -> list[str]:
     pin, target = str(plan["pin_version"]), str(plan["target_version"])
     return [pin] if pin == target else [pin, target]
 
@@ -124,8 +114,10 @@ def _grouped(entries: Iterable[tuple[Mapping[str, Any], list[Mapping[str, Any]]]
     by_object: dict[str, Json] = {}
     for subject, violations in entries:
         ref = str(subject["ref"])
+        origin = subject.get("origin") or next(
+            (v.get("origin") for v in violations if v.get("origin")), None)
         item = by_object.setdefault(ref, {
-            "object": ref, "template": bool(subject["template"]),
+            "object": ref, "origin": origin, "template": bool(subject["template"]),
             "active": bool(subject["active"]), "pods": [], "pod_count": 0,
             "count": int(subject.get("count") or 1),
             "examples": [str(n) for n in subject.get("examples") or ()],
@@ -153,11 +145,11 @@ def _grouped(entries: Iterable[tuple[Mapping[str, Any], list[Mapping[str, Any]]]
     return out
 
 
-def _subject_rows(ns: Mapping[str, Any]) -> list[Json]:
+def _subject_rows(ns: PlanNamespace) -> list[Json]:
     return [{**s, "ref": _ref(s)} for s in ns["subjects"]]
 
 
-def _rejections(ns: Mapping[str, Any], level: str, version: str,
+def _rejections(ns: PlanNamespace, level: str, version: str,
                 skip: set[str]) -> list[Json]:
     """Objects of `ns` that `level` at `version` rejects (nothing for exempt namespaces)."""
     if ns["exempt"] or _rank(level) <= 0:
@@ -169,7 +161,7 @@ def _rejections(ns: Mapping[str, Any], level: str, version: str,
     return _grouped(((r, v) for r, v in found if v), owners)
 
 
-def _from_blockers(ns: Mapping[str, Any], blockers: list[Mapping[str, Any]]) -> list[Json]:
+def _from_blockers(ns: PlanNamespace, blockers: list[Mapping[str, Any]]) -> list[Json]:
     rows = {r["ref"]: r for r in _subject_rows(ns)}
     owners = {ref: r["owner"] for ref, r in rows.items()}
     by_ref: dict[str, list[Mapping[str, Any]]] = {}
@@ -254,15 +246,15 @@ def _dry_run_summary(section: Any) -> Json | None:
     """The plan's top-level `server_dry_run` summary, in words."""
     if not isinstance(section, dict):
         return None
-    count = section.get("disagreements")
-    listed = _disagreement_rows(count, None)
-    n = count if isinstance(count, int) else len(listed)
+    found = section.get("disagreements")
+    listed = _disagreement_rows(found, None)
+    n = found if isinstance(found, int) else len(listed)
     if isinstance(section.get("evaluated"), int) and isinstance(section.get("namespaces"), int):
         text = (f"The API server judged {section['evaluated']} of {section['namespaces']} "
                 f"namespaces (dryRun=All): {section.get('agreeing', 0)} agree with the plan, "
-                f"{_plural(n, 'disagreement')}.")
+                f"{count(n, 'disagreement')}.")
     else:
-        text = f"The API server's dry run: {_plural(n, 'disagreement')}."
+        text = f"The API server's dry run: {count(n, 'disagreement')}."
     incomplete = [{"namespace": str(i.get("namespace")),
                    "note": str(i.get("note") or _coverage(i))}
                   for i in section.get("incomplete_coverage") or [] if isinstance(i, dict)]
@@ -283,7 +275,7 @@ def _dry_run_summary(section: Any) -> Json | None:
 # -- namespaces -------------------------------------------------------------------------------
 
 
-def _namespace(ns: Mapping[str, Any], pin: str, target: str) -> Json:
+def _namespace(ns: PlanNamespace, pin: str, target: str) -> Json:
     rec = ns["recommended"]
     enforce, version = str(rec["enforce"]), str(rec["enforce_version"])
     rejected_today = _from_blockers(ns, list(ns["rejected_today"]))
@@ -336,7 +328,7 @@ def _namespace(ns: Mapping[str, Any], pin: str, target: str) -> Json:
 # -- PodSecurityPolicies and what to delete ---------------------------------------------------
 
 
-def _psps(plan: Mapping[str, Any]) -> list[Json]:
+def _psps(plan: Plan) -> list[Json]:
     usable: dict[str, set[str]] = {}
     for ns in plan["namespaces"]:
         for p in ns["ceiling"]["psps"]:
@@ -364,7 +356,7 @@ def _psps(plan: Mapping[str, Any]) -> list[Json]:
 
 
 
-def rbac_cleanup(plan: Mapping[str, Any], inventory: Inventory | None) -> Json:
+def rbac_cleanup(plan: Plan, inventory: Inventory | None) -> Json:
     """The objects to delete once Pod Security Admission enforces and PSP admission is off,
     with the commands that delete them.
 
@@ -446,7 +438,7 @@ def _checks(item: Mapping[str, Any]) -> str:
     return ", ".join(sorted({v["check"] for v in item["violations"]}))
 
 
-def _findings(plan: Mapping[str, Any], namespaces: list[Json], psps: list[Json],
+def _findings(plan: Plan, namespaces: list[Json], psps: list[Json],
               helm: Json, dry_run: Json | None) -> tuple[list[Json], list[Json]]:
     blockers: list[Json] = []
     warnings: list[Json] = []
@@ -469,7 +461,7 @@ def _findings(plan: Mapping[str, Any], namespaces: list[Json], psps: list[Json],
                 warnings.append(_finding(
                     "mutation-only", name,
                     f"{m['workload']} passes {m['pod_level']} only because PSP {m['psp']} "
-                    f"set {_plural(len(m['fields']), 'field')} its template lacks; the "
+                    f"set {count(len(m['fields']), 'field')} its template lacks; the "
                     f"template passes {m['template_level']}"))
         for item in ns["rejected_at_pin_inactive"]:
             warnings.append(_finding(
@@ -554,22 +546,22 @@ def _dry_run_findings(namespaces: list[Json], summary: Json | None, blockers: li
 
 def _blocked_phrase(rule: str, items: list[Json]) -> str:
     spaces = sorted({str(f["namespace"]) for f in items if f["namespace"]})
-    where = f" (in {_join(spaces)})" if spaces else ""
+    where = f" (in {join(spaces)})" if spaces else ""
     noun, rest = RULES[rule].headline
-    return f"{_plural(len(items), noun)} {rest}{where}"
+    return f"{count(len(items), noun)} {rest}{where}"
 
 
 def _headline(blockers: list[Json], warnings: list[Json]) -> tuple[str, str]:
     if blockers:
         rules = list(dict.fromkeys(f["rule"] for f in blockers))
         parts = [_blocked_phrase(r, [f for f in blockers if f["rule"] == r]) for r in rules]
-        return BLOCKED, f"Not ready to upgrade: resolve {_join(parts)} first."
+        return BLOCKED, f"Not ready to upgrade: resolve {join(parts)} first."
     if warnings:
         kinds = list(dict.fromkeys(f["title"].lower() for f in warnings))
         return WARNINGS, (
             "Ready to upgrade: every namespace can enforce its recommended level without "
-            f"rejecting a running workload; review {_plural(len(warnings), 'warning')} first "
-            f"({_join(kinds)}).")
+            f"rejecting a running workload; review {count(len(warnings), 'warning')} first "
+            f"({join(kinds)}).")
     return READY, ("Ready to upgrade: every namespace can enforce its recommended level "
                    "without rejecting a running workload.")
 
@@ -582,7 +574,7 @@ def _namespace_status(ns: Json, findings: list[Json], rule_set: Iterable[str]) -
 # -- charts data and rollout -------------------------------------------------------------------
 
 
-def _passing(plan: Mapping[str, Any]) -> Json:
+def _passing(plan: Plan) -> Json:
     subjects = [s for ns in plan["namespaces"] for s in ns["subjects"]]
     templates = [s for s in subjects if s["template"]]
     pods = [s for s in subjects if not s["template"]]
@@ -597,7 +589,7 @@ def _passing(plan: Mapping[str, Any]) -> Json:
     return {"templates": len(templates), "pods": sum(_pods_in(s) for s in pods), "rows": rows}
 
 
-def _charts(plan: Mapping[str, Any], namespaces: list[Json], psps: list[Json]) -> Json:
+def _charts(plan: Plan, namespaces: list[Json], psps: list[Json]) -> Json:
     by_level = dict.fromkeys(LEVELS, 0)
     for ns in namespaces:
         by_level[str(ns["recommended"]["enforce"])] += 1
@@ -610,7 +602,7 @@ def _charts(plan: Mapping[str, Any], namespaces: list[Json], psps: list[Json]) -
             "passing": _passing(plan), "psps_by_level": psp_rows}
 
 
-def _rollout(plan: Mapping[str, Any], namespaces: list[Json], cleanup: Json,
+def _rollout(plan: Plan, namespaces: list[Json], cleanup: Json,
              blocked: bool) -> list[Json]:
     steps: list[Json] = []
     if blocked:
@@ -650,12 +642,12 @@ def _rollout(plan: Mapping[str, Any], namespaces: list[Json], cleanup: Json,
         n_psps, n_edit = len(cleanup["psps"]), len(cleanup["edit"])
         n_roles = len(cleanup["cluster_roles"]) + len(cleanup["roles"])
         n_bindings = len(cleanup["cluster_role_bindings"]) + len(cleanup["role_bindings"])
-        listed = (f"{_plural(n_psps, 'PodSecurityPolicy', 'PodSecurityPolicies')}, "
-                  f"{_plural(n_roles, 'role')} that only grant PSP rights and "
-                  f"{_plural(n_bindings, 'binding')} to them")
+        listed = (f"{count(n_psps, 'PodSecurityPolicy', 'PodSecurityPolicies')}, "
+                  f"{count(n_roles, 'role')} that only grant PSP rights and "
+                  f"{count(n_bindings, 'binding')} to them")
         text = f"Delete {listed}, in this order (bindings, roles, PSPs)."
         if cleanup["edit"]:
-            text += (f" {_plural(n_edit, 'role')} also "
+            text += (f" {count(n_edit, 'role')} also "
                      f"{'grants' if n_edit == 1 else 'grant'} other rights: remove only "
                      "their podsecuritypolicies rules.")
     else:
@@ -672,7 +664,7 @@ def _rollout(plan: Mapping[str, Any], namespaces: list[Json], cleanup: Json,
 
 
 def build_report(
-    plan: Mapping[str, Any],
+    plan: Plan,
     *,
     inventory: Inventory | None = None,
     helm: Mapping[str, Any] | None = None,
@@ -704,10 +696,10 @@ def build_report(
     passing = _passing(plan)
     versions = _versions(plan)
     subline = (
-        f"{_plural(len(namespaces), 'namespace')}: "
+        f"{count(len(namespaces), 'namespace')}: "
         + ", ".join(f"{n} {lv}" for lv, n in levels.items())
-        + f" · {_plural(passing['templates'], 'workload template')} and "
-        + f"{_plural(passing['pods'], 'pod')} checked at {_join(versions)}"
+        + f" · {count(passing['templates'], 'workload template')} and "
+        + f"{count(passing['pods'], 'pod')} checked at {join(versions)}"
     )
     return {
         "schema": REPORT_SCHEMA,

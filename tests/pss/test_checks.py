@@ -262,33 +262,58 @@ REASON_CHECK = {
 }
 
 
+#: A case's name (before the "/") -> the one check whose violations it asserts, by exact ID.
+CASE_CHECK = {
+    "allowPrivilegeEscalation": "allowPrivilegeEscalation", "appArmor": "appArmorProfile",
+    "capabilities_baseline": "capabilities_baseline",
+    "capabilities_restricted": "capabilities_restricted",
+    "hostNamespaces": "hostNamespaces", "hostPathVolumes": "hostPathVolumes",
+    "hostPorts": "hostPorts", "hostProbes": "hostProbesAndHostLifecycle",
+    "hostProcess": "windowsHostProcess", "privileged": "privileged", "procMount": "procMount",
+    "restrictedVolumes": "restrictedVolumes", "runAsNonRoot": "runAsNonRoot",
+    "runAsUser": "runAsUser", "seLinuxOptions": "seLinuxOptions",
+    "seccomp_baseline": "seccompProfile_baseline",
+    "seccomp_restricted": "seccompProfile_restricted", "sysctls": "sysctls",
+}
+#: Cases named `…-baseline-rule` assert the baseline check a restricted one overrides later.
+OVERRIDDEN = {"capabilities_restricted": "capabilities_baseline",
+              "seccompProfile_restricted": "seccompProfile_baseline",
+              "procMount_restricted": "procMount"}
+
+
+def case_checks(case_id: str) -> set[str]:
+    """The exact check IDs a case asserts; procMount cases also see its restricted twin."""
+    name, _, variant = case_id.partition("/")
+    check = CASE_CHECK[name]
+    if variant.endswith("baseline-rule"):
+        return {OVERRIDDEN[check]}
+    return {check, "procMount_restricted"} if check == "procMount" else {check}
+
+
 @pytest.mark.parametrize(
-    "level,version,metadata,pod_spec,expected", [c_[1:] for c_ in CASES], ids=[c_[0] for c_ in CASES]
+    "case_id,level,version,metadata,pod_spec,expected", CASES, ids=[c_[0] for c_ in CASES]
 )
-def test_check(level: Level, version: str, metadata: dict[str, Any], pod_spec: dict[str, Any],
-               expected: list[tuple[str, str]]) -> None:
-    family = CASES_BY_ID_FAMILY[id(pod_spec)]
-    # the filter must name a real check, or an "allowed" case would pass vacuously
-    assert any(c.id.lower().startswith(family) for c in ALL_CHECKS), family
+def test_check(case_id: str, level: Level, version: str, metadata: dict[str, Any],
+               pod_spec: dict[str, Any], expected: list[tuple[str, str]]) -> None:
+    checks = case_checks(case_id)
+    # the filter must name real checks, or an "allowed" case would pass vacuously
+    assert checks <= {c.id for c in ALL_CHECKS}, checks
     found = [
         (v.reason, v.detail)
         for v in evaluate(level, Version.parse(version), metadata, pod_spec)
-        if v.check.lower().startswith(family)
+        if v.check in checks
     ]
     assert found == expected
 
 
-def _family(case_id: str) -> str:
-    name = case_id.split("/")[0]
-    aliases = {"hostprobes": "hostprobes", "seccomp_baseline": "seccompprofile",
-               "seccomp_restricted": "seccompprofile", "hostprocess": "windowshostprocess",
-               "apparmor": "apparmor"}
-    lowered = name.lower()
-    return aliases.get(lowered, lowered.split("_")[0] if lowered.startswith(
-        ("capabilities", "procmount")) else lowered)
-
-
-CASES_BY_ID_FAMILY = {id(c_[4]): _family(c_[0]) for c_ in CASES}
+def test_capabilities_cases_tell_baseline_from_restricted() -> None:
+    """A restricted pod adding NET_ADMIN fails only capabilities_restricted at latest: the
+    baseline case must not see it, nor the restricted case the baseline check."""
+    pod_spec = spec(c("a", {"capabilities": {"add": ["NET_ADMIN"]}}))
+    found = {v.check for v in evaluate(R, Version.latest(), {}, pod_spec)}
+    assert "capabilities_restricted" in found and "capabilities_baseline" not in found
+    assert case_checks("capabilities_baseline/x") == {"capabilities_baseline"}
+    assert case_checks("capabilities_restricted/x") == {"capabilities_restricted"}
 
 
 def test_check_order_matches_a_real_server() -> None:

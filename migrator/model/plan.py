@@ -1,0 +1,168 @@
+"""The plan's types, pure: plan.json as the program sees it, decoded once.
+
+`schemas/plan.schema.json` is the contract of the file; these TypedDicts are the same shape
+inside the program, so the modules that read a plan (report, generate, apply, patch) are
+type-checked against it instead of reading `dict[str, Any]` by string keys.
+`migrator.plan.decide.build_plan` produces a `Plan`; `migrator.files.planfile.load_plan`
+decodes one from disk (checking the parts every command relies on).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NotRequired, TypedDict
+
+#: plan.json's `schema` value, and its file name in an output folder.
+PLAN_SCHEMA = "migrator.plan/v1"
+PLAN_FILE = "plan.json"
+
+
+class Violation(TypedDict):
+    check: str
+    reason: str
+    detail: str
+
+
+class Blocker(TypedDict):
+    """A check that stops an object at a level and version, with its fix."""
+
+    object: str
+    origin: str | None
+    template: bool
+    active: bool
+    level: str
+    version: str
+    check: str
+    reason: str
+    detail: str
+    fix: str
+    patchable: bool
+    #: for a pod shape held more than once: how many pods it stands for
+    count: NotRequired[int]
+
+
+class Subject(TypedDict):
+    """A workload template or pod that was judged, with its verdicts per level:version."""
+
+    kind: str
+    name: str
+    origin: str
+    template: bool
+    active: bool
+    owner: str | None
+    runtime_class: str | None
+    exempt: bool
+    verdicts: dict[str, list[Violation]]
+    #: for a pod shape held more than once: how many pods share it (`name` is the first)
+    count: NotRequired[int]
+    #: ... and the first few of their names, sorted
+    examples: NotRequired[list[str]]
+
+
+class Mutation(TypedDict):
+    """A workload whose pods differ from its template in security fields, and why."""
+
+    workload: str
+    pod: str
+    psp: str | None
+    attributed_to: str
+    changes: list[dict[str, Any]]
+    pod_level: str
+    template_level: str
+    passes_only_because_of_mutation: bool
+
+
+class Recommended(TypedDict):
+    enforce: str
+    enforce_version: str
+    audit: str
+    audit_version: str
+    warn: str
+    warn_version: str
+
+
+class CeilingPSP(TypedDict):
+    psp: str
+    strict: str | None
+    practical: str | None
+
+
+class Ceiling(TypedDict):
+    strict: str | None
+    practical: str | None
+    psps: list[CeilingPSP]
+
+
+class LabelProblem(TypedDict):
+    label: str
+    value: str
+    message: str
+
+
+class PlanNamespace(TypedDict):
+    """One namespace's recommendation, its reasons and what is in the way."""
+
+    name: str
+    system: bool
+    exempt: bool
+    current_labels: dict[str, str]
+    current_policy: dict[str, str]
+    label_problems: list[LabelProblem]
+    floor: dict[str, str]
+    ceiling: Ceiling
+    recommended: Recommended
+    labels: dict[str, str]
+    after_patches: str
+    looser_than_psp: bool
+    warnings: list[str]
+    suggestion: str | None
+    reasoning: list[str]
+    blockers: list[Blocker]
+    rejected_today: list[Blocker]
+    mutation: list[Mutation]
+    subjects: list[Subject]
+    server_dry_run: NotRequired[dict[str, Any] | None]
+
+
+class Cluster(TypedDict):
+    source: str
+    server_version: str | None
+    psp_api: bool | None
+
+
+class AdmissionDefaults(TypedDict):
+    defaults: dict[str, str]
+    exempt_namespaces: list[str]
+    exempt_runtime_classes: list[str]
+    exempt_usernames: list[str]
+
+
+class Unreadable(TypedDict):
+    what: str
+    reason: str
+    consequence: str
+
+
+class Summary(TypedDict):
+    namespaces: int
+    by_recommended_level: dict[str, int]
+    looser_than_psp: list[str]
+    blockers: int
+    passing_only_by_mutation: list[str]
+
+
+class Plan(TypedDict):
+    """plan.json."""
+
+    schema: str
+    generated_by: str
+    cluster: Cluster
+    pin_version: str
+    target_version: str
+    admission_config: AdmissionDefaults
+    unreadable: list[Unreadable]
+    duplicates: list[str]
+    summary: Summary
+    psps: list[dict[str, Any]]
+    rbac_cleanup: dict[str, Any]
+    namespaces: list[PlanNamespace]
+    server_dry_run: NotRequired[dict[str, Any] | None]
