@@ -6,7 +6,8 @@ count) and each existing pod at restricted and baseline, at the policy version t
 namespace will pin and at `latest`, and returns per namespace the subjects with their
 verdicts and the workload floor (the strictest level every subject passes).
 
-Pods are judged once per shape: the pods of a namespace with the same owner, the same PSP,
+Pods are judged once per shape: the pods of a namespace with the same owner (held or only
+named as controller), the same PSP,
 the same runtimeClass and the same security key (every field a check reads, after the
 API server's defaulting) are one Subject with a count and a few example names, so the
 cost and the size of the plan follow the distinct shapes, not the replicas.
@@ -128,6 +129,15 @@ def _judge(
     }
 
 
+def _controller(metadata: Mapping[str, Any]) -> str | None:
+    """`Kind/name` of the controller a pod names, held or not (so that the pods of two
+    controllers the inventory lacks are not one shape)."""
+    for ref in metadata.get("ownerReferences") or ():
+        if isinstance(ref, dict) and ref.get("controller"):
+            return f"{ref.get('kind')}/{ref.get('name')}"
+    return None
+
+
 def simulate(
     inventory: Inventory, versions: tuple[Version, ...], index: OwnerIndex | None = None
 ) -> dict[str, NamespaceSimulation]:
@@ -151,7 +161,7 @@ def simulate(
             is_template=True, active=_active(obj), owner=None,
             verdicts=_judge(_prepared(obj), versions), runtime_class=_runtime_class(obj),
         ))
-    shapes: dict[tuple[str, str | None, object, str | None, str],
+    shapes: dict[tuple[str, str | None, str | None, Any, str | None, str],
                  tuple[list[str], Prepared]] = {}
     for pod in inventory.pods:
         top = index.top(pod)
@@ -159,13 +169,15 @@ def simulate(
         prepared = _prepared(pod)
         metadata = pod.get("metadata") or {}
         psp = (metadata.get("annotations") or {}).get("kubernetes.io/psp")
-        shape = (namespace_of(pod), owner, psp, _runtime_class(pod), prepared[2])
+        shape = (namespace_of(pod), owner, _controller(metadata), psp, _runtime_class(pod),
+                 prepared[2])
         found = shapes.get(shape)
         if found is None:
             shapes[shape] = ([name_of(pod)], prepared)
         else:
             found[0].append(name_of(pod))
-    for (namespace, owner, _psp, runtime_class, _key), (names, prepared) in shapes.items():
+    for (namespace, owner, _ctl, _psp, runtime_class, _key), (names, prepared) in (
+            shapes.items()):
         names.sort()
         add(Subject(
             kind="Pod", namespace=namespace, name=names[0],

@@ -140,6 +140,13 @@ def _grouped(entries: Iterable[tuple[Mapping[str, Any], list[Mapping[str, Any]]]
         item["violations"].sort(key=lambda x: (x["check"], x["detail"]))
         item["pods"].sort()
         del item["pods"][POD_EXAMPLES:]
+        # A pod shape's own names, and counts that the names listed already tell, are
+        # left out of the view.
+        del item["examples"]
+        if item["pod_count"] == len(item["pods"]):
+            del item["pod_count"]
+        if item["count"] == 1:
+            del item["count"]
         item["all_patchable"] = all(v["patchable"] for v in item["violations"])
         out.append(item)
     return out

@@ -1,0 +1,79 @@
+"""Pods are planned once per shape: a count and a few names, and every reader counts through
+the shape (plan summary, report, Markdown, the server dry-run comparison)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from migrator.cluster.dryrun import offline_pods
+from migrator.model.inventory import Inventory
+from migrator.plan.decide import build_plan
+from migrator.plan.dryrun import parse_level_version
+from migrator.pss.api import Version
+from migrator.report.model import build_report
+from migrator.report.render import render_markdown
+
+
+def _pod(name: str, *, root: bool, owner: str | None = "web-1") -> dict[str, Any]:
+    spec: dict[str, Any] = {"containers": [{"name": "app", "image": "app:1"}]}
+    if root:
+        spec["securityContext"] = {"runAsUser": 0}
+    meta: dict[str, Any] = {"name": name, "namespace": "shop"}
+    if owner:
+        meta["ownerReferences"] = [{"kind": "ReplicaSet", "name": owner, "uid": "rs",
+                                    "controller": True}]
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
+
+
+def _inventory(replicas: int) -> Inventory:
+    inventory = Inventory(server_version="v1.24.0")
+    inventory.add({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}}, "t")
+    for i in range(replicas):
+        inventory.add(_pod(f"web-1-{i:03d}", root=True), "t")
+    inventory.add(_pod("web-1-zzz", root=False), "t")  # the same owner, another shape
+    inventory.add(_pod("bare", root=True, owner=None), "t")
+    return inventory
+
+
+def test_replicas_are_one_subject_with_a_count_and_examples() -> None:
+    plan = build_plan(_inventory(12), pin=Version.of(24))
+    (ns,) = plan["namespaces"]
+    pods = {s["name"]: s for s in ns["subjects"] if not s["template"]}
+    assert sorted(pods) == ["bare", "web-1-000", "web-1-zzz"]
+    assert pods["web-1-000"]["count"] == 12
+    assert pods["web-1-000"]["examples"] == ["web-1-000", "web-1-001", "web-1-002"]
+    assert "count" not in pods["bare"] and "examples" not in pods["bare"]
+    assert "14 pods judged" in ns["reasoning"][0]
+    root = [b for b in ns["blockers"] if b["object"] == "Pod/web-1-000"]
+    assert root and all(b["count"] == 12 for b in root)
+    # The summary still counts every pod's blockers.
+    assert plan["summary"]["blockers"] == sum(b.get("count", 1) for b in ns["blockers"])
+    assert plan["summary"]["blockers"] > len(ns["blockers"])
+
+
+def test_plan_size_follows_shapes_not_replicas() -> None:
+    small = build_plan(_inventory(3), pin=Version.of(24))
+    large = build_plan(_inventory(3000), pin=Version.of(24))
+    assert len(small["namespaces"][0]["subjects"]) == len(large["namespaces"][0]["subjects"])
+
+
+def test_report_counts_and_lists_through_the_shape() -> None:
+    report = build_report(build_plan(_inventory(12), pin=Version.of(24)))
+    assert report["counts"]["pods"] == 14
+    (ns,) = report["namespaces"]
+    assert ns["pods"] == 14
+    items = {i["object"]: i for i in ns["to_next_level"]}
+    assert items["Pod/web-1-000"]["count"] == 12
+    text = render_markdown(report)
+    assert "Pod/web-1-000" in text and "(and 11 more pods of the same shape)" in text
+
+
+def test_server_dry_run_comparison_expands_each_shape_to_its_count() -> None:
+    plan = build_plan(_inventory(12), pin=Version.of(24))
+    (ns,) = plan["namespaces"]
+    pods = offline_pods(ns, parse_level_version("restricted:v1.24"))
+    assert len(pods) == 14
+    assert min(p for p in pods if pods[p] == pods["web-1-000"]) == "bare" or (
+        pods["bare"] != pods["web-1-000"])
+    same = sorted(p for p, r in pods.items() if r == pods["web-1-001"] and p.startswith("web"))
+    assert same[0] == "web-1-000" and len(same) == 12
