@@ -359,15 +359,47 @@ _APPLIERS = {
 }
 
 
+def _writable_copy(pod: Mapping[str, Any]) -> dict[str, Any]:
+    """`pod` with fresh copies of exactly what a PSP default writes (the annotations, the
+    pod's and each container's securityContext, the lists and containers holding them);
+    everything else (env, volumes, probes, ...) is shared with `pod`, not copied."""
+    out = dict(pod)
+    meta, spec = out.get("metadata"), out.get("spec")
+    if isinstance(meta, dict):
+        out["metadata"] = meta = dict(meta)
+        if isinstance(meta.get("annotations"), dict):
+            meta["annotations"] = dict(meta["annotations"])
+    if isinstance(spec, dict):
+        out["spec"] = spec = dict(spec)
+        if isinstance(spec.get("securityContext"), dict):
+            spec["securityContext"] = copy.deepcopy(spec["securityContext"])
+        for key in _MUTATED_LISTS:
+            containers = spec.get(key)
+            if isinstance(containers, list):
+                spec[key] = [_writable_container(c) for c in containers]
+    return out
+
+
+def _writable_container(container: Any) -> Any:
+    if not isinstance(container, dict):
+        return container
+    out = dict(container)
+    if isinstance(out.get("securityContext"), dict):
+        out["securityContext"] = copy.deepcopy(out["securityContext"])
+    return out
+
+
 def apply_defaults(defaults: Sequence[Default], pod: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of `pod` ({"metadata", "spec"}) as PSP admission would store it.
 
     Every condition is judged on the pod as sent, as PSP admission did; the input is not
     changed. Capabilities come out sorted when the PSP changes them, as they did on 1.24.
+    Only the fields a default writes are copied: the result shares the rest with `pod`
+    and must not be changed in place.
     """
     meta = _map(pod.get("metadata"))
     spec = _map(pod.get("spec"))
-    out = copy.deepcopy(dict(pod))
+    out = _writable_copy(pod)
     out_meta = _ensure(out, "metadata")
     out_spec = _ensure(out, "spec")
     for default in defaults:
