@@ -18,6 +18,7 @@ import hashlib
 import json
 import re
 import shlex
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -573,9 +574,11 @@ def _headline(blockers: list[Json], warnings: list[Json]) -> tuple[str, str]:
                    "without rejecting a running workload.")
 
 
-def _namespace_status(ns: Json, findings: list[Json], rule_set: Iterable[str]) -> int:
+def _findings_per_namespace(findings: list[Json], rule_set: Iterable[str]) -> Counter[str]:
+    """How many of `findings` (of the rules in `rule_set`) each namespace has: one pass over
+    the findings, not one per namespace."""
     rule_set = set(rule_set)
-    return sum(1 for f in findings if f["namespace"] == ns["name"] and f["rule"] in rule_set)
+    return Counter(str(f["namespace"]) for f in findings if f["rule"] in rule_set)
 
 
 # -- charts data and rollout -------------------------------------------------------------------
@@ -691,9 +694,10 @@ def build_report(
     dry_run = _dry_run_summary(plan.get("server_dry_run"))
     blockers, warnings = _findings(plan, namespaces, psps, helm_view, dry_run)
     status, headline = _headline(blockers, warnings)
+    blocking = _findings_per_namespace(blockers, BLOCKER_RULES)
+    warning = _findings_per_namespace(warnings, RULES)
     for ns in namespaces:
-        n_block = _namespace_status(ns, blockers, BLOCKER_RULES)
-        n_warn = _namespace_status(ns, warnings, set(RULES))
+        n_block, n_warn = blocking[str(ns["name"])], warning[str(ns["name"])]
         ns["blockers"], ns["warning_count"] = n_block, n_warn
         ns["status"] = BLOCKED if n_block else (WARNINGS if n_warn else READY)
     cleanup = rbac_cleanup(plan, inventory)
