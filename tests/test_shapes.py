@@ -77,3 +77,41 @@ def test_server_dry_run_comparison_expands_each_shape_to_its_count() -> None:
         pods["bare"] != pods["web-1-000"])
     same = sorted(p for p, r in pods.items() if r == pods["web-1-001"] and p.startswith("web"))
     assert same[0] == "web-1-000" and len(same) == 12
+
+
+def _wide_inventory(namespaces: int) -> Inventory:
+    inventory = Inventory(server_version="v1.24.0")
+    for n in range(namespaces):
+        ns = f"team-{n:04d}"
+        inventory.add({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}}, "t")
+        pod = _pod(f"web-{n}", root=n % 2 == 0, owner=None)
+        pod["metadata"]["namespace"] = ns
+        inventory.add(pod, "t")
+    return inventory
+
+
+def test_markdown_summary_fits_a_ticket_and_the_details_hold_every_namespace() -> None:
+    from migrator.report.render import (
+        MARKDOWN_LIMIT,
+        render_markdown,
+        render_markdown_details,
+    )
+
+    report = build_report(build_plan(_wide_inventory(600), pin=Version.of(24)))
+    details = render_markdown_details(report)
+    assert len(details) > MARKDOWN_LIMIT
+    summary = render_markdown(report, details)
+    assert len(summary) <= MARKDOWN_LIMIT
+    assert "report-details.md" in summary and "more namespaces" in summary
+    assert all(f"### team-{n:04d}: enforce" in details for n in range(600))
+    # Namespaces that are not ready come first in the cut-short table.
+    table = [line for line in summary.splitlines() if line.startswith("| team-")]
+    statuses = [line.split("|")[2].strip() for line in table]
+    assert statuses == sorted(statuses, key=lambda s: s == "ready")
+
+
+def test_small_reports_stay_whole() -> None:
+    from migrator.report.render import render_markdown, render_markdown_details
+
+    report = build_report(build_plan(_wide_inventory(3), pin=Version.of(24)))
+    assert render_markdown(report) == render_markdown_details(report)

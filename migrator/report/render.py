@@ -50,10 +50,38 @@ def render_html(report: Mapping[str, Any]) -> str:
                   colours=LEVEL_COLOURS)
 
 
-def render_markdown(report: Mapping[str, Any]) -> str:
-    """The Markdown report (ticket and pull-request bodies)."""
-    text = render("report.md.j2", report=report, md=md, code=md_code)
+#: The longest body a pull request or ticket takes (GitHub's limit), in characters.
+MARKDOWN_LIMIT = 65_536
+#: How many findings per title, namespaces, commands, ... the summary lists, tried in
+#: turn until it fits MARKDOWN_LIMIT.
+_CAPS = (100, 50, 20, 10, 5, 2, 0)
+DETAILS_FILE = "report-details.md"
+
+
+def _markdown(report: Mapping[str, Any], cap: int | None) -> str:
+    text = render("report.md.j2", report=report, md=md, code=md_code, cap=cap)
     return re.sub(r"\n{3,}", "\n\n", text)
+
+
+def render_markdown_details(report: Mapping[str, Any]) -> str:
+    """The whole Markdown report, every namespace in detail (`report-details.md`)."""
+    return _markdown(report, None)
+
+
+def render_markdown(report: Mapping[str, Any], details: str | None = None) -> str:
+    """The Markdown report for ticket and pull-request bodies: the whole report when it
+    fits MARKDOWN_LIMIT characters, else a summary that does (lists cut short, pointing
+    to report-details.md). `details` is the whole report, when already rendered."""
+    text = details if details is not None else _markdown(report, None)
+    if len(text) <= MARKDOWN_LIMIT:
+        return text
+    for cap in _CAPS:
+        text = _markdown(report, cap)
+        if len(text) <= MARKDOWN_LIMIT:
+            return text
+    note = f"\n\n… cut short to fit {MARKDOWN_LIMIT:,} characters: see {DETAILS_FILE}.\n"
+    cut = text.rfind("\n", 0, MARKDOWN_LIMIT - len(note))
+    return text[:max(cut, 0)] + note
 
 
 def render_json(data: Mapping[str, Any]) -> str:
