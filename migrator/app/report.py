@@ -5,8 +5,9 @@ cluster, or several contexts at once), writing its files (`report.html`, `report
 summary that fits a ticket), `report-details.md`, `report.json` and `plan.json`; for a
 fleet one folder per context plus `index.html` and `fleet.json`), printing a short summary
 through the `echo` and `err` callables it is given, and the exit code: 0, 1 when the
-`--fail-on` gate fails (`migrator.report.model.FAIL_ON_RULES` says on what), 2 when an input could not be read or a cluster could not be planned. Every
-`MigratorError` becomes one line through `err`; nothing here raises it to the caller.
+`--fail-on` gate fails (`migrator.report.model.FAIL_ON_RULES` says on what), 2 when an
+input could not be read or a cluster could not be planned. Every `MigratorError` becomes
+one line through `err`; nothing here raises it to the caller.
 """
 
 from __future__ import annotations
