@@ -115,3 +115,17 @@ def test_small_reports_stay_whole() -> None:
 
     report = build_report(build_plan(_wide_inventory(3), pin=Version.of(24)))
     assert render_markdown(report) == render_markdown_details(report)
+
+
+def test_html_report_stays_within_its_limit_and_counts_what_it_leaves_out(
+    monkeypatch: Any,
+) -> None:
+    from migrator.report import render
+
+    report = build_report(build_plan(_wide_inventory(300), pin=Version.of(24)))
+    whole = render.render_html(report)
+    monkeypatch.setattr(render, "HTML_LIMIT", len(whole.encode()) // 4)
+    cut = render.render_html(report)
+    assert len(cut.encode()) <= render.HTML_LIMIT
+    assert "more namespaces" in cut and "report-details.md" in cut
+    assert whole.count('<details class="ns"') == 300 > cut.count('<details class="ns"') > 0

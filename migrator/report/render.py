@@ -44,10 +44,25 @@ def md_code(value: Any) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
-def render_html(report: Mapping[str, Any]) -> str:
-    """The self-contained HTML page of one cluster's report."""
+#: The largest report.html written, in bytes: past it, tables are cut short.
+HTML_LIMIT = 5_000_000
+_HTML_CAPS = (200, 100, 50, 20, 10, 5, 2, 1)
+
+
+def _html(report: Mapping[str, Any], cap: int | None) -> str:
     return render("report.html.j2", report=report, charts=all_charts(report["charts"]),
-                  colours=LEVEL_COLOURS)
+                  colours=LEVEL_COLOURS, cap=cap)
+
+
+def render_html(report: Mapping[str, Any]) -> str:
+    """The self-contained HTML report: everything when it stays within HTML_LIMIT bytes,
+    else tables and namespace sections cut short (the rest counted, "and N more")."""
+    text = _html(report, None)
+    for cap in _HTML_CAPS:
+        if len(text.encode()) <= HTML_LIMIT:
+            break
+        text = _html(report, cap)
+    return text
 
 
 #: The longest body a pull request or ticket takes (GitHub's limit), in characters.
