@@ -129,3 +129,35 @@ def test_html_report_stays_within_its_limit_and_counts_what_it_leaves_out(
     assert len(cut.encode()) <= render.HTML_LIMIT
     assert "more namespaces" in cut and "report-details.md" in cut
     assert whole.count('<details class="ns"') == 300 > cut.count('<details class="ns"') > 0
+
+
+def test_terminal_summary_is_one_line_per_namespace_past_the_threshold(tmp_path: Any) -> None:
+    import json as _json
+
+    from typer.testing import CliRunner
+
+    from migrator.cli.main import app
+    from migrator.cli.plan import TABLE_LIMIT
+
+    items = []
+    for n in range(TABLE_LIMIT + 10):
+        ns = f"team-{n:04d}"
+        items.append({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+        for i in range(5):
+            pod = _pod(f"web-{i}", root=True, owner="web-1")
+            pod["metadata"]["namespace"] = ns
+            items.append(pod)
+    dump = tmp_path / "cluster.json"
+    dump.write_text(_json.dumps({"apiVersion": "v1", "kind": "List", "items": items}))
+    runner = CliRunner()
+    result = runner.invoke(app, ["plan", str(dump), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert sum(1 for line in lines if line.startswith("team-")) == TABLE_LIMIT + 10
+    assert "--details" in result.stdout and "pods judged at" not in result.stdout
+    assert "┃" not in result.stdout  # no table drawing past the threshold
+    detailed = runner.invoke(app, ["plan", str(dump), "--out", str(tmp_path / "out"),
+                                   "--force", "--details"])
+    assert detailed.exit_code == 0, detailed.output
+    assert detailed.stdout.count("5 pods judged at") == TABLE_LIMIT + 10
+    assert "(and 4 more pods of the same shape)" in detailed.stdout

@@ -9,64 +9,113 @@ import typer
 
 from migrator.cli.console import edge, err_line, error, live_feedback
 from migrator.cli.options import ContextOpt, KubeconfigOpt, PathsArg, PspFromOpt, parse_version
-from migrator.model.plan import Blocker, Plan
+from migrator.model.plan import Blocker, Plan, PlanNamespace
+
+#: Past this many namespaces the summary is one plain line per namespace, and the
+#: reasoning and blockers of each are printed only with --details.
+TABLE_LIMIT = 50
 
 
-def render_plan(plan: Plan) -> None:
+def _notes(ns: PlanNamespace, markup: bool) -> str:
+    notes = []
+    if ns["looser_than_psp"]:
+        notes.append("[bold red]LOOSER THAN PSP[/]" if markup else "LOOSER THAN PSP")
+    if ns["system"]:
+        notes.append("system")
+    if ns["exempt"]:
+        notes.append("exempt")
+    if any(m["passes_only_because_of_mutation"] for m in ns["mutation"]):
+        notes.append("[yellow]mutation-only pass[/]" if markup else "mutation-only pass")
+    if ns["rejected_today"]:
+        notes.append("PSP rejects some today")
+    return ", ".join(notes)
+
+
+def _row(ns: PlanNamespace, pin: str, target: str, markup: bool) -> list[str]:
+    rec, floor, ceiling = ns["recommended"], ns["floor"], ns["ceiling"]
+    floors = "/".join(dict.fromkeys(floor[v] for v in (pin, target) if v in floor))
+    return [ns["name"], rec["enforce"], rec["audit"], floors,
+            f"{ceiling['strict'] or '-'}/{ceiling['practical'] or '-'}", ns["after_patches"],
+            str(_blocker_count(ns["blockers"])), _notes(ns, markup)]
+
+
+def _blocker_count(blockers: list[Blocker]) -> int:
+    """Blockers as the summary counts them: a pod shape counts once per pod."""
+    return sum(b.get("count", 1) for b in blockers)
+
+
+def _details(ns: PlanNamespace) -> list[str]:
+    lines = [f"\n{ns['name']}: enforce {ns['recommended']['enforce']}"
+             f" ({ns['recommended']['enforce_version']})"]
+    lines += [f"  {warning}" for warning in ns["warnings"]]
+    lines += [f"  - {line}" for line in ns["reasoning"]]
+    by_object: dict[str, list[Blocker]] = {}
+    for b in ns["blockers"]:
+        by_object.setdefault(b["object"], []).append(b)
+    templates = {ref for ref, items in by_object.items() if items[0]["template"]}
+    owners = {s["kind"] + "/" + s["name"]: s["owner"] for s in ns["subjects"]}
+    for ref, items in by_object.items():
+        if owners.get(ref) in templates:
+            continue  # its template is listed: the pods are replicas of it
+        fixable = all(b["patchable"] for b in items)
+        checks = ", ".join(b["check"] for b in items)
+        shape = items[0].get("count", 1)
+        lines.append(f"  blocks {items[0]['level']}: {ref}"
+                     + (f" (and {shape - 1} more pods of the same shape)" if shape > 1 else "")
+                     + f": {checks}" + (" (fixed by the generated patch)" if fixable else ""))
+    return lines
+
+
+COLUMNS = ("namespace", "enforce", "audit/warn", "floor", "PSP ceiling", "after patches",
+           "blockers", "notes")
+
+
+def render_plan(plan: Plan, details: bool = False) -> None:
+    """The terminal summary: a table and each namespace's reasoning, or past TABLE_LIMIT
+    namespaces one line per namespace (the reasoning too with `details`)."""
+    pin, target = plan["pin_version"], plan["target_version"]
+    summary = plan["summary"]
+    footer = (f"\n{summary['namespaces']} namespaces: "
+              + ", ".join(f"{n} {lv}" for lv, n in summary["by_recommended_level"].items())
+              + f"; {summary['blockers']} blockers (details in plan.json)")
+    if len(plan["namespaces"]) > TABLE_LIMIT:
+        rows = [list(COLUMNS)] + [_row(ns, pin, target, False) for ns in plan["namespaces"]]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS) - 1)]
+        lines = [f"Pod Security plan: labels pinned to {pin}, also judged at {target}"]
+        lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1]
+                  for r in rows]
+        if details:
+            for ns in plan["namespaces"]:
+                lines += _details(ns)
+        else:
+            lines.append(f"\n(one line per namespace past {TABLE_LIMIT}; --details prints "
+                         "each one's reasoning and blockers, report.md sums them up)")
+        typer.echo("\n".join(line.rstrip() for line in lines) + footer)
+        return
+
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console(highlight=False, width=max(160, Console().width))
-    pin, target = plan["pin_version"], plan["target_version"]
     table = Table(title=f"Pod Security plan: labels pinned to {pin}, also judged at {target}")
-    for column in ("namespace", "enforce", "audit/warn", "floor", "PSP ceiling",
-                   "after patches", "blockers", "notes"):
+    for column in COLUMNS:
         table.add_column(column, no_wrap=True)
     for ns in plan["namespaces"]:
-        rec, floor, ceiling = ns["recommended"], ns["floor"], ns["ceiling"]
-        notes = []
-        if ns["looser_than_psp"]:
-            notes.append("[bold red]LOOSER THAN PSP[/]")
-        if ns["system"]:
-            notes.append("system")
-        if ns["exempt"]:
-            notes.append("exempt")
-        if any(m["passes_only_because_of_mutation"] for m in ns["mutation"]):
-            notes.append("[yellow]mutation-only pass[/]")
-        if ns["rejected_today"]:
-            notes.append("PSP rejects some today")
-        floors = "/".join(dict.fromkeys(floor[v] for v in (pin, target) if v in floor))
-        table.add_row(
-            ns["name"], rec["enforce"], rec["audit"], floors,
-            f"{ceiling['strict'] or '-'}/{ceiling['practical'] or '-'}", ns["after_patches"],
-            str(len(ns["blockers"])), ", ".join(notes))
+        row = _row(ns, pin, target, True)
+        table.add_row(*[escape(c) for c in row[:-1]], row[-1])
     console.print(table)
     console.print("floor: strictest level every template and pod passes (pinned/target); "
                   "PSP ceiling: loosest usable PSP, strict/practical")
     for ns in plan["namespaces"]:
-        console.print(f"\n[bold]{ns['name']}[/]: enforce {ns['recommended']['enforce']}"
-                      f" ({ns['recommended']['enforce_version']})")
-        for warning in ns["warnings"]:
-            console.print(f"  [bold red]{warning}[/]")
-        for line in ns["reasoning"]:
-            console.print(f"  - {line}")
-        by_object: dict[str, list[Blocker]] = {}
-        for b in ns["blockers"]:
-            by_object.setdefault(b["object"], []).append(b)
-        templates = {ref for ref, items in by_object.items() if items[0]["template"]}
-        owners = {s["kind"] + "/" + s["name"]: s["owner"] for s in ns["subjects"]}
-        for ref, items in by_object.items():
-            if owners.get(ref) in templates:
-                continue  # its template is listed: the pods are replicas of it
-            fixable = all(b["patchable"] for b in items)
-            checks = ", ".join(b["check"] for b in items)
-            console.print(f"  blocks {items[0]['level']}: {ref}: {checks}"
-                          + (" (fixed by the generated patch)" if fixable else ""))
-    summary = plan["summary"]
-    console.print(f"\n{summary['namespaces']} namespaces: "
-                  + ", ".join(f"{n} {lv}" for lv, n in summary["by_recommended_level"].items())
-                  + f"; {summary['blockers']} blockers (details in plan.json)")
-
+        for i, line in enumerate(_details(ns)):
+            if i == 0:
+                console.print(f"\n[bold]{escape(line.lstrip())}[/]")
+            elif line.lstrip() in ns["warnings"]:
+                console.print(f"  [bold red]{escape(line.lstrip())}[/]")
+            else:
+                console.print(escape(line))
+    console.print(escape(footer))
 
 
 @edge
@@ -89,6 +138,9 @@ def plan(
         "persisted) and compare its verdicts with ours.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing plan.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No terminal summary.")] = False,
+    details: Annotated[bool, typer.Option(
+        "--details", help=f"Print each namespace's reasoning and blockers even past "
+        f"{TABLE_LIMIT} namespaces.")] = False,
 ) -> None:
     """Decide each namespace's Pod Security level and write plan.json.
 
@@ -105,7 +157,7 @@ def plan(
     for problem in run.errors:
         error(str(problem))
     if not quiet:
-        render_plan(run.plan)
+        render_plan(run.plan, details=details)
         typer.echo(f"\nwrote {run.plan_path} and the reports {out}/report.html, report.md")
     if run.code:
         raise typer.Exit(run.code)
