@@ -171,7 +171,7 @@ def test_console_errors_are_caught(chromium: str, tmp_path: Path) -> None:
 
 
 def test_fleet_page_loads(chromium: str, tmp_path: Path) -> None:
-    from migrator.app.fleet import ClusterOutcome, fleet_view
+    from migrator.report.fleet import ClusterOutcome, fleet_view
     from migrator.report.render import render_fleet
 
     ok = ClusterOutcome("prod", "prod", report={
