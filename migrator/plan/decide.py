@@ -438,9 +438,10 @@ def build_plan(
     config = config or AdmissionConfig.default()
     versions = (pin,) if pin == target else (pin, target)
     index = OwnerIndex.build(inventory.workloads)
-    sims = simulate(inventory, versions, index)
+    raw_keys: dict[int, str] = {}
+    sims = simulate(inventory, versions, index, raw_keys)
     access = resolve_psp_access(inventory)
-    analyses = analyze_psps(inventory, access, index)
+    analyses = analyze_psps(inventory, access, index, raw_keys)
     labels_of: dict[str, dict[str, str]] = {
         name_of(ns): dict((ns.get("metadata") or {}).get("labels") or {})
         for ns in inventory.namespaces

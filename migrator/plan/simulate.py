@@ -110,12 +110,17 @@ EXAMPLES = 3
 Prepared = tuple[Mapping[str, Any], Mapping[str, Any] | None, str]
 
 
-def _prepared(obj: Obj) -> Prepared:
-    """The pod metadata and defaulted spec `obj` is judged on, and its security key."""
+def _prepared(obj: Obj, raw_keys: dict[int, str] | None) -> Prepared:
+    """The pod metadata and defaulted spec `obj` is judged on, and its security key (noted
+    in `raw_keys` under `id(obj)` when no default changed the spec, so that it is also the
+    key of `obj` as read)."""
     template = pod_template(obj)
     assert template is not None
     spec = apply_api_defaults(template.spec, template.metadata, pod=obj.get("kind") == "Pod")
-    return template.metadata, spec, security_key(template.metadata, spec)
+    key = security_key(template.metadata, spec)
+    if raw_keys is not None and spec is template.spec:
+        raw_keys[id(obj)] = key
+    return template.metadata, spec, key
 
 
 def _judge(
@@ -139,10 +144,12 @@ def _controller(metadata: Mapping[str, Any]) -> str | None:
 
 
 def simulate(
-    inventory: Inventory, versions: tuple[Version, ...], index: OwnerIndex | None = None
+    inventory: Inventory, versions: tuple[Version, ...], index: OwnerIndex | None = None,
+    raw_keys: dict[int, str] | None = None,
 ) -> dict[str, NamespaceSimulation]:
     """Judge every template source and every pod shape of the inventory at each of
-    `versions`."""
+    `versions`. `raw_keys`, when given, is filled with the security key of each object
+    whose spec no API default changed (by `id`), for `survey.analyze_psps` to reuse."""
     index = index or OwnerIndex.build(inventory.workloads)
     result: dict[str, NamespaceSimulation] = defaultdict(lambda: NamespaceSimulation(""))
     for ns in inventory.namespace_names():
@@ -159,14 +166,14 @@ def simulate(
             origin=inventory.origins.get((str(obj.get("kind")), namespace_of(obj), name_of(obj)),
                                          ""),
             is_template=True, active=_active(obj), owner=None,
-            verdicts=_judge(_prepared(obj), versions), runtime_class=_runtime_class(obj),
+            verdicts=_judge(_prepared(obj, raw_keys), versions), runtime_class=_runtime_class(obj),
         ))
     shapes: dict[tuple[str, str | None, str | None, Any, str | None, str],
                  tuple[list[str], Prepared]] = {}
     for pod in inventory.pods:
         top = index.top(pod)
         owner = f"{top.get('kind')}/{name_of(top)}" if top is not None else None
-        prepared = _prepared(pod)
+        prepared = _prepared(pod, raw_keys)
         metadata = pod.get("metadata") or {}
         psp = (metadata.get("annotations") or {}).get("kubernetes.io/psp")
         shape = (namespace_of(pod), owner, _controller(metadata), psp, _runtime_class(pod),

@@ -10,6 +10,7 @@ sorted, JSON-ready dictionary. Pure: rendering is `render_text`'s job, I/O the C
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 from migrator.model.inventory import Inventory, Obj, name_of, namespace_of
@@ -36,6 +37,7 @@ def analyze_psps(
     inventory: Inventory,
     access: PSPAccess | None = None,
     index: OwnerIndex | None = None,
+    raw_keys: Mapping[int, str] | None = None,
 ) -> dict[str, PSPAnalysis]:
     """Each PSP analysed against the pods and templates it covers.
 
@@ -43,7 +45,8 @@ def analyze_psps(
     pod without the annotation) counts for every PSP its service account may use in its
     namespace, which is the conservative choice: a loophole it might use stays open.
     Objects with identical security-relevant fields (a workload's replicas) are analysed
-    once, so `used_by` counts distinct pod shapes, not replicas.
+    once, so `used_by` counts distinct pod shapes, not replicas. `raw_keys` holds security
+    keys already computed (by `id` of the object), as `simulate` leaves them.
     """
     access = access or resolve_psp_access(inventory)
     covered: dict[str, list[Obj]] = defaultdict(list)
@@ -56,10 +59,14 @@ def analyze_psps(
         return set(by_sa or ()) | set(ns_access.cluster_wide)
 
     seen: set[tuple[str, str]] = set()
+    keys: dict[int, str] = dict(raw_keys or {})
 
     def cover(name: str, obj: Obj) -> None:
-        template = pod_template(obj)
-        key = security_key(template.metadata, template.spec) if template else ""
+        key = keys.get(id(obj))
+        if key is None:
+            template = pod_template(obj)
+            key = keys[id(obj)] = (
+                security_key(template.metadata, template.spec) if template else "")
         if (name, key) not in seen:
             seen.add((name, key))
             covered[name].append(obj)
