@@ -143,3 +143,50 @@ def test_indented_json_is_byte_for_byte_the_stdlib(value: object) -> None:
     from migrator.model.serialise import to_json
 
     assert to_json(value, indent=2) == json.dumps(value, indent=2, ensure_ascii=False)
+
+
+YAML_CASES = [
+    "a: yes\nb: 'yes'\n", "a: on\n", "a: ~\n", "a: 0755\n", "a: 1e3\n", "a: 1.5e3\n",
+    "a: 1.5e+3\n", "a: 12:30\n", "80: x\n", "a: &x {b: 1}\nc: *x\n", "a: !!str 5\n",
+    "base: &b {x: 1}\nm:\n  <<: *b\n  y: 2\n", "a: =\n", "a: .inf\n", "a: +1\n", "a: 0x1F\n",
+    "a: 1_000\n", "a: 0o17\n", "a: -0\n", "a: 10.244.1.5\n", "a: 1.\n", "a: .5\n",
+    "a: True\n", "a: NULL\n", "a:\n", "a: ''\n", "a: 'it''s'\n", 'a: "tab\\there \\u00e9"\n',
+    "a: |\n  line one\n  line two\n", "a: >-\n  folded\n  text\n\n", "a: plain\n  continued\n",
+    "{a: 1, b: [x, y], 3: z}\n", "a: [1, 2.5, -3, 'q']\n", "a: 2024-05-01T10:00:00Z\n",
+    "kind: Pod\nmetadata: {name: x, labels: {on: 'no'}}\n", "---\n---\na: 1\n...\n---\nb: 2\n",
+    "- 1\n- two\n", "just text\n", "",
+    "apiVersion: v1\nitems:\n- kind: Pod\n  metadata:\n    name: a\n- kind: Pod\n  metadata:\n"
+    "    name: b\n  spec:\n    hostPID: true\nkind: List\nmetadata:\n  resourceVersion: ''\n",
+    "apiVersion: v1\nitems:\n- kind: Pod\n  metadata:\n    name: a\n  spec: {}\n  spec:\n"
+    "    hostPID: true\nkind: List\n",
+]
+
+
+@pytest.mark.parametrize("text", YAML_CASES)
+def test_yaml_reads_exactly_as_pyyaml_does(tmp_path: Path, text: str) -> None:
+    from migrator.files import manifests
+
+    path = tmp_path / "case.yaml"
+    path.write_text(text, encoding="utf-8")
+    expected_errors: list[ManifestError] = []
+    try:
+        expected = [(d.index, d.obj) for d in manifests._load_yaml(text, str(path),
+                                                                    expected_errors)]
+    except ManifestError as exc:
+        expected, expected_errors = [], [exc]
+    errors: list[ManifestError] = []
+    got = [(d.index, d.obj) for d in load_documents([str(path)], errors)]
+    assert got == expected
+    assert [str(e) for e in errors] == [str(e) for e in expected_errors]
+
+
+def test_the_fast_yaml_path_reads_kubectl_lists_and_refuses_what_it_cannot_vouch_for() -> None:
+    from migrator.files import manifests
+
+    listing = YAML_CASES[-2]
+    done = [0]
+    docs = list(manifests._load_yaml_fast(listing, "x.yaml", None, done))
+    assert [d.obj["metadata"]["name"] for d in docs] == ["a", "b"] and done == [2]
+    for hazard in ("a: yes\n", "a: 0755\n", "a: 1e3\n", "80: x\n", "a: &x 1\n", "a: ~\n"):
+        with pytest.raises(manifests._NotFast):
+            list(manifests._load_yaml_fast(hazard, "x.yaml", None, [0]))

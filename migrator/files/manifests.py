@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import IO, Any
 
 import msgspec
+import ryml  # rapidyaml
 import yaml
 
 from migrator.errors import ManifestError
@@ -365,6 +366,154 @@ def _load_json(
         raise _duplicate_error(path, text)
 
 
+# -- YAML: the fast path -------------------------------------------------------------------
+
+#: What the fast path does not read as PyYAML would, so a file holding it takes PyYAML's
+#: path: anchors, aliases and tags, merge keys, directives, tabs, what PyYAML refuses as
+#: unprintable, and the plain words YAML 1.1 reads as booleans or null (`yes`, `off`, `~`).
+#: A match inside a quoted string only costs the fast path; it changes no result.
+_YAML_HAZARD = re.compile(
+    r"(?:^|[\s\[{,])[&*!](?=\S)|<<[ \t]*:|^%|\t"
+    "|[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+    r"|(?:^[ ]*|[:\-?\[{,][ ]+)(?:yes|Yes|YES|no|No|NO|True|TRUE|False|FALSE|on|On|ON|off"
+    r"|Off|OFF|~|Null|NULL|=)[ ]*(?:$|#|[,\]}]|:[ ]|:$)",
+    re.M,
+)
+#: Plain scalars that may be numbers (values, then keys of block and flow mappings): each
+#: distinct one is resolved as PyYAML would and compared with what the JSON emitter writes.
+_YAML_NUMBERISH = re.compile(
+    r"(?:^[ ]*(?:-[ ]+)*|:[ ]+|[\[{,][ ]*)([-+.0-9][^\s,\[\]{}#]*)[ ]*(?=$|#|[,\]}])", re.M)
+_YAML_KEYS = re.compile(
+    r"^[ ]*(?:-[ ]+)*([^\s#'\"\[\]{},:][^:#\n]*?):(?=[ ]|$)"
+    r"|[{,][ ]*([^\s#'\"\[\]{},:][^:#\n,\[\]{}]*?):(?=[ ]|$)", re.M)
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
+_YAML_RESOLVE = _Loader("")
+
+
+def _plain_tag(token: str) -> str:
+    return str(_YAML_RESOLVE.resolve(yaml.ScalarNode, token, (True, False)))
+
+
+def _same_scalar(token: str) -> bool:
+    """Whether the plain scalar `token` comes out of the JSON emitter as PyYAML reads it."""
+    tag = _plain_tag(token)
+    if not _JSON_NUMBER.fullmatch(token):
+        return tag == "tag:yaml.org,2002:str"  # the emitter writes it as a string
+    if tag == "tag:yaml.org,2002:int":
+        return "." not in token and "e" not in token.lower()
+    if tag == "tag:yaml.org,2002:float":
+        value: float = _YAML_RESOLVE.construct_yaml_float(yaml.ScalarNode(tag, token))
+        return float(token) == value
+    return False
+
+
+def _fast_yaml_safe(text: str) -> bool:
+    """Whether every scalar of `text` reads the same through rapidyaml's JSON emitter as
+    through PyYAML (YAML 1.1, timestamps kept as strings)."""
+    if _YAML_HAZARD.search(text):
+        return False
+    if not all(_same_scalar(t) for t in set(_YAML_NUMBERISH.findall(text))):
+        return False
+    keys = {k for pair in _YAML_KEYS.findall(text) for k in pair if k}
+    return all(_plain_tag(k.strip()) == "tag:yaml.org,2002:str" for k in keys)
+
+
+class _NotFast(Exception):
+    """The fast path cannot vouch for this text: PyYAML reads it."""
+
+
+@contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """rapidyaml reports a parse error on stderr as well as raising it; PyYAML, which
+    reads such a file again, names the error itself."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _ryml_json(tree: Any, node: int) -> Any:
+    """One node of a rapidyaml tree as plain data, refusing a key given twice."""
+    return _decode_checked(msgspec.Raw(ryml.emit_json_malloc(tree, node).encode()))
+
+
+def _list_items(text: str) -> tuple[str, list[str]] | None:
+    """A `kind: List` as kubectl writes it, split into its top level (with `items: []`)
+    and the text of each item, so that each item is parsed alone; None for other shapes."""
+    start = re.search(r"^items:[ ]*\n", text, re.M)
+    if start is None:
+        return None
+    end = re.search(r"^(?![- ]|$)", text[start.end():], re.M)
+    stop = start.end() + (end.start() if end else len(text) - start.end())
+    body = text[start.end():stop]
+    bounds = [m.start() for m in re.finditer(r"^-(?: |$)", body, re.M)]
+    if not bounds or bounds[0] != 0:
+        return None
+    items = [body[a:b] for a, b in zip(bounds, [*bounds[1:], len(body)], strict=True)]
+    return text[:start.start()] + "items: []\n" + text[stop:], items
+
+
+def _load_yaml_fast(
+    text: str, path: str, problems: list[ManifestError] | None, done: list[int]
+) -> Iterator[Document]:
+    """The objects of a YAML text read with rapidyaml (many times faster than PyYAML), a
+    kubectl `kind: List` one item at a time. Raises _NotFast at the first thing it cannot
+    vouch for; `done` counts the documents yielded before."""
+    if not _fast_yaml_safe(text):
+        raise _NotFast
+    with _quiet_stderr():
+        try:
+            one_list = (re.search(r"^kind:[ ]*List[ ]*$", text, re.M)
+                        and not re.search(r"^(?:---|\.\.\.)", text, re.M))
+            split = _list_items(text) if one_list else None
+            if split is not None:
+                head_tree = ryml.parse_in_arena(split[0].encode())
+                head = _ryml_json(head_tree, head_tree.root_id())
+                if not (isinstance(head, dict) and head.get("items") == []
+                        and str(head.get("kind", "")).endswith("List")):
+                    raise _NotFast
+                for item_text in split[1]:
+                    tree = ryml.parse_in_arena(item_text.encode())
+                    root = tree.root_id()
+                    if not tree.is_seq(root) or tree.num_children(root) != 1:
+                        raise _NotFast
+                    item = _ryml_json(tree, tree.first_child(root))
+                    if not isinstance(item, dict) or malformed(item) is not None:
+                        raise _NotFast
+                    done[0] += 1
+                    yield Document(path, 0, item)
+                return
+            tree = ryml.parse_in_arena(text.encode())
+            root = tree.root_id()
+            nodes = []
+            if tree.is_stream(root):
+                child = tree.first_child(root)
+                while child != ryml.NONE:
+                    nodes.append(child)
+                    child = tree.next_sibling(child)
+            elif tree.num_children(root) or tree.has_val(root):
+                nodes.append(root)
+            for index, node in enumerate(nodes):
+                obj = _ryml_json(tree, node)
+                if obj is None:
+                    continue
+                if not isinstance(obj, dict):
+                    raise _NotFast
+                for doc in _unwrap(obj, path, index, None, None):
+                    done[0] += 1
+                    yield doc
+        except _NotFast:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any doubt at all: PyYAML decides
+            raise _NotFast from exc
+
+
 # -- YAML and both ---------------------------------------------------------------------------
 
 
@@ -415,7 +564,15 @@ def load_file(
         ):
             yield from _load_json(text, path, problems)
         else:
-            yield from _load_yaml(text, path, problems)
+            done = [0]
+            try:
+                yield from _load_yaml_fast(text, path, problems, done)
+                return
+            except _NotFast:
+                pass
+            for skipped, doc in enumerate(_load_yaml(text, path, problems)):
+                if skipped >= done[0]:
+                    yield doc
 
 
 def load_documents(
