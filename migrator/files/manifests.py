@@ -368,24 +368,24 @@ def _load_json(
 
 # -- YAML: the fast path -------------------------------------------------------------------
 
-#: What the fast path does not read as PyYAML would, so a file holding it takes PyYAML's
-#: path: anchors, aliases and tags, merge keys, directives, tabs, what PyYAML refuses as
-#: unprintable, and the plain words YAML 1.1 reads as booleans or null (`yes`, `off`, `~`).
-#: A match inside a quoted string only costs the fast path; it changes no result.
-_YAML_HAZARD = re.compile(
-    r"(?:^|[\s\[{,])[&*!](?=\S)|<<[ \t]*:|^%|\t"
-    "|[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
-    r"|(?:^[ ]*|[:\-?\[{,][ ]+)(?:yes|Yes|YES|no|No|NO|True|TRUE|False|FALSE|on|On|ON|off"
-    r"|Off|OFF|~|Null|NULL|=)[ ]*(?:$|#|[,\]}]|:[ ]|:$)",
+#: What the fast path does not read as PyYAML would, so that a file holding it takes
+#: PyYAML's path: anchors, aliases and tags, merge keys, directives, tabs, what PyYAML
+#: refuses as unprintable, plain words YAML 1.1 reads as booleans or null (`yes`, `off`,
+#: `~`), keys that are not strings, and plain numbers the two read differently (`0755`,
+#: `1e3`, `12:30`). One pass of one expression: the words and the "numberish" plain scalars
+#: it finds (each distinct one resolved once) decide. A match inside a quoted string only
+#: costs the fast path; it changes no result.
+_YAML_SCREEN = re.compile(
+    r"[\n ,\[{](?=[-+.0-9yYnNtTfFoO~=&*!])(?:"
+    r"(?P<word>(?:yes|Yes|YES|no|No|NO|True|TRUE|False|FALSE|on|On|ON|off|Off|OFF|~|Null"
+    r"|NULL|=)[ ]*(?:$|#|[,\]}]|:[ ]|:$)|(?:true|false|null)[ ]*:(?:[ ]|$))"
+    r"|(?P<mark>[&*!]\S)"
+    r"|(?P<num>[-+.0-9][^\s,\[\]{}#:]*(?::[^\s,\[\]{}#:]+)*)"
+    r"(?:(?P<key>:(?=[ ]|$))|[ ]*(?=$|#|[,\]}])))",
     re.M,
 )
-#: Plain scalars that may be numbers (values, then keys of block and flow mappings): each
-#: distinct one is resolved as PyYAML would and compared with what the JSON emitter writes.
-_YAML_NUMBERISH = re.compile(
-    r"(?:^[ ]*(?:-[ ]+)*|:[ ]+|[\[{,][ ]*)([-+.0-9][^\s,\[\]{}#]*)[ ]*(?=$|#|[,\]}])", re.M)
-_YAML_KEYS = re.compile(
-    r"^[ ]*(?:-[ ]+)*([^\s#'\"\[\]{},:][^:#\n]*?):(?=[ ]|$)"
-    r"|[{,][ ]*([^\s#'\"\[\]{},:][^:#\n,\[\]{}]*?):(?=[ ]|$)", re.M)
+_UNPRINTABLE = re.compile(
+    "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
 _YAML_RESOLVE = _Loader("")
 
@@ -410,12 +410,23 @@ def _same_scalar(token: str) -> bool:
 def _fast_yaml_safe(text: str) -> bool:
     """Whether every scalar of `text` reads the same through rapidyaml's JSON emitter as
     through PyYAML (YAML 1.1, timestamps kept as strings)."""
-    if _YAML_HAZARD.search(text):
+    if "\t" in text or "<<" in text or text.startswith(("%", "&", "*", "!")) or "\n%" in text:
         return False
-    if not all(_same_scalar(t) for t in set(_YAML_NUMBERISH.findall(text))):
+    if not text.isascii() and _UNPRINTABLE.search(text):
         return False
-    keys = {k for pair in _YAML_KEYS.findall(text) for k in pair if k}
-    return all(_plain_tag(k.strip()) == "tag:yaml.org,2002:str" for k in keys)
+    if text.isascii() and re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", text):
+        return False
+    values: set[str] = set()
+    for match in _YAML_SCREEN.finditer("\n" + text):
+        if match.group("word") or match.group("mark"):
+            return False
+        token = match.group("num")
+        if match.group("key"):
+            if _plain_tag(token) != "tag:yaml.org,2002:str":
+                return False
+        else:
+            values.add(token)
+    return all(_same_scalar(t) for t in values)
 
 
 class _NotFast(Exception):
