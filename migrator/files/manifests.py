@@ -182,6 +182,14 @@ def _read_text(path: str, stdin: IO[str] | None) -> str:
         raise ManifestError(path, exc.strerror or str(exc)) from exc
 
 
+def _read_bytes(path: str) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError as exc:
+        raise ManifestError(path, exc.strerror or str(exc)) from exc
+
+
 @contextmanager
 def paused_gc() -> Iterator[None]:
     """The cyclic garbage collector off while parsed trees are built: they hold no
@@ -202,7 +210,7 @@ _ITEMS = msgspec.json.Decoder(list[msgspec.Raw])
 _ANY = msgspec.json.Decoder()
 _ENCODE = msgspec.json.Encoder().encode
 #: A colon written as an escape would upset the duplicate-key count below.
-_ESCAPED_COLON = re.compile(r"\\u003[aA]")
+_ESCAPED_COLON_BYTES = re.compile(rb"\\u003[aA]")
 _AT_BYTE = re.compile(r"\(byte (\d+)\)")
 
 
@@ -308,21 +316,23 @@ def _load_json_exact(text: str, path: str) -> Any:
 
 
 def _load_json(
-    text: str, path: str, problems: list[ManifestError] | None
+    data: bytes, path: str, problems: list[ManifestError] | None
 ) -> Iterator[Document]:
-    """The objects of one JSON text; a `kind: List` is decoded one item at a time."""
-    if _ESCAPED_COLON.search(text):
-        yield from _unwrap(_load_json_exact(text, path), path, 0, None, problems)
+    """The objects of one JSON text (UTF-8 bytes); a `kind: List` is decoded one item at a
+    time. The text itself is decoded only to name an error."""
+    if _ESCAPED_COLON_BYTES.search(data):
+        exact = _utf8(data, path)
+        yield from _unwrap(_load_json_exact(exact, path), path, 0, None, problems)
         return
-    data = text.encode()
+    text = _LazyText(data)
     try:
-        if not text.lstrip().startswith("{"):
+        if not data.lstrip().startswith(b"{"):
             whole = msgspec.Raw(data)
             yield from _unwrap(_decode_checked(whole), path, 0, None, problems)
             return
         top = _TOP.decode(data)
     except _DuplicateKey:
-        raise _duplicate_error(path, text) from None
+        raise _duplicate_error(path, str(text)) from None
     except (msgspec.DecodeError, RecursionError) as exc:
         raise _json_error(path, data, exc) from exc
     items = top.get("items")
@@ -338,7 +348,7 @@ def _load_json(
         if not is_list:
             if items is not None:
                 rest["items"] = _decode_checked(items)
-            if len(rest) != len(top) or text.count(":") != _ENCODE(rest).count(b":"):
+            if data.count(b":") != _ENCODE(rest).count(b":"):
                 raise _DuplicateKey("", None)
             yield from _unwrap(rest, path, 0, None, problems)
             return
@@ -347,7 +357,7 @@ def _load_json(
                                 for k, v in top.items())
         raws = _ITEMS.decode(items)
     except _DuplicateKey:
-        raise _duplicate_error(path, text) from None
+        raise _duplicate_error(path, str(text)) from None
     except (msgspec.DecodeError, RecursionError) as exc:
         raise _json_error(path, data, exc) from exc
     for i, raw in enumerate(raws):
@@ -358,12 +368,29 @@ def _load_json(
             item_bytes = bytes(raw)
             offset = data.find(item_bytes)
             if isinstance(exc, _DuplicateKey):
-                raise _duplicate_error(path, item_bytes.decode(), _line_at(data, offset)
-                                       ) from None
+                raise _duplicate_error(path, item_bytes.decode(errors="replace"),
+                                       _line_at(data, offset)) from None
             raise _json_error(path, data, exc, offset) from exc
         yield from _items([(f"document 0 item {i}", item)], path, 0, None, problems)
-    if colons != text.count(":"):
-        raise _duplicate_error(path, text)
+    if colons != data.count(b":"):
+        raise _duplicate_error(path, str(text))
+
+
+class _LazyText:
+    """The decoded text of JSON bytes, made only when an error needs it."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def __str__(self) -> str:
+        return self.data.decode("utf-8", errors="replace")
+
+
+def _utf8(data: bytes, path: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ManifestError(path, f"not UTF-8 text ({exc.reason})") from exc
 
 
 # -- YAML: the fast path -------------------------------------------------------------------
@@ -568,12 +595,14 @@ def load_file(
     Kubernetes object is appended to `problems` and skipped, so the rest of the file is
     still read (without `problems`, it is raised like a syntax error).
     """
+    if path != STDIN and path.lower().endswith(".json"):
+        with paused_gc():
+            yield from _load_json(_read_bytes(path), path, problems)
+        return
     text = _read_text(path, stdin)
     with paused_gc():
-        if path.lower().endswith(".json") or (
-            path == STDIN and text.lstrip().startswith(("{", "["))
-        ):
-            yield from _load_json(text, path, problems)
+        if path == STDIN and text.lstrip().startswith(("{", "[")):
+            yield from _load_json(text.encode(), path, problems)
         else:
             done = [0]
             try:
