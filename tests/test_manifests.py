@@ -190,3 +190,16 @@ def test_the_fast_yaml_path_reads_kubectl_lists_and_refuses_what_it_cannot_vouch
     for hazard in ("a: yes\n", "a: 0755\n", "a: 1e3\n", "80: x\n", "a: &x 1\n", "a: ~\n"):
         with pytest.raises(manifests._NotFast):
             list(manifests._load_yaml_fast(hazard, "x.yaml", None, [0]))
+
+
+def test_replicas_read_from_files_share_their_container_lists(tmp_path: Path) -> None:
+    pods = [dict(POD, metadata={"name": f"web-{i}", "namespace": "shop"}) for i in range(3)]
+    other = json.loads(json.dumps(POD))
+    other["metadata"] = {"name": "other", "namespace": "shop"}
+    other["spec"]["containers"][0]["image"] = "other:2"
+    path = tmp_path / "pods.json"
+    path.write_text(json.dumps({"kind": "List", "items": [*pods, other]}))
+    inventory = read_files([str(path)], [])
+    lists = [p["spec"]["containers"] for p in inventory.pods]
+    assert lists[0] is lists[1] is lists[2] and lists[3] is not lists[0]
+    assert lists[3][0]["image"] == "other:2" and lists[0][0]["image"] == "registry:5000/app:1"
