@@ -22,3 +22,4 @@ bench:
 	$(PY) benchmarks/evaluate.py
 	$(PY) benchmarks/plan.py
 	$(PY) benchmarks/read_pods.py
+	$(PY) benchmarks/end_to_end.py --pods 25000 --namespaces 2000

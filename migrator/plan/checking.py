@@ -13,7 +13,7 @@ from typing import Any
 from migrator.model.workloads import pod_template
 from migrator.pss.api import Level, Version
 from migrator.pss.defaults import apply_api_defaults
-from migrator.pss.engine import evaluate
+from migrator.pss.engine import verdict_cached
 from migrator.pss.registry import Violation
 
 
@@ -53,7 +53,7 @@ def check_object(
         return None
     metadata = obj.get("metadata") or {}
     spec = apply_api_defaults(template.spec, template.metadata, pod=obj.get("kind") == "Pod")
-    violations = evaluate(level, version, template.metadata, spec)
+    violations = verdict_cached(level, version, template.metadata, spec)
     return ObjectResult(
         source=source,
         kind=str(obj.get("kind")),

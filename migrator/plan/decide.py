@@ -75,6 +75,10 @@ def _strictest(levels: Iterable[Level]) -> Level:
 
 # -- mutation ------------------------------------------------------------------------------
 
+#: The defaults of a PSP that is not held (one object, so that explanations of it share
+#: their memo entries).
+NO_DEFAULTS: list[Any] = []
+
 
 def _mutations(
     sim: NamespaceSimulation,
@@ -82,11 +86,12 @@ def _mutations(
     index: OwnerIndex,
     defaults_of: dict[str, list[Any]],
     pin: Version,
+    memo: dict[Any, Any] | None = None,
 ) -> list[plan_types.Mutation]:
     """Workloads whose pods differ from their template in security fields, and why.
 
     Pods of one shape (the same PSP and the same security-relevant fields) are one
-    subject, explained once.
+    subject, explained once; `memo` carries explanations across namespaces.
     """
     templates = {s.ref: s for s in sim.templates()}
     grouped: dict[str, list[Subject]] = defaultdict(list)
@@ -104,7 +109,8 @@ def _mutations(
             pod = pods[subject.name]
             metadata = pod.get("metadata") or {}
             psp = (metadata.get("annotations") or {}).get("kubernetes.io/psp")
-            attribution = explains(defaults_of.get(psp or "", []), template_obj, pod)
+            attribution = explains(defaults_of.get(psp or "", NO_DEFAULTS), template_obj, pod,
+                                   memo)
             relevant = [d for d in attribution.differences if d.cause in ("psp", "other")]
             if not relevant:
                 continue
@@ -447,6 +453,7 @@ def build_plan(
         for ns in inventory.namespaces
     }
     defaults_of = {name: list(analysis.defaults) for name, analysis in analyses.items()}
+    memo: dict[Any, Any] = {}  # explanations, alive as long as defaults_of
     pods_by_ns: dict[str, dict[str, Obj]] = defaultdict(dict)
     for pod in inventory.pods:
         pods_by_ns[namespace_of(pod)][name_of(pod)] = pod
@@ -455,7 +462,7 @@ def build_plan(
         ns_access = access.by_namespace.get(ns)
         usable = set(ns_access.usable) if ns_access else set(access.cluster_wide)
         ceiling = {name: analyses.get(name) for name in sorted(usable)}
-        mutations = _mutations(sim, pods_by_ns[ns], index, defaults_of, pin)
+        mutations = _mutations(sim, pods_by_ns[ns], index, defaults_of, pin, memo)
         namespaces.append(plan_namespace(
             ns, labels_of.get(ns, {}), sim, pin, target, ceiling, inventory.psp_api,
             mutations, config, psps_read=bool(inventory.psps)))

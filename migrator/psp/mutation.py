@@ -20,6 +20,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from migrator.model.serialise import sorted_json
 from migrator.model.workloads import PodTemplate, pod_template
 from migrator.psp.spec import (
@@ -412,6 +414,8 @@ def apply_defaults(defaults: Sequence[Default], pod: Mapping[str, Any]) -> dict[
 
 # --- attributing pod changes -----------------------------------------------------------------
 
+_ENCODE = msgspec.json.Encoder().encode
+
 _POD_FIELDS = ("hostNetwork", "hostPID", "hostIPC", "hostUsers", "runtimeClassName")
 _ANNOTATION_PREFIXES = (SECCOMP_POD_ANNOTATION, SECCOMP_CONTAINER_PREFIX, APPARMOR_CONTAINER_PREFIX)
 _TOKEN_VOLUME_PREFIX = "kube-api-access-"
@@ -608,16 +612,38 @@ def _cause(path: str, pod_value: Any, expected: Mapping[str, Any],
     return "other", ""
 
 
-def explains(defaults: Sequence[Default], template: Any, pod: Any) -> Attribution:
+def explains(defaults: Sequence[Default], template: Any, pod: Any,
+             memo: dict[Any, Attribution] | None = None) -> Attribution:
     """Attribute each security-relevant difference between `template` and `pod`.
 
     `template` and `pod` may be pod specs, {"metadata", "spec"} dictionaries, PodTemplate
     objects or whole objects (a Deployment, a Pod). A difference is put down to the PSP
     only when replaying its defaults on the template yields exactly the pod's value.
+    With `memo` (kept by the caller as long as the `defaults` it passes), the answer for
+    the same defaults, the same template content and the same security fields of the pod
+    is computed once: the same chart in many namespaces costs one replay.
     """
     template_pod, running = _as_pod(template), _as_pod(pod)
-    base = security_fields(template_pod)
     actual = security_fields(running)
+    key: Any = None
+    if memo is not None:
+        try:
+            key = (id(defaults), _ENCODE(template_pod), _ENCODE(sorted_json(actual)),
+                   _claim_volumes(template))
+        except (TypeError, ValueError, OverflowError):
+            key = None
+        found = memo.get(key) if key is not None else None
+        if found is not None:
+            return found
+    result = _explains(defaults, template, template_pod, actual)
+    if memo is not None and key is not None:
+        memo[key] = result
+    return result
+
+
+def _explains(defaults: Sequence[Default], template: Any, template_pod: Mapping[str, Any],
+              actual: Mapping[str, Any]) -> Attribution:
+    base = security_fields(template_pod)
     expected = security_fields(apply_defaults(defaults, template_pod))
     synced, synced_expected = apiserver_sync(base), apiserver_sync(expected)
     sources = _psp_sources(defaults, template_pod)
