@@ -22,4 +22,5 @@ bench:
 	$(PY) benchmarks/evaluate.py
 	$(PY) benchmarks/plan.py
 	$(PY) benchmarks/read_pods.py
+	$(PY) benchmarks/audit.py
 	$(PY) benchmarks/end_to_end.py --pods 25000 --namespaces 2000

@@ -3,8 +3,8 @@
 Run: python benchmarks/plan.py [--namespaces 2000] [--pods-per-namespace 50]
 The synthetic cluster has, per namespace, a Deployment with a ReplicaSet and its pods
 (a realistic mix: compliant, root, privileged agents, sidecars), a CronJob with no pods, a
-RoleBinding granting a PSP, plus cluster-wide PSPs and bindings. Prints seconds and the
-peak resident memory of the process.
+RoleBinding granting a PSP, plus cluster-wide PSPs and bindings. Prints seconds (the plan on
+one server as the baseline, then across the upgrade) and the peak resident memory.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from migrator.model.inventory import Inventory  # noqa: E402
 from migrator.model.workloads import slim_pod  # noqa: E402
 from migrator.plan.decide import build_plan  # noqa: E402
 from migrator.pss.api import Version  # noqa: E402
+from migrator.pss.server import NEWEST_SERVER_MINOR, ServerVersion, clear_cache  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -80,12 +81,17 @@ def synthetic(namespaces: int, per_namespace: int) -> Inventory:
     return inventory
 
 
-def timed(label: str, inventory: Inventory) -> None:
+def timed(label: str, inventory: Inventory, upgrade_to: ServerVersion | None = None) -> float:
+    """Seconds to plan `inventory` on a 1.24 server, upgrading to `upgrade_to` (default: the
+    newest modelled; `ServerVersion.of(24)` plans without an upgrade, one server)."""
+    clear_cache()  # each plan starts cold
     start = time.perf_counter()
-    plan = build_plan(inventory, pin=Version.of(24))
+    plan = build_plan(inventory, pin=Version.of(24), server=ServerVersion.of(24),
+                      upgrade_to=upgrade_to)
     elapsed = time.perf_counter() - start
     print(f"{label}: {len(inventory.pods)} pods, {len(plan['namespaces'])} namespaces, "
           f"plan built in {elapsed:.2f} s")
+    return elapsed
 
 
 def main() -> None:
@@ -98,7 +104,10 @@ def main() -> None:
     start = time.perf_counter()
     inventory = synthetic(args.namespaces, args.pods_per_namespace)
     print(f"synthetic inventory built in {time.perf_counter() - start:.2f} s")
-    timed("synthetic", inventory)
+    # baseline: the same inventory judged on one server (no upgrade), in the same run
+    one = timed("synthetic, v1.24 only (baseline)", inventory, ServerVersion.of(24))
+    two = timed(f"synthetic, v1.24 and v1.{NEWEST_SERVER_MINOR} (across the upgrade)", inventory)
+    print(f"judging on both servers: {two / one:.2f}x the baseline")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak resident memory: {peak:.0f} MB")
 

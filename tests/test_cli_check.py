@@ -53,7 +53,7 @@ def test_allowed_exits_zero(runner: CliRunner, tmp_path: Path) -> None:
     path = write(tmp_path, "good.yaml", GOOD)
     result = runner.invoke(app, ["check", str(path)])
     assert result.exit_code == 0, result.output
-    assert "1 object checked at restricted:latest: 1 allowed, 0 denied" in result.output
+    assert "1 object checked at restricted:latest on a v1.36 server: 1 allowed, 0 denied" in result.output
 
 
 def test_denied_exits_one_and_reads_like_a_linter(runner: CliRunner, tmp_path: Path) -> None:
@@ -61,7 +61,7 @@ def test_denied_exits_one_and_reads_like_a_linter(runner: CliRunner, tmp_path: P
     result = runner.invoke(app, ["check", str(path), "--level", "baseline", "--version", "v1.25"])
     assert result.exit_code == 1
     lines = result.output.splitlines()
-    assert lines[0] == f"{path}#0: Deployment ns/bad: denied at baseline:v1.25"
+    assert lines[0] == f"{path}#0: Deployment ns/bad: denied at baseline:v1.25 on a v1.36 server"
     assert lines[1] == "  hostNamespaces: host namespaces (hostPID=true)"
     assert lines[2] == "    fix: remove hostNetwork, hostPID and hostIPC (or set them to false)"
 
@@ -72,18 +72,75 @@ def test_json_contract(runner: CliRunner, tmp_path: Path) -> None:
                                  "--level", "baseline", "--version", "v1.30"])
     assert result.exit_code == 1
     payload = json.loads(result.output)
+    same = {"invalid": [], "warnings": [], "server_version": "v1.36",
+            "depends_on_server_version": False, "by_server_version": []}
     assert payload == {
         "level": "baseline",
         "version": "v1.30",
+        "server_version": "v1.36",
         "results": [
             {"source": f"{tmp_path / 'd' / 'a.yaml'}#0", "kind": "Pod", "namespace": "ns",
-             "name": "good", "allowed": True, "violations": []},
+             "name": "good", "allowed": True, "outcome": "allowed", "violations": [], **same},
             {"source": f"{tmp_path / 'd' / 'a.yaml'}#1", "kind": "Deployment", "namespace": "ns",
-             "name": "bad", "allowed": False,
+             "name": "bad", "allowed": False, "outcome": "denied",
              "violations": [{"check": "hostNamespaces", "reason": "host namespaces",
-                             "detail": "hostPID=true"}]},
+                             "detail": "hostPID=true"}], **same},
         ],
     }
+
+
+ANNOTATED = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: annotated, namespace: ns}
+spec:
+  template:
+    metadata:
+      annotations: {seccomp.security.alpha.kubernetes.io/pod: runtime/default}
+    spec:
+      securityContext: {runAsNonRoot: true}
+      containers:
+      - name: app
+        image: x
+        securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
+"""
+
+
+def test_server_version_decides_annotation_only_seccomp(runner: CliRunner,
+                                                        tmp_path: Path) -> None:
+    path = write(tmp_path, "a.yaml", ANNOTATED)
+    old = runner.invoke(app, ["check", str(path), "--server-version", "v1.24"])
+    assert old.exit_code == 0, old.output
+    assert ("allowed at restricted:latest on a v1.24 server; depends on the server version: "
+            "allowed on v1.23–v1.26, denied on v1.27–v1.36") in old.output
+    new = runner.invoke(app, ["check", str(path), "-o", "json"])
+    assert new.exit_code == 1
+    result = json.loads(new.output)["results"][0]
+    assert result["server_version"] == "v1.36" and result["outcome"] == "denied"
+    assert result["depends_on_server_version"] is True
+    assert result["by_server_version"] == [{"outcome": "allowed", "servers": "v1.23–v1.26"},
+                                           {"outcome": "denied", "servers": "v1.27–v1.36"}]
+    assert [v["check"] for v in result["violations"]] == ["seccompProfile_restricted"]
+    assert result["warnings"] == [
+        "spec.template.metadata.annotations[seccomp.security.alpha.kubernetes.io/pod]: "
+        'non-functional in v1.27+; use the "seccompProfile" field instead']
+
+
+def test_invalid_create_and_bad_server_version(runner: CliRunner, tmp_path: Path) -> None:
+    path = write(tmp_path, "j.yaml", GOOD.replace(
+        "metadata: {name: good, namespace: ns}",
+        "metadata: {name: good, namespace: ns, annotations: "
+        "{seccomp.security.alpha.kubernetes.io/pod: unconfined}}"))
+    result = runner.invoke(app, ["check", str(path)])
+    assert result.exit_code == 1
+    assert "refused by a v1.36 server before Pod Security judges it (invalid)" in result.output
+    assert ("spec.securityContext.seccompProfile.type: Forbidden: seccomp type in annotation "
+            "and field must match") in result.output
+    bad = runner.invoke(app, ["check", str(path), "--server-version", "latest"])
+    assert bad.exit_code == 2
+    assert "invalid server version 'latest'" in bad.output
+    newer = runner.invoke(app, ["check", str(path), "--server-version", "v1.50"])
+    assert "note: server v1.50 is newer than the newest modelled (v1.36)" in newer.output
 
 
 def test_directories_are_recursive_and_sorted(runner: CliRunner, tmp_path: Path) -> None:

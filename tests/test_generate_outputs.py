@@ -67,7 +67,7 @@ def test_demo_output_matches_the_golden_tree(plan_file: Path, tmp_path: Path) ->
     assert sorted(set(produced) - set(expected)) == [], "extra files"
     for name, content in expected.items():
         assert produced[name].decode() == content.decode(), f"{name} differs from its golden file"
-    assert said == [f"wrote 31 files to {tmp_path / 'out'}: 3 workload patches (strategic, "
+    assert said == [f"wrote 33 files to {tmp_path / 'out'}: 3 workload patches (strategic, "
                     f"json6902, full), namespace labels in two phases, admission configuration; "
                     f"see {tmp_path / 'out' / 'README.md'}"]
     assert errs[0].startswith("not patched: batch CronJob/nightly-reconcile: "

@@ -114,12 +114,12 @@ def test_pods_fold_into_their_rejected_template() -> None:
 def test_new_checks_at_the_target_version_warn_before_the_upgrade() -> None:
     plan = clean(demo_plan())
     ns = namespace(plan, "payments")
-    subject(ns, "Deployment/checkout")["verdicts"]["restricted:latest"] = [VIOLATION]
+    subject(ns, "Deployment/checkout")["verdicts"]["restricted:v1.36"] = [VIOLATION]
     report = build_report(plan)
     assert report["status"] == WARNINGS
     [finding] = report["findings"]["warnings"]
     assert finding["rule"] == "target-rejects"
-    assert "fails restricted at latest" in finding["text"]
+    assert "fails restricted at v1.36" in finding["text"]
     assert "keep enforce-version at v1.24" in finding["text"]
     assert gate(report, "blockers") == []
     assert gate(report, "warnings") == [finding]
@@ -319,7 +319,10 @@ def test_rollout_commands() -> None:
     steps = {s["id"]: s for s in report["rollout"]}
     assert list(steps) == ["fix", "audit", "watch", "enforce", "disable-psp", "cleanup"]
     assert steps["audit"]["commands"] == ["migrator apply --plan plan.json --phase audit"]
-    assert steps["enforce"]["commands"] == ["migrator apply --plan plan.json --phase enforce"]
+    assert steps["enforce"]["commands"] == [
+        "migrator apply --plan plan.json --phase enforce --evidence audit.json"]
+    assert steps["watch"]["commands"][0] == (
+        "migrator audit /var/log/kubernetes/audit/ --plan plan.json --since 7d --out audit.json")
     assert ("kubectl label --dry-run=server --overwrite namespace team-a "
             "pod-security.kubernetes.io/enforce=baseline "
             "pod-security.kubernetes.io/enforce-version=v1.24") in steps["watch"]["commands"]

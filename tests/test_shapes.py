@@ -22,7 +22,9 @@ def _pod(name: str, *, root: bool, owner: str | None = "web-1") -> dict[str, Any
     if owner:
         meta["ownerReferences"] = [{"kind": "ReplicaSet", "name": owner, "uid": "rs",
                                     "controller": True}]
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
+    # Read back from a cluster (a status): judged as stored, so one of a shape stands for all.
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec,
+            "status": {"phase": "Running"}}
 
 
 def _inventory(replicas: int) -> Inventory:
@@ -49,6 +51,16 @@ def test_replicas_are_one_subject_with_a_count_and_examples() -> None:
     # The summary still counts every pod's blockers.
     assert plan["summary"]["blockers"] == sum(b.get("count", 1) for b in ns["blockers"])
     assert plan["summary"]["blockers"] > len(ns["blockers"])
+
+
+def test_pods_to_be_created_are_judged_one_by_one() -> None:
+    inventory = Inventory(server_version="v1.24.0")
+    for i in range(3):
+        pod = _pod(f"web-{i}", root=True)
+        del pod["status"]  # a manifest: the server will default and validate each
+        inventory.add(pod, "t")
+    (ns,) = build_plan(inventory, pin=Version.of(24))["namespaces"]
+    assert [s.get("count", 1) for s in ns["subjects"]] == [1, 1, 1]
 
 
 def test_plan_size_follows_shapes_not_replicas() -> None:

@@ -7,8 +7,9 @@ and printing the result through the callables the CLI passes: `echo(line)` for t
 (`namespace: label: old -> new`) and results, `err(line)` for errors, warnings and the
 server's disagreements with the plan (lines arrive unprefixed except for `error:` and
 `warning:` added here). Each `cmd_*` returns the exit code: 0 when everything asked was
-done (or would be, in a dry run), 2 when anything failed (nothing done, or some namespaces
-failed). No typer here, so the CLI wiring stays a few lines per command.
+done (or would be, in a dry run), 1 when the audit evidence (`--evidence`) refused some
+namespaces, 2 when anything failed (nothing done, or some namespaces failed). No typer
+here, so the CLI wiring stays a few lines per command.
 """
 
 from __future__ import annotations
@@ -28,11 +29,12 @@ from migrator.cluster.labels import (
     phase_labels,
     rollback,
 )
-from migrator.errors import EXIT_ERROR, EXIT_OK, UsageError
-from migrator.files.planfile import load_plan
+from migrator.errors import EXIT_ERROR, EXIT_FINDINGS, EXIT_OK, UsageError
+from migrator.files.planfile import load_evidence, load_plan
 from migrator.files.rollback import read_rollback_file, save_rollback
 from migrator.model.plan import Plan
 from migrator.model.words import count
+from migrator.plan.evidence import evidence_refusals
 
 Echo = Callable[[str], None]
 
@@ -94,22 +96,54 @@ def cmd_apply(
     rollback_out: str | None,
     echo: Echo,
     err: Echo,
+    evidence_path: str | None = None,
+    allow_violations: bool = False,
 ) -> int:
-    """`migrator apply`: show (or, with `yes`, make) the label changes of `phase`."""
+    """`migrator apply`: show (or, with `yes`, make) the label changes of `phase`.
+
+    With `evidence_path` (phase enforce only), namespaces the audit evidence does not clear
+    are refused (not applied, exit 1) unless `allow_violations`.
+    """
     if phase not in PHASES:
         raise UsageError(f"unknown phase {phase!r}: use audit or enforce")
+    if evidence_path and phase != "enforce":
+        raise UsageError("--evidence applies to --phase enforce")
+    if allow_violations and not evidence_path:
+        raise UsageError("--allow-violations needs --evidence")
     plan = load_plan(plan_path)
-    phase_labels(plan, phase, namespaces)  # a bad plan or namespace fails before connecting
+    chosen = sorted(phase_labels(plan, phase, namespaces))  # a bad plan or namespace fails
+    refused: dict[str, str] = {}                            # before connecting
+    if evidence_path:
+        refusals = evidence_refusals(plan, load_evidence(evidence_path), chosen)
+        for name, why in refusals.items():
+            if allow_violations:
+                err(f"warning: {name}: not cleared by {evidence_path}: {why}; enforcing "
+                    "anyway (--allow-violations)")
+            else:
+                err(f"refused: {name}: not cleared by {evidence_path}: {why}")
+        if not allow_violations:
+            refused = refusals
+            chosen = [n for n in chosen if n not in refused]
+        if not chosen:
+            err(f"error: no namespace is cleared by {evidence_path}; nothing to apply "
+                "(--allow-violations enforces regardless)")
+            return EXIT_FINDINGS
     rollback_path = rollback_out or default_rollback_path(plan_path, phase)
     if yes and os.path.lexists(rollback_path):
         raise UsageError(f"{rollback_path} exists; choose another --rollback-file")
     with connect(kubeconfig, context) as client:
         mode = "applying" if yes else "dry run, nothing is changed"
         echo(f"phase {phase} on {client.describe()}: {mode}")
-        result = apply_labels(client, plan, phase=phase, namespaces=namespaces, yes=yes,
+        result = apply_labels(client, plan, phase=phase,
+                              namespaces=chosen if evidence_path else namespaces, yes=yes,
                               save_rollback=functools.partial(save_rollback, rollback_path))
     _report_apply(result, echo, err)
-    return EXIT_ERROR if result.failed else EXIT_OK
+    if refused:
+        echo(f"{count(len(refused), 'namespace')} refused by the evidence: "
+             f"{', '.join(sorted(refused))}")
+    if result.failed:
+        return EXIT_ERROR
+    return EXIT_FINDINGS if refused else EXIT_OK
 
 
 def _report_apply(result: ApplyResult, echo: Echo, err: Echo) -> None:

@@ -31,7 +31,8 @@ class ClusterOptions:
     """How every cluster of a fleet is planned."""
 
     pin: str | None = None
-    target: Version = field(default_factory=Version.latest)
+    #: None: the version of the server after the upgrade (the newest modelled)
+    target: Version | None = None
     config: AdmissionConfig = field(default_factory=AdmissionConfig.default)
     psp_from: tuple[str, ...] = ()
     helm_history: bool = False

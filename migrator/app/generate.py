@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from migrator.errors import EXIT_OK, ManifestError, MigratorError, UsageError
-from migrator.files.planfile import load_plan
+from migrator.files.planfile import load_evidence, load_plan
 from migrator.files.repo import (
     Git,
     PullRequest,
@@ -28,7 +28,7 @@ from migrator.files.repo import (
     read_repository,
 )
 from migrator.files.writing import check_tree, replace_file, write_tree
-from migrator.generate.admission import admission_files
+from migrator.generate.admission import admission_files, evidence_usernames, upgraded_names
 from migrator.generate.namespaces import namespace_files
 from migrator.generate.patches import FORMATS, ObjectKey, Patched, patch_all, render_patches, select
 from migrator.model.plan import Plan
@@ -98,9 +98,15 @@ def _readme(plan: Plan, patched: Patched, formats: Iterable[str],
             "notes": [*(ns.get("warnings") or ()),
                       *([ns["suggestion"]] if ns.get("suggestion") else ())],
         })
+    recorded = plan.get("servers")
+    servers: Mapping[str, Any] = recorded if isinstance(recorded, Mapping) else {}
+    after = servers.get("upgrade_to")
+    upgrade_files = (list(upgraded_names(str(after)))
+                     if after and after != servers.get("current") else None)
     return render(
         "generate-readme.md.j2",
         plan=plan,
+        upgrade_files=upgrade_files,
         formats=list(formats),
         files=sorted(files),
         namespaces=namespaces,
@@ -121,7 +127,8 @@ def _readme(plan: Plan, patched: Patched, formats: Iterable[str],
 
 
 def generate_files(plan: Plan, objects: Mapping[ObjectKey, Mapping[str, Any]],
-                   formats: Sequence[str]) -> tuple[dict[str, str], Patched]:
+                   formats: Sequence[str], evidence: Mapping[str, Any] | None = None
+                   ) -> tuple[dict[str, str], Patched]:
     """Every file `generate` writes, keyed by path relative to the output folder."""
     selection = select(plan)
     patched = patch_all(selection.targets, objects)
@@ -129,19 +136,24 @@ def generate_files(plan: Plan, objects: Mapping[ObjectKey, Mapping[str, Any]],
     files.update({f"namespaces/{k}": v for k, v in namespace_files(plan).items()})
     files.update({f"patches/{k}": v
                   for k, v in render_patches(patched.patches, formats).items()})
-    files.update(admission_files(plan))
+    files.update(admission_files(plan, evidence))
     files["README.md"] = _readme(plan, patched, formats, [*files, "README.md"])
     return dict(sorted(files.items())), patched
 
 
 def generate(plan_path: str, out: str, *, force: bool = False, fmt: str = "all",
-             sources: Sequence[str] = (), echo: Echo, err: Echo) -> int:
-    """`migrator generate`: namespaces/, patches/, admission-config.yaml and README.md."""
+             sources: Sequence[str] = (), echo: Echo, err: Echo,
+             evidence_path: str | None = None) -> int:
+    """`migrator generate`: namespaces/, patches/, admission-config.yaml and README.md.
+
+    With `evidence_path` (audit.json), the admission configuration suggests the usernames
+    the audit evidence names."""
     errors: list[ManifestError] = []
     formats = formats_of(fmt)
     plan = load_plan(plan_path)
+    evidence = load_evidence(evidence_path) if evidence_path else None
     objects = load_objects(plan, plan_path, sources, errors)
-    files, patched = generate_files(plan, objects, formats)
+    files, patched = generate_files(plan, objects, formats, evidence)
     write_tree(out, files, force=force)
     for error in errors:
         err(f"warning: {error}")
@@ -152,6 +164,11 @@ def generate(plan_path: str, out: str, *, force: bool = False, fmt: str = "all",
     for patch in patched.patches:
         for warning in patch.warnings:
             err(f"warning: {patch.target.label}: {warning}")
+    suggested, not_exempted = evidence_usernames(evidence)
+    for user, why in suggested:
+        err(f"note: admission configuration: username exemption {user}: {why}")
+    for warning in not_exempted:
+        err(f"warning: admission configuration: {warning}")
     echo(f"wrote {len(files)} files to {out}: {len(patched.patches)} workload patches "
          f"({', '.join(formats)}), namespace labels in two phases, admission configuration; "
          f"see {os.path.join(out, 'README.md')}")

@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
 
-from migrator.errors import ManifestError
+from migrator.errors import ManifestError, UsageError
 from migrator.model.admission import AdmissionConfig, parse_admission_config
 from migrator.model.inventory import Inventory
 from migrator.model.plan import Plan
@@ -107,15 +107,34 @@ def read_source(
     return Source(inventory, name, context or "cluster", live=True, helm=helm)
 
 
-def plan_source(source: Source, *, pin: str | None, target: Version,
-                config: AdmissionConfig) -> Plan:
-    """The plan of what `source` holds: labels pinned to `pin` (default: the server's
-    minor version), also judged at `target`."""
-    from migrator.plan.decide import build_plan, pin_version
+def plan_source(source: Source, *, pin: str | None, target: Version | None,
+                config: AdmissionConfig, server: str | None = None,
+                upgrade_to: str | None = None) -> Plan:
+    """The plan of what `source` holds, on today's server (`server`, else as the source
+    reports it, else assumed) and the one after the upgrade (`upgrade_to`, default the newest
+    modelled): labels pinned to `pin` (default: today's server's minor version), also judged
+    at `target` (default: the upgrade's version).
+
+    Raises UsageError for a version that does not parse, an upgrade older than today's
+    server, or a pin newer than it."""
+    from migrator.plan.decide import build_plan, check_pin, current_server
+    from migrator.pss.server import ServerVersion
 
     inventory = source.inventory
-    return build_plan(inventory, pin=pin_version(inventory.server_version, pin),
-                      target=target, config=config, source=source.origin)
+    try:
+        now, basis = current_server(inventory, server)
+        after = ServerVersion.parse(upgrade_to) if upgrade_to else max(now,
+                                                                       ServerVersion.newest())
+        pinned = Version.parse(pin) if pin else Version.of(now.minor)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if after < now:
+        raise UsageError(f"--upgrade-to {after} is older than the current server ({now})")
+    refused = check_pin(pinned, now)
+    if refused:
+        raise UsageError(refused)
+    return build_plan(inventory, pin=pinned, target=target, config=config,
+                      source=source.origin, server=now, upgrade_to=after, server_basis=basis)
 
 
 def load_admission_config(path: str | None) -> AdmissionConfig:

@@ -44,8 +44,10 @@ def run_plan(
     paths: Sequence[str] | None,
     *,
     out: str,
-    target: Version,
+    target: Version | None = None,
     pin: str | None = None,
+    server: str | None = None,
+    upgrade_to: str | None = None,
     kubeconfig: str | None = None,
     context: str | None = None,
     psp_from: Sequence[str] | None = None,
@@ -69,7 +71,8 @@ def run_plan(
     source: Source = read_source(paths, errors=errors, kubeconfig=kubeconfig, context=context,
                                  psp_from=psp_from, stdin=stdin, announce=announce,
                                  progress=progress)
-    result = plan_source(source, pin=pin, target=target, config=config)
+    result = plan_source(source, pin=pin, target=target, config=config, server=server,
+                         upgrade_to=upgrade_to)
     if server_dry_run:
         from migrator.app.apply import attach_server_dry_run
 

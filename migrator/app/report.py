@@ -26,7 +26,7 @@ from migrator.errors import (
     UsageError,
     WriteError,
 )
-from migrator.files.planfile import load_plan
+from migrator.files.planfile import load_evidence, load_plan
 from migrator.files.writing import write_file
 from migrator.model.inventory import Inventory
 from migrator.model.plan import PLAN_FILE, Plan
@@ -73,6 +73,7 @@ def write_report(
     cluster_name: str | None = None,
     write_plan: bool = True,
     source: str = "plan",
+    evidence: Mapping[str, Any] | None = None,
 ) -> tuple[dict[str, Any], list[Path]]:
     """Build one cluster's report and write its files into `out`; (report, paths written).
 
@@ -81,7 +82,7 @@ def write_report(
     a file cannot be written.
     """
     report = report_of(plan, source=source, inventory=inventory, helm=helm,
-                       generated_at=generated_at, cluster_name=cluster_name)
+                       generated_at=generated_at, cluster_name=cluster_name, evidence=evidence)
     folder = Path(out)
     details = render_markdown_details(report)
     texts = {
@@ -153,10 +154,11 @@ def run_report(
     force: bool = False,
     psp_from: Sequence[str] | None = None,
     pin: str | None = None,
-    target: str = "latest",
+    target: str | None = None,
     admission_config: str | None = None,
     generated_at: str | None = None,
     quiet: bool = False,
+    evidence: str | None = None,
     stdin: IO[str] | None = None,
     progress: Echo | None = None,
 ) -> int:
@@ -181,7 +183,10 @@ def run_report(
                          "leave out PATHS and --plan")
     if all_contexts and contexts:
         raise UsageError("pass either --context or --all-contexts, not both")
-    target_ = _version(target, "--target-version")
+    if fleet and evidence:
+        raise UsageError("--evidence is one cluster's: leave it out of a fleet report")
+    evidence_data = load_evidence(evidence) if evidence else None
+    target_ = _version(target, "--target-version") if target is not None else None
     if pin is not None:
         _version(pin, "--pin-version")
     config = load_admission_config(admission_config)
@@ -196,13 +201,17 @@ def run_report(
                        context=contexts[0] if contexts else None,
                        helm_history=helm_history, fail_on=fail_on, force=force,
                        psp_from=psp_from, pin=pin, target=target_, config=config,
-                       generated_at=generated_at, quiet=quiet, stdin=stdin)
+                       generated_at=generated_at, quiet=quiet, stdin=stdin,
+                       evidence=evidence_data)
+
+
 def _run_single(
     paths: Sequence[str] | None, *, echo: Echo, err: Echo, progress: Echo,
     plan_file: str | None, out: str,
     kubeconfig: str | None, context: str | None, helm_history: bool, fail_on: str | None,
     force: bool, psp_from: Sequence[str] | None, pin: str | None, target: Any, config: Any,
     generated_at: str | None, quiet: bool, stdin: IO[str] | None,
+    evidence: Mapping[str, Any] | None = None,
 ) -> int:
     folder = Path(out)
     targets = [folder / name for name in (*REPORT_FILES, PLAN_FILE)]
@@ -229,6 +238,7 @@ def _run_single(
     try:
         report, written = write_report(folder, plan, inventory=inventory, helm=helm,
                                        generated_at=generated_at, cluster_name=name,
+                                       evidence=evidence,
                                        write_plan=not _same(plan_file, folder / PLAN_FILE),
                                        source=plan_file or "plan")
     except OSError as exc:

@@ -26,18 +26,26 @@ def apply(
         "the plan).")] = None,
     kubeconfig: KubeconfigOpt = None,
     context: ContextOpt = None,
+    evidence: Annotated[str | None, typer.Option(
+        "--evidence", help="audit.json from `migrator audit --plan`: with --phase enforce, "
+        "refuse the namespaces whose gate it does not clear (blocked, no evidence).")] = None,
+    allow_violations: Annotated[bool, typer.Option(
+        "--allow-violations", help="Enforce namespaces --evidence does not clear too, with a "
+        "warning.")] = False,
 ) -> None:
     """Set the planned Pod Security labels on the cluster's namespaces.
 
     Without --yes nothing is persisted. With --yes a rollback file is written first, then
     the labels are set by server-side apply (field manager `migrator`). Idempotent.
+    With --evidence, exit 1 when namespaces were refused.
     """
     from migrator.app.apply import cmd_apply
 
     if phase not in ("audit", "enforce"):
         raise UsageError("--phase must be audit or enforce")
     raise typer.Exit(cmd_apply(plan_path, phase, namespace or None, yes, kubeconfig, context,
-                               rollback_file, typer.echo, err_line))
+                               rollback_file, typer.echo, err_line, evidence_path=evidence,
+                               allow_violations=allow_violations))
 
 
 @edge

@@ -84,3 +84,41 @@ def live_feedback(*, quiet: bool) -> dict[str, Any]:
     if quiet:
         return {}
     return {"announce": err_line, "progress": ReadProgress()}
+
+
+class BytesProgress:
+    """A progress bar of bytes read, on a terminal (stderr) only."""
+
+    def __init__(self, title: str) -> None:
+        from rich.console import Console
+
+        self.title = title
+        self.console = Console(stderr=True)
+        self.bar: Any = None
+        self.task: Any = None
+
+    def __enter__(self) -> BytesProgress:
+        if self.console.is_terminal:
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+                TransferSpeedColumn,
+            )
+
+            self.bar = Progress(TextColumn(self.title), BarColumn(), DownloadColumn(),
+                                TransferSpeedColumn(), TimeRemainingColumn(),
+                                console=self.console, transient=True)
+            self.bar.__enter__()
+            self.task = self.bar.add_task(self.title, total=None)
+        return self
+
+    def __call__(self, done: int, total: int | None) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, completed=done, total=total)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)

@@ -19,12 +19,15 @@ def generate(
         "--format", help="all, strategic, json6902 or full.")] = "all",
     sources: SourcesOpt = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing output.")] = False,
+    evidence: Annotated[str | None, typer.Option(
+        "--evidence", help="audit.json from `migrator audit --plan`: suggest username "
+        "exemptions for the users whose own pods violate the plan.")] = None,
 ) -> None:
     """Namespace manifests (two phases), securityContext patches and the admission config."""
     from migrator.app.generate import generate as run
 
     raise typer.Exit(run(plan_path, out, force=force, fmt=fmt, sources=sources or (),
-                         echo=typer.echo, err=err_line))
+                         echo=typer.echo, err=err_line, evidence_path=evidence))
 
 
 @edge

@@ -1,7 +1,7 @@
 """The typer app: every command registered, the version option, and the entry point.
 
-Each command module (`check`, `inventory`, `plan`, `report`, `generate`, `apply`) parses
-its options and calls a use case of `migrator.app`; every command runs inside
+Each command module (`check`, `inventory`, `plan`, `report`, `generate`, `audit`,
+`apply`) parses its options and calls a use case of `migrator.app`; every command runs inside
 `migrator.cli.console.edge`, the one place errors become exit codes.
 """
 
@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from migrator import __version__
-from migrator.cli import apply, check, generate, inventory, plan, report
+from migrator.cli import apply, audit, check, generate, inventory, plan, report
 
 app = typer.Typer(
     name="migrator",
@@ -41,7 +41,7 @@ def _main(
 
 
 for command in (check.check, inventory.inventory, inventory.snapshot, plan.plan,
-                report.report, generate.generate, generate.patch, apply.apply,
+                report.report, generate.generate, generate.patch, audit.audit, apply.apply,
                 apply.rollback):
     app.command()(command)
 

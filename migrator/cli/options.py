@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from migrator.pss.api import Level, Version
+from migrator.pss.server import ServerVersion
 
 
 class OutputFormat(StrEnum):
@@ -52,6 +53,13 @@ DEFAULT_PLAN = "migrator-out/plan.json"
 def parse_level(text: str) -> Level:
     try:
         return Level.parse(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def parse_server(text: str) -> ServerVersion:
+    try:
+        return ServerVersion.parse(text)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
 

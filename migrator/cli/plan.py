@@ -3,13 +3,22 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 import typer
 
 from migrator.cli.console import edge, err_line, error, live_feedback
-from migrator.cli.options import ContextOpt, KubeconfigOpt, PathsArg, PspFromOpt, parse_version
+from migrator.cli.options import (
+    ContextOpt,
+    KubeconfigOpt,
+    PathsArg,
+    PspFromOpt,
+    parse_server,
+    parse_version,
+)
 from migrator.model.plan import Blocker, Plan, PlanNamespace
+from migrator.pss.server import NEWEST_SERVER_MINOR
 
 #: Past this many namespaces the summary is one plain line per namespace, and the
 #: reasoning and blockers of each are printed only with --details.
@@ -28,6 +37,10 @@ def _notes(ns: PlanNamespace, markup: bool) -> str:
         notes.append("[yellow]mutation-only pass[/]" if markup else "mutation-only pass")
     if ns["rejected_today"]:
         notes.append("PSP rejects some today")
+    if ns.get("flips_across_upgrade"):
+        notes.append("[yellow]flips on upgrade[/]" if markup else "flips on upgrade")
+    if ns.get("invalid"):
+        notes.append("[bold red]invalid pods[/]" if markup else "invalid pods")
     return ", ".join(notes)
 
 
@@ -74,14 +87,23 @@ def render_plan(plan: Plan, details: bool = False) -> None:
     """The terminal summary: a table and each namespace's reasoning, or past TABLE_LIMIT
     namespaces one line per namespace (the reasoning too with `details`)."""
     pin, target = plan["pin_version"], plan["target_version"]
+    servers: Mapping[str, Any] = plan.get("servers") or {}
+    upgrade = (f"; servers {servers.get('current')} today, {servers.get('upgrade_to')} after "
+               "the upgrade" if servers.get("current") != servers.get("upgrade_to")
+               else f"; server {servers.get('current')}") if servers else ""
+    title = f"Pod Security plan: labels pinned to {pin}, also judged at {target}{upgrade}"
     summary = plan["summary"]
+    flips = [f"  {ns['name']}: {flip['text']}" for ns in plan["namespaces"]
+             for flip in ns.get("flips_across_upgrade") or ()]
+    flipped = ([f"\nTemplates whose verdict flips across the upgrade ({len(flips)}):", *flips]
+               if flips else [])
     footer = (f"\n{summary['namespaces']} namespaces: "
               + ", ".join(f"{n} {lv}" for lv, n in summary["by_recommended_level"].items())
               + f"; {summary['blockers']} blockers (details in plan.json)")
     if len(plan["namespaces"]) > TABLE_LIMIT:
         rows = [list(COLUMNS)] + [_row(ns, pin, target, False) for ns in plan["namespaces"]]
         widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS) - 1)]
-        lines = [f"Pod Security plan: labels pinned to {pin}, also judged at {target}"]
+        lines = [title]
         lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1]
                   for r in rows]
         if details:
@@ -90,6 +112,7 @@ def render_plan(plan: Plan, details: bool = False) -> None:
         else:
             lines.append(f"\n(one line per namespace past {TABLE_LIMIT}; --details prints "
                          "each one's reasoning and blockers, report.md sums them up)")
+        lines += flipped
         typer.echo("\n".join(line.rstrip() for line in lines) + footer)
         return
 
@@ -98,7 +121,7 @@ def render_plan(plan: Plan, details: bool = False) -> None:
     from rich.table import Table
 
     console = Console(highlight=False, width=max(160, Console().width))
-    table = Table(title=f"Pod Security plan: labels pinned to {pin}, also judged at {target}")
+    table = Table(title=title)
     for column in COLUMNS:
         table.add_column(column, no_wrap=True)
     for ns in plan["namespaces"]:
@@ -115,6 +138,8 @@ def render_plan(plan: Plan, details: bool = False) -> None:
                 console.print(f"  [bold red]{escape(line.lstrip())}[/]")
             else:
                 console.print(escape(line))
+    for line in flipped:
+        console.print(f"[bold]{escape(line)}[/]" if not line.startswith("  ") else escape(line))
     console.print(escape(footer))
 
 
@@ -127,9 +152,15 @@ def plan(
     out: Annotated[str, typer.Option("--out", help="Folder for plan.json and every other "
                                      "artefact of the run.")] = "migrator-out",
     pin: Annotated[str | None, typer.Option("--pin-version", help="Policy version to pin "
-                   "(default: the cluster's minor version, else latest).")] = None,
-    target: Annotated[str, typer.Option("--target-version", help="Policy version also "
-                      "judged, e.g. the one after the upgrade.")] = "latest",
+                   "(default: the current server's minor version; never newer than it).")] = None,
+    target: Annotated[str | None, typer.Option("--target-version", help="Policy version also "
+                      "judged (default: the --upgrade-to version).")] = None,
+    server_version: Annotated[str | None, typer.Option(
+        "--server-version", help="Today's API server, v1.N or its gitVersion (default: read "
+        "from the cluster or the snapshot; for dumps, assumed and said so).")] = None,
+    upgrade_to: Annotated[str, typer.Option(
+        "--upgrade-to", help="The Kubernetes version after the upgrade: every template is "
+        "judged as the pods today's server and that one create.")] = f"v1.{NEWEST_SERVER_MINOR}",
     admission_config: Annotated[str | None, typer.Option(
         "--admission-config", help="The API server's PodSecurity admission configuration "
         "(defaults and exemptions).")] = None,
@@ -148,14 +179,22 @@ def plan(
     """
     from migrator.app.plan import run_plan
 
-    run = run_plan(paths, out=out, target=parse_version(target),
+    run = run_plan(paths, out=out,
+                   target=parse_version(target) if target is not None else None,
                    pin=str(parse_version(pin)) if pin is not None else None,
+                   server=str(parse_server(server_version).text) if server_version else None,
+                   upgrade_to=parse_server(upgrade_to).text,
                    kubeconfig=kubeconfig, context=context, psp_from=psp_from,
                    admission_config=admission_config, server_dry_run=server_dry_run,
                    force=force, echo=(lambda _line: None) if quiet else typer.echo,
                    err=err_line, stdin=sys.stdin, **live_feedback(quiet=quiet))
     for problem in run.errors:
         error(str(problem))
+    servers: Mapping[str, Any] = run.plan.get("servers") or {}
+    if not quiet and str(servers.get("current_basis", "")).startswith("assumed"):
+        err_line(f"note: current server {servers.get('current')}: {servers['current_basis']}")
+    for note in servers.get("notes") or () if not quiet else ():
+        err_line(f"note: {note}")
     if not quiet:
         render_plan(run.plan, details=details)
         typer.echo(f"\nwrote {run.plan_path} and the reports {out}/report.html, report.md")

@@ -30,6 +30,9 @@ def report(
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing reports.")] = False,
     psp_from: PspFromOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+    evidence: Annotated[str | None, typer.Option(
+        "--evidence", help="audit.json from `migrator audit --plan`: add the audit-log "
+        "evidence (per namespace: ready, blocked, no evidence) to the report.")] = None,
 ) -> None:
     """Readiness report for an upgrade past 1.24: HTML, Markdown and JSON."""
     from migrator.app.report import run_report
@@ -38,7 +41,7 @@ def report(
                       plan_file=plan_file, out=out, kubeconfig=kubeconfig, contexts=context,
                       all_contexts=all_contexts, helm_history=helm_history,
                       fail_on=fail_on.value if fail_on else None, force=force,
-                      psp_from=psp_from, quiet=quiet, stdin=sys.stdin)
+                      psp_from=psp_from, quiet=quiet, stdin=sys.stdin, evidence=evidence)
     if code:
         raise typer.Exit(code)
 

@@ -47,6 +47,7 @@ from migrator.plan.dryrun import (
     server_skip_reason,
 )
 from migrator.pss.api import Level, LevelVersion, Policy, Version
+from migrator.pss.server import ServerVersion, policy_on
 
 # ---------------------------------------------------------------------------------------
 # Server dry-run of the proposed enforce level
@@ -89,8 +90,42 @@ def _plan_defaults(plan: Mapping[str, Any]) -> Policy | None:
         return None
 
 
-def offline_pods(entry: Mapping[str, Any], level_version: LevelVersion) -> dict[str, str]:
-    """Every existing pod of a plan namespace → its reasons at `level_version` (`, `-joined).
+def _equivalent_key(verdicts: Mapping[str, Any], level_version: LevelVersion,
+                    server: ServerVersion | None) -> str:
+    """The plan's verdict key that `server` judges as `level_version` (`latest` and a policy
+    version newer than the server are its own newest rules), else `level_version` itself."""
+    key = str(level_version)
+    if key in verdicts or server is None:
+        return key
+    wanted = policy_on(level_version.version, server)
+    for candidate in sorted(verdicts):
+        level, _, version = candidate.partition(":")
+        try:
+            same = (level == str(level_version.level)
+                    and policy_on(Version.parse(version), server) == wanted)
+        except ValueError:
+            continue
+        if same:
+            return candidate
+    return key
+
+
+def plan_server(plan: Mapping[str, Any]) -> ServerVersion | None:
+    """Today's server as the plan recorded it (its own `/version` for a live plan)."""
+    servers = plan.get("servers")
+    if not isinstance(servers, Mapping):
+        return None
+    try:
+        return ServerVersion.parse(str(servers.get("current_reported") or servers.get("current")))
+    except ValueError:
+        return None
+
+
+def offline_pods(entry: Mapping[str, Any], level_version: LevelVersion,
+                 server: ServerVersion | None = None) -> dict[str, str]:
+    """Every existing pod of a plan namespace → its reasons at `level_version` (`, `-joined),
+    as the plan judged them with `server`'s own model (its defaulting and Pod Security
+    library, so a 1.23 server's double baseline and restricted reasons are expected).
 
     Raises UsageError when the plan holds no verdict at that level and version.
     """
@@ -103,7 +138,8 @@ def offline_pods(entry: Mapping[str, Any], level_version: LevelVersion) -> dict[
         if level_version.level is Level.PRIVILEGED:
             reasons = ""
         else:
-            verdicts = (subject.get("verdicts") or {}).get(key)
+            judged = subject.get("verdicts") or {}
+            verdicts = judged.get(_equivalent_key(judged, level_version, server))
             if verdicts is None:
                 raise UsageError(f"the plan holds no verdict at {key} for pod {name}")
             reasons = ", ".join(str(v.get("reason")) for v in verdicts)
@@ -125,7 +161,8 @@ def _shape_pods(subject: Mapping[str, Any]) -> list[str]:
 
 
 def _dry_run_namespace(
-    client: ClusterClient, entry: Mapping[str, Any], defaults: Policy | None
+    client: ClusterClient, entry: Mapping[str, Any], defaults: Policy | None,
+    server: ServerVersion | None = None,
 ) -> dict[str, Any]:
     name = str(entry.get("name"))
     recommended = entry.get("recommended") or {}
@@ -139,7 +176,7 @@ def _dry_run_namespace(
                                 Version.parse(str(recommended.get("enforce_version"))))
         patch = enforce_labels(proposed)
         result["level"], result["labels"] = str(proposed), patch
-        ours = offline_pods(entry, proposed)
+        ours = offline_pods(entry, proposed, server)
         result["offline"] = {
             "pods": len(ours),
             "violating_pods": sum(1 for r in ours.values() if r),
@@ -203,10 +240,12 @@ def run_server_dry_runs(
     unreachable server) are recorded in that namespace's `error`; nothing is persisted.
     """
     defaults = _plan_defaults(plan)
+    server = plan_server(plan)
     entries = [e for e in plan.get("namespaces") or () if isinstance(e, dict)]
     with ThreadPoolExecutor(max_workers=max(1, concurrency),
                             thread_name_prefix="migrator-dry-run") as pool:
-        results = list(pool.map(lambda e: _dry_run_namespace(client, e, defaults), entries))
+        results = list(pool.map(lambda e: _dry_run_namespace(client, e, defaults, server),
+                                entries))
     by_name = {str(e.get("name")): r for e, r in zip(entries, results, strict=True)}
     names = sorted(by_name)
     answered = [n for n in names if by_name[n]["error"] is None]

@@ -2,7 +2,8 @@
 
 Owns `read_json` (one clear `ManifestError` for a missing, unreadable or malformed file)
 and `load_plan` / `parse_plan`, the single reader every command that starts from a plan
-uses: it accepts the plan's folder too, and checks the shape the commands rely on.
+uses: it accepts the plan's folder too, and checks the shape the commands rely on; and
+`load_evidence`, the reader of the audit evidence (`migrator audit --out`).
 """
 
 from __future__ import annotations
@@ -70,3 +71,43 @@ def load_plan(path: str) -> Plan:
     if not os.path.exists(path):
         raise ManifestError(path, "no such file (write one with `migrator plan`)")
     return parse_plan(read_json(path), path)
+
+
+_EVIDENCE_COUNTS = ("pod_creations", "violating_pod_creations", "exempt", "dry_runs")
+
+
+def load_evidence(path: str) -> dict[str, Any]:
+    """The audit evidence at `path` (what `migrator audit --out` writes), shape-checked."""
+    from migrator.plan.evidence import AUDIT_SCHEMA
+
+    data = read_json(path)
+    if not isinstance(data, dict) or data.get("schema") != AUDIT_SCHEMA:
+        raise ManifestError(path, f"not migrator audit evidence (schema {AUDIT_SCHEMA}); write "
+                            "it with `migrator audit LOG... --plan plan.json --out FILE`")
+    if not data.get("planned"):
+        raise ManifestError(path, "this evidence was made without --plan, so no namespace was "
+                            "judged at a planned level; run `migrator audit --plan` again")
+    if not isinstance(data.get("window"), dict):
+        raise ManifestError(path, "`window` is not an object")
+    namespaces = data.get("namespaces")
+    if not isinstance(namespaces, list) or not all(
+            isinstance(n, dict) and isinstance(n.get("name"), str) for n in namespaces):
+        raise ManifestError(path, "`namespaces` is not a list of named namespaces")
+    for ns in namespaces:
+        bad = [key for key in _EVIDENCE_COUNTS if not isinstance(ns.get(key), int)]
+        violators = ns.get("violators")
+        if not isinstance(violators, list) or not all(
+                isinstance(v, dict) and isinstance(v.get("object"), str)
+                and isinstance(v.get("user"), str) and isinstance(v.get("count"), int)
+                for v in violators):
+            bad.append("violators")
+        if ns.get("gate") not in (None, "ready", "blocked", "no-evidence"):
+            bad.append("gate")
+        if bad:
+            raise ManifestError(path, f"namespace {ns['name']}: missing or malformed "
+                                f"{', '.join(bad)}")
+    candidates = data.get("exemption_candidates", [])
+    if not isinstance(candidates, list) or not all(
+            isinstance(c, dict) and isinstance(c.get("username"), str) for c in candidates):
+        raise ManifestError(path, "`exemption_candidates` is not a list of users")
+    return data

@@ -6,19 +6,23 @@ labels, and exemptions) and the same configuration wrapped in an apiserver
 version follows the cluster: `v1` from 1.25, `v1beta1` on 1.23 and 1.24, `v1alpha1` before.
 Defaults never loosen what the cluster's current configuration already enforces, and the
 exemptions are those already in force plus the system namespaces the plan says must stay
-privileged.
+privileged, and, given the audit evidence of `migrator audit`, the users whose own pod
+creations violate the planned level (never a controller's service account: exempting one
+exempts every workload it creates, which the comments warn about).
 
 Pure: a plan in, `{file name: text}` out.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
 
 from migrator.model.plan import Plan
 from migrator.model.serialise import comment, dump_yaml
+from migrator.plan.evidence import controller_like
 from migrator.pss.api import MODES, Level, Version
 
 GROUP = "pod-security.admission.config.k8s.io"
@@ -26,8 +30,6 @@ CONFIG_FILE = "admission-config.yaml"
 WRAPPED_FILE = "admission-configuration.yaml"
 #: What each mode defaults to for namespaces without labels, before the current config.
 CHOSEN = {"enforce": Level.PRIVILEGED, "audit": Level.BASELINE, "warn": Level.BASELINE}
-#: Usernames of the controllers that create pods for everyone (exempting one exempts all).
-_CONTROLLER_HINTS = ("controller", "system:serviceaccount:kube-system:")
 
 
 def _minor(version: str | None) -> int | None:
@@ -40,9 +42,19 @@ def _minor(version: str | None) -> int | None:
     return None
 
 
-def config_version(plan: Plan) -> tuple[str, str]:
-    """The PodSecurityConfiguration API version for the plan's cluster, and why."""
-    server = (plan.get("cluster") or {}).get("server_version")
+def _servers(plan: Plan) -> tuple[str | None, str | None]:
+    """(today's server, the one after the upgrade) as the plan records them."""
+    servers = plan.get("servers")
+    if not servers:
+        return None, None
+    current, after = servers.get("current"), servers.get("upgrade_to")
+    return (str(current) if current else None), (str(after) if after else None)
+
+
+def config_version(plan: Plan, server: str | None = None) -> tuple[str, str]:
+    """The PodSecurityConfiguration API version for the server that will load it (`server`,
+    default: the plan's cluster), and why."""
+    server = server or (plan.get("cluster") or {}).get("server_version") or _servers(plan)[0]
     minor = _minor(server)
     basis = f"the API server is {server}"
     if minor is None:
@@ -85,8 +97,42 @@ def defaults(plan: Plan) -> dict[str, tuple[str, str, str]]:
     return out
 
 
-def exemptions(plan: Plan) -> dict[str, list[tuple[str, str]]]:
-    """kind -> [(name, why)]: the exemptions in force plus privileged system namespaces."""
+def evidence_usernames(evidence: Mapping[str, Any] | None) -> tuple[
+        list[tuple[str, str]], list[str]]:
+    """(usernames to suggest with why, warnings) from the audit evidence.
+
+    Suggested: users and service accounts whose violating pods are all pods they create
+    themselves (a node-agent installer, a CI account), in namespaces whose gate they block.
+    Never suggested, with a warning: those that create pods for workloads (controllers).
+    """
+    if not evidence:
+        return [], []
+    blocked = {str(ns.get("name")) for ns in evidence.get("namespaces") or ()
+               if ns.get("gate") == "blocked"}
+    suggested: list[tuple[str, str]] = []
+    warnings: list[str] = []
+    for item in evidence.get("exemption_candidates") or ():
+        namespaces = [n for n in item.get("namespaces") or () if n in blocked]
+        if not namespaces:
+            continue
+        user, count = str(item["username"]), int(item.get("violating_pod_creations") or 0)
+        if item.get("suggest") and not controller_like(user):
+            suggested.append((user, (
+                f"suggested by the audit evidence: its own {count} pod creation"
+                f"{'s' if count != 1 else ''} violate the planned level in "
+                f"{', '.join(namespaces)}; every pod it creates goes unchecked")))
+        else:
+            objects = ", ".join(item.get("objects") or ()) or "workloads"
+            warnings.append(f"not exempted: {user} creates the violating pods of {objects} "
+                            f"in {', '.join(namespaces)}; exempting it would exempt every "
+                            "workload it creates. Fix the workloads instead.")
+    return suggested, warnings
+
+
+def exemptions(plan: Plan, evidence: Mapping[str, Any] | None = None
+               ) -> dict[str, list[tuple[str, str]]]:
+    """kind -> [(name, why)]: the exemptions in force plus privileged system namespaces,
+    and the usernames the audit evidence suggests."""
     config = plan.get("admission_config") or {}
     pin = str(plan.get("pin_version") or "latest")
     namespaces: dict[str, str] = dict.fromkeys(config.get("exempt_namespaces") or (),
@@ -96,24 +142,25 @@ def exemptions(plan: Plan) -> dict[str, list[tuple[str, str]]]:
         if ns.get("system") and ns.get("suggestion") and floor == str(Level.PRIVILEGED):
             namespaces.setdefault(str(ns["name"]), "system namespace whose workloads need "
                                   "privileged (the plan's suggestion)")
+    usernames = dict(evidence_usernames(evidence)[0])
+    usernames.update(dict.fromkeys(config.get("exempt_usernames") or (),
+                                   "already exempt in the configuration in force"))
     return {
         "namespaces": sorted(namespaces.items()),
         "runtimeClasses": [(r, "already exempt in the configuration in force")
                            for r in sorted(config.get("exempt_runtime_classes") or ())],
-        "usernames": [(u, "already exempt in the configuration in force")
-                      for u in sorted(config.get("exempt_usernames") or ())],
+        "usernames": sorted(usernames.items()),
     }
 
 
-def _controller_like(username: str) -> bool:
-    return any(hint in username for hint in _CONTROLLER_HINTS)
-
-
-def pod_security_configuration(plan: Plan) -> tuple[list[str], str]:
-    """(comment lines, YAML body) of the PodSecurityConfiguration."""
-    version, why = config_version(plan)
+def pod_security_configuration(plan: Plan, server: str | None = None,
+                               evidence: Mapping[str, Any] | None = None
+                               ) -> tuple[list[str], str]:
+    """(comment lines, YAML body) of the PodSecurityConfiguration for `server` (default: the
+    plan's cluster), with the username exemptions `evidence` (an audit's JSON) suggests."""
+    version, why = config_version(plan, server)
     chosen = defaults(plan)
-    exempt = exemptions(plan)
+    exempt = exemptions(plan, evidence)
     lines = [
         "PodSecurity admission configuration suggested by migrator generate.",
         f"API version {GROUP}/{version}: {why}.",
@@ -133,7 +180,8 @@ def pod_security_configuration(plan: Plan) -> tuple[list[str], str]:
         "that exempts every workload it creates, i.e. everyone who can create a Deployment, "
         "Job or DaemonSet.",
     ])
-    risky = [u for u, _ in exempt["usernames"] if _controller_like(u)]
+    lines.extend(f"WARNING: {w}" for w in evidence_usernames(evidence)[1])
+    risky = [u for u, _ in exempt["usernames"] if controller_like(u)]
     if risky:
         lines.append("WARNING: these exempt usernames look like controllers; remove them: "
                      + ", ".join(risky))
@@ -149,15 +197,41 @@ def pod_security_configuration(plan: Plan) -> tuple[list[str], str]:
     return lines, dump_yaml(body)
 
 
-def admission_files(plan: Plan) -> dict[str, str]:
-    """`admission-config.yaml` and its AdmissionConfiguration wrapper, keyed by file name."""
-    lines, body = pod_security_configuration(plan)
+def upgraded_names(server: str) -> tuple[str, str]:
+    """The file names of the configuration for the server after the upgrade."""
+    return (CONFIG_FILE.replace(".yaml", f".{server}.yaml"),
+            WRAPPED_FILE.replace(".yaml", f".{server}.yaml"))
+
+
+def _pair(plan: Plan, server: str | None, names: tuple[str, str],
+          intro: str | None, evidence: Mapping[str, Any] | None) -> dict[str, str]:
+    lines, body = pod_security_configuration(plan, server, evidence)
+    if intro:
+        lines = [lines[0], intro, *lines[1:]]
     plain = comment(lines) + body
     wrapped_lines = [
         "AdmissionConfiguration for kube-apiserver --admission-control-config-file, embedding",
-        f"the PodSecurityConfiguration of {CONFIG_FILE} (keep the two in step).",
+        f"the PodSecurityConfiguration of {names[0]} (keep the two in step).",
         *lines[1:],
     ]
     wrapper = {"apiVersion": "apiserver.config.k8s.io/v1", "kind": "AdmissionConfiguration",
                "plugins": [{"name": "PodSecurity", "configuration": yaml.safe_load(body)}]}
-    return {CONFIG_FILE: plain, WRAPPED_FILE: comment(wrapped_lines) + dump_yaml(wrapper)}
+    return {names[0]: plain, names[1]: comment(wrapped_lines) + dump_yaml(wrapper)}
+
+
+def admission_files(plan: Plan,
+                    evidence: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """`admission-config.yaml` and its AdmissionConfiguration wrapper, keyed by file name,
+    for the server that loads them today; when the plan spans an upgrade, also the pair for
+    the upgraded server, named for it (`admission-config.v1.36.yaml`, ...). `evidence` (an
+    audit's JSON) adds the username exemptions it suggests."""
+    current, after = _servers(plan)
+    if not after or after == current:
+        return _pair(plan, None, (CONFIG_FILE, WRAPPED_FILE), None, evidence)
+    files = _pair(plan, None, (CONFIG_FILE, WRAPPED_FILE),
+                  f"For today's API server ({current}); after the upgrade to {after}, load "
+                  f"{upgraded_names(after)[1]} instead.", evidence)
+    files.update(_pair(plan, after, upgraded_names(after),
+                       f"For the API server after the upgrade ({after}); today's ({current}) "
+                       f"loads {WRAPPED_FILE}.", evidence))
+    return files

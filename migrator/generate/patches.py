@@ -27,9 +27,9 @@ from migrator.model.workloads import TEMPLATE_PATHS
 from migrator.plan.checking import check_object
 from migrator.plan.decide import patchable
 from migrator.pss.api import SECCOMP_CONTAINER_PREFIX, SECCOMP_POD_ANNOTATION, Level, Version
-from migrator.pss.defaults import seccomp_field
 from migrator.pss.engine import EVALUATOR
 from migrator.pss.registry import Violation
+from migrator.pss.server import ServerVersion, seccomp_field
 
 Path = tuple[str | int, ...]
 
@@ -61,6 +61,8 @@ class Target:
     version: Version
     psp: str | None = None
     psp_changes: tuple[Mapping[str, Any], ...] = ()
+    #: the API servers the patched pods must pass on: today's and the one after the upgrade
+    servers: tuple[ServerVersion, ...] = (ServerVersion.newest(),)
 
     @property
     def ref(self) -> str:
@@ -104,6 +106,23 @@ class Selection:
     unpatched_defaults: tuple[UnpatchedDefaults, ...]
 
 
+def plan_servers(plan: Mapping[str, Any]) -> tuple[ServerVersion, ...]:
+    """The servers a plan judged on (today's, then the one after the upgrade), each once;
+    the newest modelled for a plan that records none."""
+    found: list[ServerVersion] = []
+    servers = plan.get("servers")
+    if isinstance(servers, Mapping):
+        for text in (servers.get("current_reported") or servers.get("current"),
+                     servers.get("upgrade_to")):
+            try:
+                server = ServerVersion.parse(str(text))
+            except ValueError:
+                continue
+            if all(server.modelled_minor != s.modelled_minor for s in found):
+                found.append(server)
+    return tuple(found) or (ServerVersion.newest(),)
+
+
 def _psp_mutation(ns: PlanNamespace, ref: str) -> tuple[str | None, tuple[Any, ...]]:
     for entry in ns.get("mutation") or ():
         if entry.get("workload") == ref:
@@ -118,6 +137,7 @@ def select(plan: Plan) -> Selection:
     targets: list[Target] = []
     skipped: list[Untouched] = []
     informational: list[UnpatchedDefaults] = []
+    servers = plan_servers(plan)
     for ns in sorted(plan.get("namespaces") or (), key=lambda n: str(n.get("name"))):
         name = str(ns["name"])
         recommended = ns["recommended"]
@@ -139,11 +159,12 @@ def select(plan: Plan) -> Selection:
                     skipped.append(Untouched(f"{name} {ref}", "a bare Pod cannot be patched in "
                                              "place; fix the manifest it was created from"))
                 continue
-            failing = bool(subject["verdicts"].get(key)) if stricter else False
+            failing = stricter and bool(subject["verdicts"].get(key) or (
+                subject.get("verdicts_after_upgrade") or {}).get(key))
             if failing:
                 targets.append(Target(name, str(subject["kind"]), str(subject["name"]),
                                       str(subject.get("origin") or ""), after, version, psp,
-                                      changes))
+                                      changes, servers))
             elif changes:
                 informational.append(UnpatchedDefaults(name, ref, psp, changes))
     targets.sort(key=lambda t: (t.namespace, t.kind, t.name))
@@ -392,8 +413,28 @@ def _fix(builder: _Builder, check: str) -> None:
     elif check == "runAsNonRoot":
         builder.set((*builder.spec_path(), "securityContext", "runAsNonRoot"), True, reason)
     elif check == "seccompProfile_restricted":
+        if _seccomp_from_annotations(builder):
+            return
         builder.set((*builder.spec_path(), "securityContext", "seccompProfile"),
                     {"type": "RuntimeDefault"}, reason)
+
+
+def _seccomp_from_annotations(builder: _Builder) -> bool:
+    """Set the seccompProfile fields the template's seccomp annotations stand for (a 1.19 to
+    1.26 server copies them into its pods; later ones ignore them), where a field is unset
+    and the annotation asks for RuntimeDefault or Localhost. True when the pod level is set
+    this way (then no other profile is chosen)."""
+    annotations = _map(_get(builder.work, (*builder.base, "metadata", "annotations")))
+    pod_level = False
+    for key in sorted(annotations):
+        target = _seccomp_target(builder, str(key))
+        field = seccomp_field(str(annotations[key])) if target is not None else None
+        if target is None or field is None or field["type"] == "Unconfined":
+            continue
+        if _unset(_get(builder.work, target)):
+            builder.set(target, field, f"made explicit from the annotation {key}")
+        pod_level = pod_level or key == SECCOMP_POD_ANNOTATION
+    return pod_level
 
 
 def _tightens(change: Change) -> bool:
@@ -433,23 +474,43 @@ def _refusal_reason(violation: Violation) -> str:
     return f"{violation.check}: {violation.text()}"
 
 
+@dataclass(frozen=True, slots=True)
+class _Judged:
+    """An object's verdict on every server of a target: violations and 422s of any."""
+
+    violations: tuple[Violation, ...]
+    invalid: tuple[str, ...]
+
+    @property
+    def allowed(self) -> bool:
+        return not self.violations and not self.invalid
+
+
+def _judged(obj: dict[str, Any], target: Target) -> _Judged:
+    violations: list[Violation] = []
+    invalid: list[str] = []
+    for server in target.servers:
+        result = check_object(obj, target.origin, target.level, target.version, server)
+        assert result is not None
+        violations += [v for v in result.violations if v not in violations]
+        invalid += [f"{server}: {e}" for e in result.invalid if f"{server}: {e}" not in invalid]
+    return _Judged(tuple(violations), tuple(invalid))
+
+
 def compute_patch(obj: Mapping[str, Any], target: Target) -> WorkloadPatch | Refusal | None:
     """The patch that makes `obj` pass `target`'s level and version; None when it already
     passes (it is then left untouched); a Refusal when adding fields cannot make it pass."""
     kind = str(obj.get("kind"))
     if kind not in TEMPLATE_PATHS:
         return Refusal(target, (f"{kind} carries no pod template",))
-    level, version = target.level, target.version
-    before = check_object(dict(obj), target.origin, level, version)
-    assert before is not None
+    before = _judged(dict(obj), target)
     if before.allowed:
         return None
     path = TEMPLATE_PATHS[kind]
     builder = _Builder(obj, tuple(path) if path is not None else ())
     for change in target.psp_changes:
         _apply_psp_default(builder, change, target.psp or "(unnamed)")
-    middle = check_object(builder.work, target.origin, level, version)
-    assert middle is not None
+    middle = _judged(builder.work, target)
     blocked = [v for v in middle.violations if not patchable(v)]
     if blocked:
         return Refusal(target, tuple(_refusal_reason(v) for v in blocked))
@@ -460,11 +521,12 @@ def compute_patch(obj: Mapping[str, Any], target: Target) -> WorkloadPatch | Ref
     if loosening:
         return Refusal(target, tuple(f"{f}: the patch would change an existing value"
                                      for f in loosening))
-    after = check_object(builder.work, target.origin, level, version)
-    assert after is not None
+    after = _judged(builder.work, target)
     if not after.allowed:
-        return Refusal(target, tuple("still failing after the patch: " + _refusal_reason(v)
-                                     for v in after.violations))
+        return Refusal(target, tuple(
+            [f"refused by the server after the patch: {e}" for e in after.invalid]
+            + ["still failing after the patch: " + _refusal_reason(v)
+               for v in after.violations]))
     psp_defaults = tuple(c.field for c in changes if any(r.startswith("PSP ") for r in c.reasons))
     return WorkloadPatch(
         target=target,

@@ -51,11 +51,38 @@ class Subject(TypedDict):
     owner: str | None
     runtime_class: str | None
     exempt: bool
+    #: on today's API server
     verdicts: dict[str, list[Violation]]
     #: for a pod shape held more than once: how many pods share it (`name` is the first)
     count: NotRequired[int]
     #: ... and the first few of their names, sorted
     examples: NotRequired[list[str]]
+    #: on the server after the upgrade, where it differs from `verdicts`
+    verdicts_after_upgrade: NotRequired[dict[str, list[Violation]]]
+    #: the 422 errors by server ("now", "after") that refuse to create its pods
+    invalid: NotRequired[dict[str, list[str]]]
+
+
+class Flip(TypedDict):
+    """A template whose strictest level differs between today's server and the upgraded one."""
+
+    object: str
+    template: bool
+    active: bool
+    before: str
+    after: str
+    server_before: str
+    server_after: str
+    checks: list[str]
+    text: str
+
+
+class InvalidCreate(TypedDict):
+    """Pods a server refuses to create (422) before Pod Security judges them."""
+
+    object: str
+    server: str
+    errors: list[str]
 
 
 class Mutation(TypedDict):
@@ -118,6 +145,8 @@ class PlanNamespace(TypedDict):
     reasoning: list[str]
     blockers: list[Blocker]
     rejected_today: list[Blocker]
+    flips_across_upgrade: NotRequired[list[Flip]]
+    invalid: NotRequired[list[InvalidCreate]]
     mutation: list[Mutation]
     subjects: list[Subject]
     server_dry_run: NotRequired[dict[str, Any] | None]
@@ -127,6 +156,16 @@ class Cluster(TypedDict):
     source: str
     server_version: str | None
     psp_api: bool | None
+
+
+class Servers(TypedDict):
+    """Today's API server and the one after the upgrade."""
+
+    current: str
+    current_reported: str
+    current_basis: str
+    upgrade_to: str
+    notes: list[str]
 
 
 class AdmissionDefaults(TypedDict):
@@ -147,6 +186,8 @@ class Summary(TypedDict):
     by_recommended_level: dict[str, int]
     looser_than_psp: list[str]
     blockers: int
+    flips_across_upgrade: NotRequired[list[str]]
+    invalid: NotRequired[list[str]]
     passing_only_by_mutation: list[str]
 
 
@@ -156,6 +197,7 @@ class Plan(TypedDict):
     schema: str
     generated_by: str
     cluster: Cluster
+    servers: NotRequired[Servers]
     pin_version: str
     target_version: str
     admission_config: AdmissionDefaults

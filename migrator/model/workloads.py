@@ -46,7 +46,8 @@ class PodTemplate:
 
 def carries_pod(obj: dict[str, Any]) -> bool:
     """True for objects of a kind that carries a pod spec."""
-    return obj.get("kind") in TEMPLATE_PATHS
+    kind = obj.get("kind")
+    return isinstance(kind, str) and kind in TEMPLATE_PATHS
 
 
 def pod_template(obj: dict[str, Any]) -> PodTemplate | None:
@@ -56,7 +57,7 @@ def pod_template(obj: dict[str, Any]) -> PodTemplate | None:
     template is judged like an empty pod rather than crashing the run.
     """
     kind = obj.get("kind")
-    if kind not in TEMPLATE_PATHS:
+    if not isinstance(kind, str) or kind not in TEMPLATE_PATHS:
         return None
     path = TEMPLATE_PATHS[kind]
     node: Any = obj

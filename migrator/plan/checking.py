@@ -1,20 +1,27 @@
 """Judging Kubernetes objects against one level and version, as `migrator check` does.
 
-Owns `ObjectResult` (an object's identity, where it came from and its violations) and
-`check_object`, which extracts the pod template of any pod-bearing kind, applies the API
-server's defaulting and runs the engine. Pure: no files, no printing.
+Owns `ObjectResult` (an object's identity, where it came from, its verdict on the chosen
+server and whether that verdict depends on the server version) and `check_object`, which
+extracts the pod template of any pod-bearing kind and judges the pods it makes as the
+chosen API server will see them (`migrator.pss.server`). Pure: no files, no printing.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from migrator.model.workloads import pod_template
+from migrator.model.workloads import TEMPLATE_PATHS, pod_template
 from migrator.pss.api import Level, Version
-from migrator.pss.defaults import apply_api_defaults
-from migrator.pss.engine import verdict_cached
 from migrator.pss.registry import Violation
+from migrator.pss.server import (
+    Origin,
+    ServerVersion,
+    origin_of,
+    server_ranges,
+    verdict,
+    verdict_by_server,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,10 +31,32 @@ class ObjectResult:
     namespace: str
     name: str
     violations: tuple[Violation, ...]
+    #: the 422 field errors when the server refuses the create before judging it
+    invalid: tuple[str, ...] = ()
+    #: the server version judged
+    server: str = ""
+    #: (outcome, servers) runs when the verdict differs between server versions, else []
+    by_server: list[tuple[str, str]] = field(default_factory=list)
+    #: the deprecation Warnings the server sends with the create
+    warnings: tuple[str, ...] = ()
 
     @property
     def allowed(self) -> bool:
-        return not self.violations
+        return not self.violations and not self.invalid
+
+    @property
+    def outcome(self) -> str:
+        return "invalid" if self.invalid else ("denied" if self.violations else "allowed")
+
+    @property
+    def depends_on_server(self) -> bool:
+        return len(self.by_server) > 1
+
+    def server_note(self) -> str:
+        """`allowed on v1.23–v1.26, denied on v1.27–v1.36`, or "" when it does not depend."""
+        if not self.depends_on_server:
+            return ""
+        return ", ".join(f"{outcome} on {servers}" for outcome, servers in self.by_server)
 
     def to_dict(self) -> dict[str, Any]:
         """The stable JSON shape of one result."""
@@ -37,27 +66,49 @@ class ObjectResult:
             "namespace": self.namespace,
             "name": self.name,
             "allowed": self.allowed,
+            "outcome": self.outcome,
             "violations": [
                 {"check": v.check, "reason": v.reason, "detail": v.detail}
                 for v in self.violations
             ],
+            "invalid": list(self.invalid),
+            "warnings": list(self.warnings),
+            "server_version": self.server,
+            "depends_on_server_version": self.depends_on_server,
+            "by_server_version": [{"outcome": o, "servers": s} for o, s in self.by_server]
+            if self.depends_on_server else [],
         }
 
 
 def check_object(
-    obj: dict[str, Any], source: str, level: Level, version: Version
+    obj: dict[str, Any],
+    source: str,
+    level: Level,
+    version: Version,
+    server: ServerVersion | None = None,
 ) -> ObjectResult | None:
-    """The verdict on `obj`'s pods at `level`/`version`; None for kinds without pods."""
+    """The verdict on `obj`'s pods at `level`/`version` on `server` (default: the newest
+    modelled); None for kinds without pods. A Pod read from a cluster dump (it has a uid or
+    a status) is judged as stored; anything else as the pods the server will create."""
     template = pod_template(obj)
     if template is None:
         return None
+    server = server or ServerVersion.newest()
     metadata = obj.get("metadata") or {}
-    spec = apply_api_defaults(template.spec, template.metadata, pod=obj.get("kind") == "Pod")
-    violations = verdict_cached(level, version, template.metadata, spec)
+    origin = origin_of(obj)
+    path = TEMPLATE_PATHS.get(str(obj.get("kind")))
+    found = verdict(level, version, template.metadata, template.spec, server, origin,
+                    template_path=".".join(path) if path else None)
+    ranges = server_ranges(verdict_by_server(level, version, template.metadata, template.spec,
+                                             origin)) if origin is Origin.CREATED else []
     return ObjectResult(
         source=source,
         kind=str(obj.get("kind")),
         namespace=str(metadata.get("namespace") or ""),
         name=str(metadata.get("name") or metadata.get("generateName") or ""),
-        violations=tuple(violations),
+        violations=found.violations,
+        invalid=found.invalid,
+        server=str(server),
+        by_server=ranges if len(ranges) > 1 else [],
+        warnings=found.warnings,
     )

@@ -29,6 +29,7 @@ from migrator.psp import PSPAnalysis, explains
 from migrator.pss.api import LABEL_PREFIX, Level, LevelVersion, Version, policy_from_labels
 from migrator.pss.engine import EVALUATOR
 from migrator.pss.registry import Violation
+from migrator.pss.server import ServerVersion
 from migrator.rbac.access import resolve_psp_access
 from migrator.rbac.cleanup import psp_rbac_cleanup
 
@@ -47,6 +48,40 @@ def pin_version(server_version: str | None, override: str | None) -> Version:
     return Version.latest()
 
 
+def current_server(inventory: Inventory, override: str | None = None) -> tuple[ServerVersion, str]:
+    """Today's API server and how it is known: `override` (--server-version), else the
+    version the cluster or snapshot reported, else assumed from the objects read.
+
+    Raises ValueError on an unparsable `override`."""
+    if override:
+        given = ServerVersion.parse(override)
+        reported = inventory.server_version
+        if reported and reported != override:
+            return given, f"given by --server-version (the cluster reported {reported})"
+        return given, "given by --server-version"
+    if inventory.server_version:
+        try:
+            return ServerVersion.parse(inventory.server_version), "reported by the cluster"
+        except ValueError:
+            pass
+    if any(p.get("apiVersion") == "policy/v1beta1" for p in inventory.psps):
+        return ServerVersion.of(24), (
+            "assumed: the input holds policy/v1beta1 PodSecurityPolicies, which servers serve "
+            "up to 1.24 only; pass --server-version to say which")
+    newest = ServerVersion.newest()
+    return newest, (f"assumed: no server version was read, so the newest modelled ({newest}); "
+                    "pass --server-version to say which")
+
+
+def check_pin(pin: Version, server: ServerVersion) -> str | None:
+    """Why `pin` cannot be pinned on `server` (None when it can): a server treats a policy
+    version newer than itself as its own latest, so the label would not mean what it says."""
+    if pin.minor is not None and pin.minor > server.minor:
+        return (f"--pin-version {pin} is newer than the server ({server}): it would treat it "
+                f"as its own latest ({server}); pin {server} or older, or latest")
+    return None
+
+
 # -- what a generated patch can fix --------------------------------------------------------
 
 
@@ -58,9 +93,17 @@ def patchable(violation: Violation) -> bool:
 
 def _strictest_after_patches(subject: Subject, version: Version) -> Level:
     for level in (Level.RESTRICTED, Level.BASELINE):
-        if all(patchable(v) for v in subject.verdicts[LevelVersion(level, version)]):
+        if all(patchable(v) for v in _both(subject, level, version)):
             return level
     return Level.PRIVILEGED
+
+
+def _both(subject: Subject, level: Level, version: Version) -> list[Violation]:
+    """The violations at `level`/`version` today and after the upgrade, each once."""
+    key = LevelVersion(level, version)
+    found = list(subject.verdicts[key])
+    found += [v for v in (subject.after or subject.verdicts)[key] if v not in found]
+    return found
 
 
 def _loosest(levels: Iterable[Level]) -> Level | None:
@@ -152,7 +195,12 @@ def _subject_dict(subject: Subject, config: AdmissionConfig) -> plan_types.Subje
         "exempt": config.exempt_runtime_class(subject.runtime_class),
         "verdicts": {str(lv): [_violation_dict(v) for v in found]
                      for lv, found in sorted(subject.verdicts.items(), key=lambda i: str(i[0]))},
+        "invalid": {which: list(errors) for which, errors in sorted(subject.invalid.items())},
     }
+    if subject.after and subject.after != subject.verdicts:
+        entry["verdicts_after_upgrade"] = {
+            str(lv): [_violation_dict(v) for v in found]
+            for lv, found in sorted(subject.after.items(), key=lambda i: str(i[0]))}
     if subject.count > 1:
         entry["count"] = subject.count
         entry["examples"] = list(subject.examples)
@@ -169,7 +217,7 @@ def _blockers(subjects: list[Subject], level: Level, version: Version) -> list[p
     shape held more than once, with the `count` of its pods)."""
     out: list[plan_types.Blocker] = []
     for subject in subjects:
-        for v in subject.verdicts[LevelVersion(level, version)]:
+        for v in _both(subject, level, version):
             blocker: plan_types.Blocker = {
                 "object": subject.ref,
                 "origin": subject.origin,
@@ -187,6 +235,39 @@ def _blockers(subjects: list[Subject], level: Level, version: Version) -> list[p
     return out
 
 
+_ANNOTATION_CAUSES = {
+    "seccompProfile_restricted": "the seccomp annotation",
+    "seccompProfile_baseline": "the seccomp annotation",
+    "appArmorProfile": "the AppArmor annotation",
+}
+
+
+def _flip(subject: Subject, pin: Version, servers: tuple[ServerVersion, ServerVersion]
+          ) -> plan_types.Flip:
+    """A template whose strictest level changes across the upgrade, and why, in words."""
+    now, after = subject.strictest(pin), subject.strictest_after(pin)
+    stricter = now if now.rank > after.rank else after
+    before_ids = {v.check for v in subject.verdicts[LevelVersion(stricter, pin)]}
+    after_ids = {v.check for v in (subject.after or subject.verdicts)[LevelVersion(stricter, pin)]}
+    changed = sorted(before_ids ^ after_ids)
+    causes = sorted({_ANNOTATION_CAUSES[c] for c in changed if c in _ANNOTATION_CAUSES})
+    old, new = servers
+    if now.rank > after.rank:
+        text = (f"{subject.ref} passes {now} on {old}, fails it after the upgrade to {new} "
+                f"(passes {after} there)")
+        if causes:
+            text += (f": its pods rely on {' and '.join(causes)}, which {new} no longer turns "
+                     "into a field; the generated patch sets the field")
+    else:
+        text = (f"{subject.ref} fails {after} on {old} (passes {now}), passes it after the "
+                f"upgrade to {new}")
+        if causes:
+            text += f": {' and '.join(causes)} counts on {old} only"
+    return {"object": subject.ref, "template": subject.is_template, "active": subject.active,
+            "before": str(now), "after": str(after), "server_before": str(old),
+            "server_after": str(new), "checks": changed, "text": text}
+
+
 def _next_stricter(level: Level) -> Level:
     return LEVELS_BY_RANK[min(level.rank + 1, 2)]
 
@@ -198,6 +279,8 @@ class Decision:
     namespace: str
     pin: Version
     target: Version
+    #: today's API server and the one after the upgrade
+    servers: tuple[ServerVersion, ServerVersion]
     system: bool
     exempt: bool
     #: the usable PSPs that exist, and those granted but missing.
@@ -220,6 +303,10 @@ class Decision:
     blocker_level: Level | None
     looser_than_psp: list[str]
     suggestion: str | None
+    #: templates whose strictest level at the pin differs between the two servers
+    flips: list[plan_types.Flip]
+    #: subjects a server refuses to create (422), by server
+    invalid: list[plan_types.InvalidCreate]
 
 
 def decide_namespace(
@@ -229,8 +316,13 @@ def decide_namespace(
     target: Version,
     ceiling_psps: dict[str, PSPAnalysis | None],
     config: AdmissionConfig,
+    servers: tuple[ServerVersion, ServerVersion] | None = None,
 ) -> Decision:
-    """The levels for one namespace: floor, ceiling, recommendation, what is not counted."""
+    """The levels for one namespace: floor, ceiling, recommendation, what is not counted.
+
+    The level must hold on today's server and after the upgrade (labels are set before it
+    and stay after it), so every subject counts with its weaker verdict of the two."""
+    servers = servers or (ServerVersion.newest(), ServerVersion.newest())
     known = {n: a for n, a in ceiling_psps.items() if a is not None}
     ceiling_strict = _loosest(a.strict_level for a in known.values())
     ceiling_practical = _loosest(a.practical_level for a in known.values())
@@ -244,8 +336,14 @@ def decide_namespace(
     ]
     exempt_rc = [s for s in sim.subjects if config.exempt_runtime_class(s.runtime_class)]
     counted = [s for s in sim.subjects if s not in rejected_today and s not in exempt_rc]
-    floor = _strictest(s.strictest(pin) for s in counted)
-    floor_target = _strictest(s.strictest(target) for s in counted)
+    floor = _strictest(s.strictest_both(pin) for s in counted)
+    floor_target = _strictest(s.strictest_after(target) for s in counted)
+    flips = [_flip(s, pin, servers) for s in counted if s.is_template and s.flips(pin)]
+    invalid: list[plan_types.InvalidCreate] = [
+        {"object": s.ref, "server": str(servers[0] if which == "now" else servers[1]),
+         "errors": list(errors)}
+        for s in sim.subjects for which, errors in sorted(s.invalid.items())
+        if which == "now" or servers[1] != servers[0]]
     after = _strictest(_strictest_after_patches(s, pin) for s in counted)
     system = ns in SYSTEM_NAMESPACES
     enforce = floor
@@ -265,7 +363,7 @@ def decide_namespace(
     if enforce == Level.PRIVILEGED and not system:
         audit = warn = Level.BASELINE
     return Decision(
-        namespace=ns, pin=pin, target=target, system=system,
+        namespace=ns, pin=pin, target=target, servers=servers, system=system,
         exempt=config.exempt_namespace(ns), known_psps=known,
         missing_psps=sorted(n for n, a in ceiling_psps.items() if a is None),
         ceiling_strict=ceiling_strict, ceiling_practical=ceiling_practical,
@@ -273,7 +371,7 @@ def decide_namespace(
         floor=floor, floor_target=floor_target, after_patches=after, enforce=enforce,
         audit=audit, warn=warn,
         blocker_level=_next_stricter(enforce) if enforce != Level.RESTRICTED else None,
-        looser_than_psp=loud, suggestion=suggestion)
+        looser_than_psp=loud, suggestion=suggestion, flips=flips, invalid=invalid)
 
 
 def reasoning_of(
@@ -292,9 +390,11 @@ def reasoning_of(
     n_templates, n_pods = len(sim.templates()), sim.pod_count()
     inactive = [s.ref for s in d.counted if s.is_template and not s.active]
     judged_at = f"{pin}" if pin == target else f"{pin} and {target}"
+    on = (f", on the {d.servers[0]} server today and after the upgrade to {d.servers[1]}"
+          if d.servers[0] != d.servers[1] else "")
     reasoning.append(
         f"{count(n_templates, 'workload template')} and {count(n_pods, 'pod')} judged at "
-        f"{judged_at}; all that can run pass {d.floor} at {pin}."
+        f"{judged_at}; all that can run pass {d.floor} at {pin}{on}."
         if sim.subjects else "No workloads or pods: any level can be enforced."
     )
     for subject in d.rejected_today:
@@ -316,6 +416,12 @@ def reasoning_of(
             f"({', '.join(sorted(config.usernames))}); pods they create directly are not "
             "checked, but every pod here is still counted, since who created a pod is not "
             "recorded in it.")
+    for flip in d.flips:
+        reasoning.append(flip["text"] + ".")
+    for item in d.invalid:
+        reasoning.append(f"{item['object']}: a {item['server']} server refuses to create its "
+                         f"pods (invalid: {'; '.join(item['errors'])}); fix it, whatever the "
+                         "level.")
     if d.floor_target.rank < d.floor.rank:
         reasoning.append(f"At {target} the floor drops to {d.floor_target}: newer checks "
                          "would reject what passes at the pinned version.")
@@ -408,6 +514,8 @@ def namespace_entry(
         "reasoning": reasoning,
         "blockers": blockers,
         "rejected_today": rejected,
+        "flips_across_upgrade": d.flips,
+        "invalid": d.invalid,
         "mutation": mutations,
         "subjects": [_subject_dict(s, config) for s in sim.subjects],
     }
@@ -424,9 +532,10 @@ def plan_namespace(
     mutations: list[plan_types.Mutation],
     config: AdmissionConfig,
     psps_read: bool = True,
+    servers: tuple[ServerVersion, ServerVersion] | None = None,
 ) -> plan_types.PlanNamespace:
     """The recommendation for one namespace, with its reasoning: decide, explain, serialise."""
-    decision = decide_namespace(ns, sim, pin, target, ceiling_psps, config)
+    decision = decide_namespace(ns, sim, pin, target, ceiling_psps, config, servers)
     reasoning = reasoning_of(decision, sim, ceiling_psps, psp_api, mutations, config, psps_read)
     return namespace_entry(decision, labels, sim, ceiling_psps, mutations, config, reasoning)
 
@@ -438,14 +547,25 @@ def build_plan(
     target: Version | None = None,
     config: AdmissionConfig | None = None,
     source: str = "files",
+    server: ServerVersion | None = None,
+    upgrade_to: ServerVersion | None = None,
+    server_basis: str | None = None,
 ) -> plan_types.Plan:
-    """The whole plan for `inventory`, as JSON-ready data."""
-    target = target or Version.latest()
+    """The whole plan for `inventory`, as JSON-ready data.
+
+    `server` is today's API server (default: as `current_server` finds it), `upgrade_to` the
+    one after the upgrade (default: the newest modelled); `target` defaults to its version.
+    """
+    if server is None:
+        server, server_basis = current_server(inventory)
+    upgrade_to = upgrade_to or max(server, ServerVersion.newest())
+    servers = (server, upgrade_to)
+    target = target or Version.of(upgrade_to.minor)
     config = config or AdmissionConfig.default()
     versions = (pin,) if pin == target else (pin, target)
     index = OwnerIndex.build(inventory.workloads)
     raw_keys: dict[int, str] = {}
-    sims = simulate(inventory, versions, index, raw_keys)
+    sims = simulate(inventory, versions, index, servers, raw_keys)
     access = resolve_psp_access(inventory)
     analyses = analyze_psps(inventory, access, index, raw_keys)
     labels_of: dict[str, dict[str, str]] = {
@@ -465,7 +585,7 @@ def build_plan(
         mutations = _mutations(sim, pods_by_ns[ns], index, defaults_of, pin, memo)
         namespaces.append(plan_namespace(
             ns, labels_of.get(ns, {}), sim, pin, target, ceiling, inventory.psp_api,
-            mutations, config, psps_read=bool(inventory.psps)))
+            mutations, config, psps_read=bool(inventory.psps), servers=servers))
     by_level: dict[str, int] = {str(lv): 0 for lv in LEVELS_BY_RANK}
     for item in namespaces:
         by_level[item["recommended"]["enforce"]] += 1
@@ -474,6 +594,13 @@ def build_plan(
         "generated_by": f"migrator {__version__}",
         "cluster": {"source": source, "server_version": inventory.server_version,
                     "psp_api": inventory.psp_api},
+        "servers": {
+            "current": str(server),
+            "current_reported": server.text,
+            "current_basis": server_basis or "given",
+            "upgrade_to": str(upgrade_to),
+            "notes": [n for n in (server.note, upgrade_to.note) if n],
+        },
         "pin_version": str(pin),
         "target_version": str(target),
         "admission_config": {
@@ -490,6 +617,11 @@ def build_plan(
             "by_recommended_level": by_level,
             "looser_than_psp": sorted(n["name"] for n in namespaces if n["looser_than_psp"]),
             "blockers": sum(b.get("count", 1) for n in namespaces for b in n["blockers"]),
+            "flips_across_upgrade": sorted(
+                f"{n['name']}/{f['object']}" for n in namespaces
+                for f in n["flips_across_upgrade"]),
+            "invalid": sorted(f"{n['name']}/{i['object']}" for n in namespaces
+                              for i in n["invalid"]),
             "passing_only_by_mutation": sorted(
                 f"{n['name']}/{m['workload']}"
                 for n in namespaces for m in n["mutation"]

@@ -3,20 +3,22 @@
 Owns `simulate`, which walks the inventory once, judges each template source (workloads
 that no held controller manages, so Deployments scaled to zero and CronJobs with no pods
 count) and each existing pod at restricted and baseline, at the policy version the
-namespace will pin and at `latest`, and returns per namespace the subjects with their
-verdicts and the workload floor (the strictest level every subject passes).
+namespace will pin and at the target version, on two API servers: today's and the one after
+the upgrade. A template is judged as the pods each server will create from it; a pod read
+from a cluster or a dump as stored (`migrator.pss.server`). Returns per namespace the
+subjects with their verdicts and the workload floor (the strictest level every subject
+passes on both servers).
 
-Pods are judged once per shape: the pods of a namespace with the same owner (held or only
-named as controller), the same PSP,
-the same runtimeClass and the same security key (every field a check reads, after the
-API server's defaulting) are one Subject with a count and a few example names, so the
-cost and the size of the plan follow the distinct shapes, not the replicas.
+Pods read back from a server are judged once per shape: those of a namespace with the same
+owner (held, or only named as controller), PSP, runtimeClass and security key (every field
+a check reads) are one Subject with a count and a few example names, so that the cost and
+the size of a plan follow the distinct shapes, not the replicas.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,9 +26,9 @@ from migrator.model.inventory import Inventory, Obj, name_of, namespace_of
 from migrator.model.owners import OwnerIndex, template_sources
 from migrator.model.workloads import pod_template
 from migrator.pss.api import Level, LevelVersion, Version
-from migrator.pss.defaults import apply_api_defaults
-from migrator.pss.engine import security_key, verdict_cached
+from migrator.pss.engine import security_key
 from migrator.pss.registry import Violation
+from migrator.pss.server import Origin, ServerVersion, judge_cached, origin_of, prepare
 
 JUDGED_LEVELS = (Level.RESTRICTED, Level.BASELINE)
 
@@ -45,9 +47,14 @@ class Subject:
     active: bool
     #: "Kind/name" of the workload whose template creates this pod, if held
     owner: str | None
+    #: on today's server
     verdicts: dict[LevelVersion, tuple[Violation, ...]]
     #: spec.runtimeClassName of the pod (or of the pods the template creates)
     runtime_class: str | None = None
+    #: on the server after the upgrade (the same as `verdicts` when there is no upgrade)
+    after: dict[LevelVersion, tuple[Violation, ...]] = field(default_factory=dict)
+    #: the 422 errors by server ("now", "after") when that server refuses to create the pods
+    invalid: dict[str, tuple[str, ...]] = field(default_factory=dict)
     #: for pods: how many pods of this shape (`name` is the first of them by name)
     count: int = 1
     #: for pods of a shape held more than once: the first few names, sorted
@@ -58,11 +65,28 @@ class Subject:
         return f"{self.kind}/{self.name}"
 
     def strictest(self, version: Version) -> Level:
-        """The strictest level this subject passes at `version`."""
-        for level in JUDGED_LEVELS:
-            if not self.verdicts[LevelVersion(level, version)]:
-                return level
-        return Level.PRIVILEGED
+        """The strictest level this subject passes at `version` on today's server."""
+        return _strictest_of(self.verdicts, version)
+
+    def strictest_after(self, version: Version) -> Level:
+        """The strictest level this subject passes at `version` after the upgrade."""
+        return _strictest_of(self.after or self.verdicts, version)
+
+    def strictest_both(self, version: Version) -> Level:
+        """The strictest level this subject passes at `version` before and after the upgrade."""
+        now, after = self.strictest(version), self.strictest_after(version)
+        return now if now.rank <= after.rank else after
+
+    def flips(self, version: Version) -> bool:
+        """True when the upgrade changes the strictest level it passes at `version`."""
+        return self.strictest(version) != self.strictest_after(version)
+
+
+def _strictest_of(verdicts: dict[LevelVersion, tuple[Violation, ...]], version: Version) -> Level:
+    for level in JUDGED_LEVELS:
+        if not verdicts[LevelVersion(level, version)]:
+            return level
+    return Level.PRIVILEGED
 
 
 @dataclass
@@ -71,8 +95,9 @@ class NamespaceSimulation:
     subjects: list[Subject] = field(default_factory=list)
 
     def floor(self, version: Version) -> Level:
-        """The strictest level every template and pod passes at `version`."""
-        levels = [s.strictest(version) for s in self.subjects]
+        """The strictest level every template and pod passes at `version`, before and after
+        the upgrade."""
+        levels = [s.strictest_both(version) for s in self.subjects]
         return min(levels, key=lambda lv: lv.rank) if levels else Level.RESTRICTED
 
     def pod_count(self) -> int:
@@ -103,35 +128,50 @@ def _runtime_class(obj: Obj) -> str | None:
     return str(name) if name else None
 
 
-#: How many pod names a shape keeps as examples.
-EXAMPLES = 3
-
-
-Prepared = tuple[Mapping[str, Any], Mapping[str, Any] | None, str]
-
-
-def _prepared(obj: Obj, raw_keys: dict[int, str] | None) -> Prepared:
-    """The pod metadata and defaulted spec `obj` is judged on, and its security key (noted
-    in `raw_keys` under `id(obj)` when no default changed the spec, so that it is also the
-    key of `obj` as read)."""
-    template = pod_template(obj)
-    assert template is not None
-    spec = apply_api_defaults(template.spec, template.metadata, pod=obj.get("kind") == "Pod")
-    key = security_key(template.metadata, spec)
-    if raw_keys is not None and spec is template.spec:
-        raw_keys[id(obj)] = key
-    return template.metadata, spec, key
+Verdicts = dict[LevelVersion, tuple[Violation, ...]]
 
 
 def _judge(
-    prepared: Prepared, versions: tuple[Version, ...]
-) -> dict[LevelVersion, tuple[Violation, ...]]:
-    metadata, spec, key = prepared
-    return {
-        LevelVersion(level, version): verdict_cached(level, version, metadata, spec, key)
-        for level in JUDGED_LEVELS
-        for version in versions
-    }
+    obj: Obj, versions: Iterable[Version], servers: tuple[ServerVersion, ServerVersion],
+    memo: dict[tuple[int, str], Verdicts] | None = None,
+) -> tuple[Verdicts, Verdicts, dict[str, tuple[str, ...]]]:
+    """(verdicts today, verdicts after the upgrade, 422 errors by server) of one subject.
+
+    A server that refuses the pods (422) judges nothing: that subject passes every level
+    there, and the refusal is reported instead."""
+    template = pod_template(obj)
+    assert template is not None
+    origin = origin_of(obj) if obj.get("kind") == "Pod" else Origin.CREATED
+    found: list[Verdicts] = []
+    invalid: dict[str, tuple[str, ...]] = {}
+    key: str | None = None
+    for label, server in zip(("now", "after"), servers, strict=True):
+        if label == "after" and servers[1] == servers[0]:
+            found.append(found[0])
+            if "now" in invalid:
+                invalid["after"] = invalid["now"]
+            break
+        pod = prepare(template.metadata, template.spec, server, origin)
+        if pod.invalid:
+            invalid[label] = pod.invalid
+        if key is None or origin is Origin.CREATED:  # a stored pod is the same on both
+            key = security_key(pod.metadata, pod.spec)
+        remembered = memo.get((server.modelled_minor, key)) if memo is not None else None
+        if remembered is None or pod.invalid:
+            remembered = {
+                LevelVersion(level, version):
+                    () if pod.invalid else judge_cached(level, version, pod, server, key)
+                for level in JUDGED_LEVELS
+                for version in versions
+            }
+            if memo is not None and not pod.invalid:
+                memo[(server.modelled_minor, key)] = remembered  # the replicas share it
+        found.append(remembered)
+    return found[0], found[1], invalid
+
+
+#: How many pod names a shape keeps as examples.
+EXAMPLES = 3
 
 
 def _controller(metadata: Mapping[str, Any]) -> str | None:
@@ -143,14 +183,28 @@ def _controller(metadata: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _raw_key(obj: Obj, raw_keys: dict[int, str] | None) -> str:
+    """The security key of `obj` as read, noted in `raw_keys` (by `id`) for the PSP
+    analysis to reuse."""
+    template = pod_template(obj)
+    key = security_key(template.metadata, template.spec) if template else ""
+    if raw_keys is not None:
+        raw_keys[id(obj)] = key
+    return key
+
+
 def simulate(
-    inventory: Inventory, versions: tuple[Version, ...], index: OwnerIndex | None = None,
+    inventory: Inventory,
+    versions: tuple[Version, ...],
+    index: OwnerIndex | None = None,
+    servers: tuple[ServerVersion, ServerVersion] | None = None,
     raw_keys: dict[int, str] | None = None,
 ) -> dict[str, NamespaceSimulation]:
-    """Judge every template source and every pod shape of the inventory at each of
-    `versions`. `raw_keys`, when given, is filled with the security key of each object
-    whose spec no API default changed (by `id`), for `survey.analyze_psps` to reuse."""
+    """Judge every template source and pod shape of the inventory at each of `versions`,
+    on today's server and on the upgraded one (`servers`; default: the newest modelled,
+    twice). `raw_keys`, when given, is filled with each object's security key as read."""
     index = index or OwnerIndex.build(inventory.workloads)
+    servers = servers or (ServerVersion.newest(), ServerVersion.newest())
     result: dict[str, NamespaceSimulation] = defaultdict(lambda: NamespaceSimulation(""))
     for ns in inventory.namespace_names():
         result[ns] = NamespaceSimulation(ns)
@@ -160,38 +214,49 @@ def simulate(
         sim.namespace = subject.namespace
         sim.subjects.append(subject)
 
+    memo: dict[tuple[int, str], Verdicts] = {}
     for obj in template_sources(inventory, index):
+        now, after, invalid = _judge(obj, versions, servers, memo)
         add(Subject(
             kind=str(obj.get("kind")), namespace=namespace_of(obj), name=name_of(obj),
             origin=inventory.origins.get((str(obj.get("kind")), namespace_of(obj), name_of(obj)),
                                          ""),
-            is_template=True, active=_active(obj), owner=None,
-            verdicts=_judge(_prepared(obj, raw_keys), versions), runtime_class=_runtime_class(obj),
+            is_template=True, active=_active(obj), owner=None, verdicts=now,
+            runtime_class=_runtime_class(obj), after=after, invalid=invalid,
         ))
-    shapes: dict[tuple[str, str | None, str | None, Any, str | None, str],
-                 tuple[list[str], Prepared]] = {}
-    for pod in inventory.pods:
+    for obj in template_sources(inventory, index):
+        if raw_keys is not None:
+            _raw_key(obj, raw_keys)
+    # Pods read back from a server are judged as stored, on what their security key holds:
+    # one of a shape stands for all. A pod to be created goes through the server's
+    # defaulting and validation, and is judged alone.
+    shapes: dict[tuple[Any, ...], list[Obj]] = {}
+    for i, pod in enumerate(inventory.pods):
         top = index.top(pod)
         owner = f"{top.get('kind')}/{name_of(top)}" if top is not None else None
-        prepared = _prepared(pod, raw_keys)
+        key = _raw_key(pod, raw_keys)
         metadata = pod.get("metadata") or {}
-        psp = (metadata.get("annotations") or {}).get("kubernetes.io/psp")
-        shape = (namespace_of(pod), owner, _controller(metadata), psp, _runtime_class(pod),
-                 prepared[2])
-        found = shapes.get(shape)
-        if found is None:
-            shapes[shape] = ([name_of(pod)], prepared)
+        if origin_of(pod) is Origin.STORED:
+            shape: tuple[Any, ...] = (
+                namespace_of(pod), owner, _controller(metadata),
+                (metadata.get("annotations") or {}).get("kubernetes.io/psp"),
+                _runtime_class(pod), key)
         else:
-            found[0].append(name_of(pod))
-    for (namespace, owner, _ctl, _psp, runtime_class, _key), (names, prepared) in (
-            shapes.items()):
-        names.sort()
+            shape = ("created", i)
+        shapes.setdefault(shape, []).append(pod)
+    for members in shapes.values():
+        members.sort(key=name_of)
+        pod = members[0]
+        top = index.top(pod)
+        now, after, invalid = _judge(pod, versions, servers, memo)
+        names = [name_of(p) for p in members]
         add(Subject(
-            kind="Pod", namespace=namespace, name=names[0],
-            origin=inventory.origins.get(("Pod", namespace, names[0]), ""),
-            is_template=False, active=True, owner=owner,
-            verdicts=_judge(prepared, versions), runtime_class=runtime_class,
-            count=len(names), examples=tuple(names[:EXAMPLES]) if len(names) > 1 else (),
+            kind="Pod", namespace=namespace_of(pod), name=name_of(pod),
+            origin=inventory.origins.get(("Pod", namespace_of(pod), name_of(pod)), ""),
+            is_template=False, active=True,
+            owner=f"{top.get('kind')}/{name_of(top)}" if top is not None else None,
+            verdicts=now, runtime_class=_runtime_class(pod), after=after, invalid=invalid,
+            count=len(members), examples=tuple(names[:EXAMPLES]) if len(names) > 1 else (),
         ))
     for sim in result.values():
         sim.subjects.sort(key=lambda s: (not s.is_template, s.kind, s.name))

@@ -35,7 +35,7 @@ from migrator.pss.api import (
     SECCOMP_CONTAINER_PREFIX,
     SECCOMP_POD_ANNOTATION,
 )
-from migrator.pss.defaults import seccomp_field
+from migrator.pss.server import seccomp_field
 
 CONTAINERS = "spec.containers[*].securityContext."
 APPARMOR_ANNOTATION = f"metadata.annotations[{APPARMOR_CONTAINER_PREFIX}<container>]"

@@ -56,8 +56,9 @@ def security_key(metadata: Mapping[str, Any] | None, spec: Mapping[str, Any] | N
     spec = spec or {}
     annotations = metadata.get("annotations")
     parts: list[Any] = [
-        sorted((k, v) for k, v in annotations.items() if "seccomp" in k or "apparmor" in k)
-        if annotations else []
+        sorted((str(k), repr(v)) for k, v in annotations.items()
+               if "seccomp" in str(k) or "apparmor" in str(k))
+        if isinstance(annotations, Mapping) else (repr(annotations) if annotations else [])
     ]
     for key in _POD_FIELDS:
         parts.append(spec.get(key))

@@ -113,7 +113,9 @@ Table = tuple[tuple[str, CheckFn], ...]
 class Evaluator:
     """Evaluates pods against a level at a policy version with a validated registry."""
 
-    def __init__(self, checks: Sequence[Check]) -> None:
+    def __init__(self, checks: Sequence[Check], *, overrides: bool = True) -> None:
+        """`overrides=False` keeps overridden baseline checks in the restricted tables, as
+        the Pod Security library of servers before 1.24 does (both reasons are reported)."""
         validate(checks)
         self.checks: dict[str, Check] = {c.id: c for c in checks}
         baseline = sorted(c.id for c in checks if c.level == Level.BASELINE)
@@ -121,7 +123,8 @@ class Evaluator:
         self._tables: dict[tuple[Level, int], Table] = {}
         for minor in range(NEWEST_MINOR + 1):
             active = {cid: v for cid, c in self.checks.items() if (v := c.at(minor))}
-            overridden = {t for cid in restricted if cid in active for t in active[cid].overrides}
+            overridden = {t for cid in restricted if cid in active
+                          for t in active[cid].overrides} if overrides else set()
             base_table = tuple((cid, active[cid].fn) for cid in baseline if cid in active)
             self._tables[(Level.BASELINE, minor)] = base_table
             self._tables[(Level.RESTRICTED, minor)] = tuple(
@@ -141,7 +144,14 @@ class Evaluator:
         spec: Mapping[str, Any] | None,
     ) -> list[Violation]:
         """Every violation of the pod at `level`/`version`, in upstream order; [] = allowed."""
-        return run(self.table(level, version), PodView(metadata, spec))
+        table = self.table(level, version)
+        try:
+            pod = PodView(metadata, spec)
+        except (AttributeError, TypeError, KeyError, ValueError) as exc:
+            # e.g. a container list that is not a list: the server would refuse the pod
+            return [Violation(table[0][0], "malformed pod spec", f"cannot read: {exc}")] \
+                if table else []
+        return run(table, pod)
 
 
 def run(table: Table, pod: PodView) -> list[Violation]:

@@ -26,6 +26,7 @@ from migrator.model.inventory import Inventory
 from migrator.model.plan import PLAN_FILE, Plan, PlanNamespace
 from migrator.model.words import count, join
 from migrator.plan.decide import patchable
+from migrator.plan.evidence import gate_line, span_of, violator_line
 from migrator.pss.engine import EVALUATOR
 from migrator.pss.registry import Violation
 from migrator.rbac.cleanup import psp_rbac_cleanup
@@ -157,15 +158,26 @@ def _subject_rows(ns: PlanNamespace) -> list[Json]:
     return [{**s, "ref": _ref(s)} for s in ns["subjects"]]
 
 
+def _verdicts_at(row: Mapping[str, Any], key: str, after_only: bool) -> list[Any]:
+    """A subject's violations at `key`: on the server after the upgrade (`after_only`), or on
+    either server (today's first), each once."""
+    after = (row.get("verdicts_after_upgrade") or {}).get(key)
+    today = row["verdicts"].get(key) or []
+    if after_only:
+        return list(after if after is not None else today)
+    return list(today) + [v for v in after or () if v not in today]
+
+
 def _rejections(ns: PlanNamespace, level: str, version: str,
-                skip: set[str]) -> list[Json]:
-    """Objects of `ns` that `level` at `version` rejects (nothing for exempt namespaces)."""
+                skip: set[str], after_only: bool = False) -> list[Json]:
+    """Objects of `ns` that `level` at `version` rejects (nothing for exempt namespaces), on
+    today's server or after the upgrade (`after_only`: after it only)."""
     if ns["exempt"] or _rank(level) <= 0:
         return []
     key = f"{level}:{version}"
     rows = _subject_rows(ns)
     owners = {r["ref"]: r["owner"] for r in rows}
-    found = [(r, list(r["verdicts"].get(key) or [])) for r in rows if r["ref"] not in skip]
+    found = [(r, _verdicts_at(r, key, after_only)) for r in rows if r["ref"] not in skip]
     return _grouped(((r, v) for r, v in found if v), owners)
 
 
@@ -289,7 +301,8 @@ def _namespace(ns: PlanNamespace, pin: str, target: str) -> Json:
     rejected_today = _from_blockers(ns, list(ns["rejected_today"]))
     today_refs = {str(b["object"]) for b in ns["rejected_today"]}
     at_pin = _rejections(ns, enforce, version, today_refs)
-    at_target = [] if target == version else _rejections(ns, enforce, target, today_refs)
+    at_target = [] if target == version else _rejections(ns, enforce, target, today_refs,
+                                                         after_only=True)
     pin_refs = {r["object"] for r in at_pin}
     next_level = LEVELS[_rank(enforce) + 1] if 0 <= _rank(enforce) < 2 else None
     hardening = _from_blockers(ns, list(ns["blockers"]))
@@ -442,6 +455,24 @@ def _finding(rule: str, namespace: str | None, text: str, subject: str | None = 
             "subject": subject or namespace or "cluster", "text": text}
 
 
+def _servers(plan: Mapping[str, Any]) -> Json | None:
+    """Today's server and the upgraded one, as the plan judged them (None for an old plan)."""
+    servers = plan.get("servers")
+    if not isinstance(servers, Mapping):
+        return None
+    return {"current": servers.get("current"), "upgrade_to": servers.get("upgrade_to"),
+            "basis": servers.get("current_basis"),
+            "spans_upgrade": servers.get("current") != servers.get("upgrade_to"),
+            "notes": list(servers.get("notes") or ())}
+
+
+def plan_flips(plan: Mapping[str, Any]) -> list[Json]:
+    """The templates whose verdict flips across the upgrade, namespace by namespace (none
+    in a plan made before they were recorded)."""
+    return [{"namespace": str(ns["name"]), "anchor": anchor_of(str(ns["name"])), **flip}
+            for ns in plan["namespaces"] for flip in ns.get("flips_across_upgrade") or ()]
+
+
 def _checks(item: Mapping[str, Any]) -> str:
     return ", ".join(sorted({v["check"] for v in item["violations"]}))
 
@@ -481,6 +512,14 @@ def _findings(plan: Plan, namespaces: list[Json], psps: list[Json],
                 f"{item['object']} fails {rec['enforce']} at {plan['target_version']} "
                 f"({_checks(item)}): keep enforce-version at {rec['enforce_version']} "
                 "until it is fixed"))
+    for flip in plan_flips(plan):
+        warnings.append(_finding("flips-on-upgrade", flip["namespace"], flip["text"]))
+    for ns_plan in plan["namespaces"]:
+        for item in ns_plan.get("invalid") or ():
+            blockers.append(_finding(
+                "server-refuses", str(ns_plan["name"]),
+                f"{item['object']}: a {item['server']} server refuses to create its pods "
+                f"({'; '.join(item['errors'])})"))
     _dry_run_findings(namespaces, dry_run, blockers, warnings)
     for psp in psps:
         for g in psp["lost_guarantees"]:
@@ -589,10 +628,12 @@ def _passing(plan: Plan) -> Json:
     templates = [s for s in subjects if s["template"]]
     pods = [s for s in subjects if not s["template"]]
     rows = []
+    pin = str(plan["pin_version"])
     for version in _versions(plan):
         for level in LEVELS:
             def passes(s: Mapping[str, Any], level: str = level, version: str = version) -> bool:
-                return level == "privileged" or not s["verdicts"].get(f"{level}:{version}")
+                return level == "privileged" or not _verdicts_at(
+                    s, f"{level}:{version}", after_only=version != pin)
             rows.append({"level": level, "version": version,
                          "templates": sum(1 for s in templates if passes(s)),
                          "pods": sum(_pods_in(s) for s in pods if passes(s))})
@@ -631,15 +672,20 @@ def _rollout(plan: Plan, namespaces: list[Json], cleanup: Json,
         for ns in namespaces if not ns["exempt"] and ns["recommended"]["enforce"] != "privileged"
     ]
     steps.append({"id": "watch", "title": "Watch audit and warnings", "commands": [
+        f"migrator audit /var/log/kubernetes/audit/ --plan {PLAN_FILE} --since 7d "
+        "--out audit.json",
         "kubectl get --raw /metrics | grep pod_security_evaluations_total", *checks], "text": (
-        "Run a full release cycle (CronJobs included) and watch the API server audit log for "
-        "pod-security.kubernetes.io/audit-violations annotations, the warnings kubectl and "
-        "CI print on deploys, and the pod_security_evaluations_total metric. A server-side "
-        "dry run of each enforce label lists the running pods it would reject.")})
+        "Run a full release cycle (CronJobs included), then read the API server's audit logs "
+        "with migrator audit: per namespace, the pod creations Pod Security judged, which "
+        "violate the planned enforce level, by which workload and user. Also watch the "
+        "warnings kubectl and CI print on deploys and the pod_security_evaluations_total "
+        "metric. A server-side dry run of each enforce label lists the running pods it "
+        "would reject.")})
     steps.append({"id": "enforce", "title": "Phase 2: enforce", "commands": [
-        f"migrator apply --plan {PLAN_FILE} --phase enforce"], "text": (
+        f"migrator apply --plan {PLAN_FILE} --phase enforce --evidence audit.json"], "text": (
         "Set the enforce labels, pinned to the policy version of the plan "
-        f"({plan['pin_version']}).")})
+        f"({plan['pin_version']}). With --evidence, namespaces whose audit evidence is not "
+        "ready (violations, or no pod creation seen) are refused.")})
     psp_api = plan["cluster"].get("psp_api")
     steps.append({"id": "disable-psp", "title": "Turn PodSecurityPolicy admission off",
                   "commands": [], "text": (
@@ -680,8 +726,10 @@ def build_report(
     helm: Mapping[str, Any] | None = None,
     generated_at: str | None = None,
     cluster_name: str | None = None,
+    evidence: Mapping[str, Any] | None = None,
 ) -> Json:
-    """The report of one cluster. `helm` is `HelmHistory.to_dict()` when it was read.
+    """The report of one cluster. `helm` is `HelmHistory.to_dict()` when it was read;
+    `evidence` the audit evidence of `migrator audit --plan` (adds its section).
 
     Raises KeyError or TypeError when `plan` is not shaped as the schema says; callers turn
     that into a `migrator.errors.MigratorError`.
@@ -693,6 +741,9 @@ def build_report(
     helm_view = _helm(helm)
     dry_run = _dry_run_summary(plan.get("server_dry_run"))
     blockers, warnings = _findings(plan, namespaces, psps, helm_view, dry_run)
+    evidence_view = _evidence(evidence) if evidence is not None else None
+    if evidence_view is not None:
+        blockers.extend(_evidence_findings(evidence_view))
     status, headline = _headline(blockers, warnings)
     blocking = _findings_per_namespace(blockers, BLOCKER_RULES)
     warning = _findings_per_namespace(warnings, RULES)
@@ -712,7 +763,7 @@ def build_report(
         + f" · {count(passing['templates'], 'workload template')} and "
         + f"{count(passing['pods'], 'pod')} checked at {join(versions)}"
     )
-    return {
+    report: Json = {
         "schema": REPORT_SCHEMA,
         "generated_by": plan["generated_by"],
         "generated_at": generated_at,
@@ -736,6 +787,8 @@ def build_report(
             "pods": passing["pods"],
         },
         "findings": {"blockers": blockers, "warnings": warnings},
+        "servers": _servers(plan),
+        "flips": plan_flips(plan),
         "charts": _charts(plan, namespaces, psps),
         "namespaces": namespaces,
         "psps": psps,
@@ -746,6 +799,63 @@ def build_report(
         "rollout": _rollout(plan, namespaces, cleanup, status == BLOCKED),
         "unreadable": [dict(u) for u in plan["unreadable"]],
         "fail_on_rules": {k: list(v) for k, v in FAIL_ON_RULES.items()},
+    }
+    if evidence_view is not None:
+        view = evidence_view
+        report["evidence"] = view
+        by_name = {row["name"]: row for row in view["namespaces"]}
+        for ns in namespaces:
+            ns["evidence"] = by_name.get(ns["name"])
+    return report
+
+
+def _evidence_findings(view: Json) -> list[Json]:
+    """One blocker per workload (and user) still violating a planned level in the logs."""
+    found = []
+    for row in view["namespaces"]:
+        if row["gate"] != "blocked":
+            continue
+        for v in row["violators"]:
+            what = count(v["count"], "pod creation" if v.get("via") == "pod"
+                         else "template write")
+            found.append(_finding(
+                "audit-violations", row["name"],
+                f"{v['object']} by {v['user']}: {what} violating enforce {row['enforce']} "
+                f"({', '.join(v.get('checks') or ())}), last {v.get('last') or '?'}"))
+    return found
+
+
+def _evidence(evidence: Mapping[str, Any]) -> Json:
+    """The audit evidence (`migrator audit --plan --out`), for its section of the report."""
+    window = evidence["window"]
+    rows = []
+    for ns in sorted(evidence["namespaces"], key=lambda n: str(n["name"])):
+        if ns.get("gate") is None:
+            continue  # not in the plan
+        rows.append({
+            "name": ns["name"], "anchor": anchor_of(str(ns["name"])),
+            "enforce": ns["enforce"], "gate": ns["gate"], "text": gate_line(ns, window),
+            "pod_creations": ns["pod_creations"],
+            "violating_pod_creations": ns["violating_pod_creations"],
+            "exempt": ns["exempt"], "dry_runs": ns["dry_runs"],
+            "violators": [dict(v, text=violator_line(v)) for v in ns["violators"]],
+        })
+    counts = {gate: sum(1 for r in rows if r["gate"] == gate)
+              for gate in ("ready", "blocked", "no-evidence")}
+    candidates = [dict(c) for c in evidence.get("exemption_candidates") or ()]
+    return {
+        "window": dict(window),
+        "span": span_of(window),
+        "text": (f"Audit logs from {window.get('from') or '?'} to {window.get('until') or '?'}: "
+                 f"{counts['ready']} ready, {counts['blocked']} blocked, "
+                 f"{counts['no-evidence']} without evidence for their planned enforce level"
+                 + (f"; {evidence['malformed_lines']:,} malformed lines skipped"
+                    if evidence.get("malformed_lines") else "") + "."),
+        "counts": counts,
+        "namespaces": rows,
+        "candidates": candidates,
+        "commands": [_sh("migrator", "apply", "--plan", PLAN_FILE, "--phase", "enforce",
+                         "--evidence", "audit.json")],
     }
 
 

@@ -47,6 +47,11 @@ RULES: dict[str, Rule] = {rule.id: rule for rule in (
          "the latest or deployed revision of a Helm release holds a PodSecurityPolicy (only "
          "with --helm-history)",
          ("Helm release", "still holding a PodSecurityPolicy")),
+    Rule("audit-violations", BLOCKER, "Violations in the audit logs",
+         "the audit evidence shows pod creations or workload writes that violate a "
+         "namespace's planned enforce level (only with --evidence, from `migrator audit "
+         "--plan`)",
+         ("violating workload", "in the audit logs")),
     Rule("looser-than-psp", WARNING, "Looser than PodSecurityPolicy",
          "a namespace's recommended enforce level is looser than what its "
          "PodSecurityPolicies allowed in practice"),
@@ -59,6 +64,15 @@ RULES: dict[str, Rule] = {rule.id: rule for rule in (
          "a workload that fails the recommended enforce level at the target policy version "
          "(new checks after an upgrade of enforce-version), or an inactive one that fails it "
          "at the pinned version"),
+    Rule("flips-on-upgrade", WARNING, "Verdicts that flip across the upgrade",
+         "a workload template whose strictest level differs between today's API server and "
+         "the one after the upgrade (its pods rely on a seccomp or AppArmor annotation that "
+         "only one of them turns into a field)"),
+    Rule("server-refuses", BLOCKER, "Pods the API server refuses to create",
+         "a workload template or pod that today's server or the upgraded one refuses as "
+         "invalid (422) before Pod Security judges it, such as a seccomp or AppArmor "
+         "annotation that disagrees with its field",
+         ("workload", "whose pods the API server refuses")),
     Rule("helm-rollback", WARNING, "Helm history",
          "an older Helm revision holding a PodSecurityPolicy (a rollback to it fails after "
          "1.25), or Helm history that could not be read completely"),

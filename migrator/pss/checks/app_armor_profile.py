@@ -6,7 +6,9 @@ Restricted fields:
     spec.securityContext.appArmorProfile.type
     spec.{initContainers,containers,ephemeralContainers}[*].securityContext.appArmorProfile.type
         allowed: "RuntimeDefault", "Localhost", undefined
-Upstream checks the fields at every policy version (they were added to the v1.0 rule).
+Upstream checks the fields at every policy version (they were added to the v1.0 rule) from
+the Pod Security library of 1.30 on; the libraries of earlier servers read only the
+annotations and word the message differently (`LEGACY_CHECK`, chosen by `migrator.pss.server`).
 """
 
 from __future__ import annotations
@@ -66,6 +68,22 @@ def app_armor_profile_v1_0(pod: PodView) -> Violation | None:
     )
 
 
+def app_armor_profile_annotations_v1_0(pod: PodView) -> Violation | None:
+    """The rule as servers before 1.30 apply it: annotations only, listed in the reason."""
+    forbidden = sorted(
+        f"{key}={go_quote(str(value))}"
+        for key, value in pod.annotations.items()
+        if key.startswith(APPARMOR_CONTAINER_PREFIX) and not _allowed_annotation(str(value or ""))
+    )
+    if not forbidden:
+        return None
+    return Violation(
+        ID,
+        pluralize("forbidden AppArmor profile", "forbidden AppArmor profiles", len(forbidden)),
+        ", ".join(forbidden),
+    )
+
+
 CHECK = Check(
     ID,
     Level.BASELINE,
@@ -77,4 +95,13 @@ CHECK = Check(
         "spec.{initContainers,containers,ephemeralContainers}[*].securityContext"
         ".appArmorProfile.type",
     ),
+)
+
+#: The same check as the Pod Security library of servers before 1.30 has it.
+LEGACY_CHECK = Check(
+    ID,
+    Level.BASELINE,
+    (VersionedCheck(0, app_armor_profile_annotations_v1_0),),
+    fix=CHECK.fix,
+    fields=CHECK.fields[:1],
 )
