@@ -464,8 +464,12 @@ class _NotFast(Exception):
 def _quiet_stderr() -> Iterator[None]:
     """rapidyaml reports a parse error on stderr as well as raising it; PyYAML, which
     reads such a file again, names the error itself."""
-    sys.stderr.flush()
-    saved = os.dup(2)
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no stderr to quieten
+        yield
+        return
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, 2)
