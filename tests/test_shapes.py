@@ -173,3 +173,24 @@ def test_terminal_summary_is_one_line_per_namespace_past_the_threshold(tmp_path:
     assert detailed.exit_code == 0, detailed.output
     assert detailed.stdout.count("5 pods judged at") == TABLE_LIMIT + 10
     assert "(and 4 more pods of the same shape)" in detailed.stdout
+
+
+def test_check_judges_identical_objects_once_and_tells_different_ones_apart() -> None:
+    from migrator.plan.checking import check_object
+    from migrator.pss.api import Level
+
+    def deployment(name: str, privileged: bool) -> dict[str, Any]:
+        container: dict[str, Any] = {"name": "app", "image": "app:1"}
+        if privileged:
+            container["securityContext"] = {"privileged": True}
+        return {"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": name, "namespace": "shop"},
+                "spec": {"template": {"metadata": {}, "spec": {"containers": [container]}}}}
+
+    a = check_object(deployment("a", False), "x#0", Level.BASELINE, Version.latest())
+    b = check_object(deployment("b", False), "x#1", Level.BASELINE, Version.latest())
+    c = check_object(deployment("c", True), "x#2", Level.BASELINE, Version.latest())
+    assert a is not None and b is not None and c is not None
+    assert (a.name, b.name, c.name) == ("a", "b", "c")
+    assert a.allowed and b.allowed and not c.allowed
+    assert [v.check for v in c.violations] == ["privileged"]
