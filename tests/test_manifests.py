@@ -155,6 +155,8 @@ YAML_CASES = [
     "{a: 1, b: [x, y], 3: z}\n", "a: [1, 2.5, -3, 'q']\n", "a: 2024-05-01T10:00:00Z\n",
     "kind: Pod\nmetadata: {name: x, labels: {on: 'no'}}\n", "---\n---\na: 1\n...\n---\nb: 2\n",
     "- 1\n- two\n", "just text\n", "",
+    "# c\n---\na: 1\n---\n# only a comment\n---\nb: 2\n", "a: 1\n---\n\n---\nb: |\n  x\n  ---y\n",
+    "--- # first\na: 1\n--- {b: 2}\n", "a: 1\n---\nkind: Pod\nspec: {}\nspec: {}\n",
     "apiVersion: v1\nitems:\n- kind: Pod\n  metadata:\n    name: a\n- kind: Pod\n  metadata:\n"
     "    name: b\n  spec:\n    hostPID: true\nkind: List\nmetadata:\n  resourceVersion: ''\n",
     "apiVersion: v1\nitems:\n- kind: Pod\n  metadata:\n    name: a\n  spec: {}\n  spec:\n"
@@ -169,11 +171,12 @@ def test_yaml_reads_exactly_as_pyyaml_does(tmp_path: Path, text: str) -> None:
     path = tmp_path / "case.yaml"
     path.write_text(text, encoding="utf-8")
     expected_errors: list[ManifestError] = []
+    expected: list[tuple[int, object]] = []
     try:
-        expected = [(d.index, d.obj) for d in manifests._load_yaml(text, str(path),
-                                                                    expected_errors)]
+        for d in manifests._load_yaml(text, str(path), expected_errors):
+            expected.append((d.index, d.obj))
     except ManifestError as exc:
-        expected, expected_errors = [], [exc]
+        expected_errors.append(exc)
     errors: list[ManifestError] = []
     got = [(d.index, d.obj) for d in load_documents([str(path)], errors)]
     assert got == expected

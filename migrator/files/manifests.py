@@ -501,6 +501,28 @@ def _list_items(text: str) -> tuple[str, list[str]] | None:
     return text[:start.start()] + "items: []\n" + text[stop:], items
 
 
+_MARKER = re.compile(r"^---[ ]*(?:#[^\n]*)?$\n?", re.M)
+
+
+def _documents(text: str) -> Iterator[tuple[str, bool]]:
+    """The documents of a YAML stream, each with whether a `---` line opened it, so that
+    each is parsed alone. A `---` at the start of a line always ends a document (no scalar
+    may hold one); a stream whose markers carry content (`--- |`), or that ends documents
+    with `...`, is parsed whole."""
+    if re.search(r"^(?:---[ ]*[^ #\n]|\.\.\.)", text, re.M):
+        yield text, False
+        return
+    start, marked = 0, False
+    for match in _MARKER.finditer(text):
+        chunk = text[start:match.start()]
+        if marked or chunk.strip():
+            yield chunk, marked
+        start, marked = match.end(), True
+    chunk = text[start:]
+    if marked or chunk.strip():
+        yield chunk, marked
+
+
 def _load_yaml_fast(
     text: str, path: str, problems: list[ManifestError] | None, done: list[int]
 ) -> Iterator[Document]:
@@ -531,25 +553,29 @@ def _load_yaml_fast(
                     done[0] += 1
                     yield Document(path, 0, item)
                 return
-            tree = ryml.parse_in_arena(text.encode())
-            root = tree.root_id()
-            nodes = []
-            if tree.is_stream(root):
-                child = tree.first_child(root)
-                while child != ryml.NONE:
-                    nodes.append(child)
-                    child = tree.next_sibling(child)
-            elif tree.num_children(root) or tree.has_val(root):
-                nodes.append(root)
-            for index, node in enumerate(nodes):
-                obj = _ryml_json(tree, node)
-                if obj is None:
-                    continue
-                if not isinstance(obj, dict):
-                    raise _NotFast
-                for doc in _unwrap(obj, path, index, None, None):
-                    done[0] += 1
-                    yield doc
+            index = 0
+            for chunk, marked in _documents(text):
+                tree = ryml.parse_in_arena(chunk.encode())
+                root = tree.root_id()
+                nodes = []
+                if tree.is_stream(root):
+                    child = tree.first_child(root)
+                    while child != ryml.NONE:
+                        nodes.append(child)
+                        child = tree.next_sibling(child)
+                elif tree.num_children(root) or tree.has_val(root):
+                    nodes.append(root)
+                if marked and not nodes:
+                    nodes.append(-1)  # `---` and nothing: an empty document
+                for node in nodes:
+                    obj = _ryml_json(tree, node) if node != -1 else None
+                    if obj is not None:
+                        if not isinstance(obj, dict):
+                            raise _NotFast
+                        for doc in _unwrap(obj, path, index, None, None):
+                            done[0] += 1
+                            yield doc
+                    index += 1
         except _NotFast:
             raise
         except Exception as exc:  # noqa: BLE001 - any doubt at all: PyYAML decides
