@@ -107,11 +107,13 @@ def check_object(
     metadata = obj.get("metadata") or {}
     origin = origin_of(obj)
     path = TEMPLATE_PATHS.get(str(obj.get("kind")))
-    try:  # the same pod (template) in many objects is judged once: a pure function of it
-        key: Any = (level, version, server, origin, path, _ENCODE(template.metadata),
-                    _ENCODE(template.spec))
-    except (TypeError, ValueError, OverflowError):
-        key = None
+    key: Any = None
+    if origin is Origin.CREATED:  # (a stored pod's verdict is cached by its security key)
+        try:  # the same pod (template) in many objects is judged once: a pure function of it
+            key = (level, version, server, origin, path, _ENCODE(template.metadata),
+                   _ENCODE(template.spec))
+        except (TypeError, ValueError, OverflowError):
+            key = None
     judged = _JUDGED.get(key) if key is not None else None
     if judged is None:
         found = verdict(level, version, template.metadata, template.spec, server, origin,
