@@ -682,3 +682,38 @@ def test_rollback_file_without_hard_links(tmp_path: Path, monkeypatch: pytest.Mo
     with pytest.raises(UsageError, match="exists"):
         write_new_file(str(target), "[]\n")
     assert target.read_text() == "{}\n"
+
+
+def test_a_stricter_label_is_kept_unless_lowering_is_allowed(
+        cluster: fa.FakeApiServer, kubeconfig: str, tmp_path: Path) -> None:
+    cluster.add(fa.namespace("locked", {LABEL_PREFIX + "enforce": "restricted"}),
+                fa.pod("agent", "locked", spec=agent_spec()))
+    plan = make_plan(kubeconfig)
+    locked = by_name(plan)["locked"]
+    assert locked["recommended"]["enforce"] == "privileged"
+    assert locked["lowers_existing"] == {"current": "restricted", "recommended": "privileged"}
+    path = write_plan(tmp_path, plan)
+    cluster.serve_namespace_patches(psa_evaluator(cluster))
+    cluster.clear_requests()
+    code, output = run_apply(path, kubeconfig, "enforce", yes=True,
+                             rollback=str(tmp_path / "rb.json"), namespaces=["locked", "tools"])
+    assert code == 1, output.text  # refused: not everything the plan asked for was done
+    assert any(line.startswith("locked: keeps pod-security.kubernetes.io/enforce=restricted")
+               and "--allow-lower" in line for line in output.err)
+    assert "1 namespace kept a stricter level (not lowered)" in output.text
+    # the stricter enforce label and its version stay; audit and warn are set
+    sent = [r.json() for r in patches(cluster) if r.path.endswith("/locked")]
+    assert sent and all(LABEL_PREFIX + "enforce" not in body["metadata"]["labels"]
+                        and LABEL_PREFIX + "enforce-version" not in body["metadata"]["labels"]
+                        for body in sent)
+    labels = cluster.namespace_labels("locked")
+    assert labels[LABEL_PREFIX + "enforce"] == "restricted"
+    assert labels[LABEL_PREFIX + "audit"] == locked["recommended"]["audit"]
+    assert cluster.namespace_labels("tools")[LABEL_PREFIX + "enforce"] == \
+        by_name(plan)["tools"]["recommended"]["enforce"]
+    output = Output()
+    code = cmd_apply(path, "enforce", ["locked"], True, kubeconfig, None,
+                     str(tmp_path / "rb2.json"), output.out.append, output.err.append,
+                     allow_lower=True)
+    assert code == 0, output.text
+    assert cluster.namespace_labels("locked")[LABEL_PREFIX + "enforce"] == "privileged"

@@ -96,7 +96,10 @@ def unified(before: dict[str, bytes], after: dict[str, bytes]) -> str:
 # -- the demo pull request -------------------------------------------------------------------
 
 
-def test_demo_pull_request_description_and_diff(plan_file: Path, tmp_path: Path) -> None:
+def test_demo_pull_request_description_and_diff(plan_file: Path, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    # the golden description must not depend on whether kubectl is installed
+    monkeypatch.setattr("migrator.app.generate.kustomize_command", lambda: None)
     repo = make_repo(tmp_path)
     before = snapshot(repo)
     rc, said, errs = run_patch(plan_file, repo, tmp_path / "out")

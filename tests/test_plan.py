@@ -155,7 +155,8 @@ def test_runtime_class_exemption_is_honoured() -> None:
     """A kata-isolated privileged pod in payments is exempt by runtimeClass: not counted."""
     inventory = load()
     inventory.add({"apiVersion": "v1", "kind": "Pod",
-                   "metadata": {"name": "sandboxed", "namespace": "payments"},
+                   "metadata": {"name": "sandboxed", "namespace": "payments",
+                                "uid": "0d3c"},  # running: it counts whatever PSP says
                    "spec": {"runtimeClassName": "kata", "hostPID": True,
                             "containers": [{"name": "c", "image": "x"}]}}, "test")
     plain = by_name(build_plan(inventory, pin=Version.of(24)))["payments"]

@@ -13,6 +13,7 @@ from migrator.model.inventory import Inventory
 from migrator.rbac.access import (
     Grant,
     admitted_by,
+    creator_psps,
     effective_cluster_role_rules,
     namespace_editors,
     pod_psp_annotation,
@@ -1179,3 +1180,50 @@ def test_real_recordings() -> None:
     assert admitted_by(inv)["team-a"] == Counter(
         {"privileged": 1, "baseline-ish": 1, "restricted-mutating": 1}
     )
+
+
+# --- the identities that create a workload's pods ----------------------------------------------
+
+
+def _creator_inventory(*bindings: Obj) -> Inventory:
+    roles = [cluster_role(f"use-{n}", [use_rule(resourceNames=[n])])
+             for n in ("restricted", "privileged", "agents", "legacy")]
+    return inventory(namespace("app"), namespace("kube-system"),
+                     *(psp(n) for n in ("restricted", "privileged", "agents", "legacy")),
+                     *roles, *bindings)
+
+
+CREATOR_BINDINGS = (
+    role_binding("app", "pods", "ClusterRole", "use-restricted", [sa_subject("default")]),
+    cluster_role_binding("rs-controller", "use-privileged",
+                         [sa_subject("replicaset-controller", "kube-system")]),
+    role_binding("app", "agents", "ClusterRole", "use-agents",
+                 [group("system:serviceaccounts:kube-system")]),
+    cluster_role_binding("kcm", "use-legacy", [user("system:kube-controller-manager")]),
+)
+
+
+@pytest.mark.parametrize(("kind", "expected"), [
+    ("Pod", {"restricted"}),
+    ("Deployment", {"restricted", "privileged", "agents", "legacy"}),
+    ("ReplicaSet", {"restricted", "privileged", "agents", "legacy"}),
+    ("DaemonSet", {"restricted", "agents", "legacy"}),
+    ("CronJob", {"restricted", "agents", "legacy"}),
+])
+def test_creator_psps_add_the_controller_that_creates_the_pods(
+        kind: str, expected: set[str]) -> None:
+    access = resolve_psp_access(_creator_inventory(*CREATOR_BINDINGS))
+    found = creator_psps(access, "app", kind, "default")
+    assert set(found) == expected
+    assert found["restricted"] == "service account app/default"
+    if kind == "Deployment":
+        assert found["privileged"] == "controller kube-system/replicaset-controller"
+
+
+def test_creator_psps_of_another_service_account_and_namespace() -> None:
+    access = resolve_psp_access(_creator_inventory(*CREATOR_BINDINGS))
+    # the pods' own grant is to app/default only; the agents grant is a RoleBinding in app
+    assert set(creator_psps(access, "app", "Deployment", "builder")) == {
+        "privileged", "agents", "legacy"}
+    assert set(creator_psps(access, "other", "Deployment", "default")) == {
+        "privileged", "legacy"}

@@ -63,8 +63,11 @@ def _print_results(results: Sequence[NamespaceResult], echo: Echo, err: Echo) ->
             echo(change.line() + suffix)
         for warning in result.warnings:
             echo(f"{result.namespace}: server warning: {warning}")
+        for line in result.kept:
+            err(f"{result.namespace}: {line}")
         for note in result.notes:
-            (err if result.status == "skipped" else echo)(f"{result.namespace}: {note}")
+            (err if result.status in ("skipped", "refused") else echo)(
+                f"{result.namespace}: {note}")
         if result.error:
             err(f"error: {result.error}")
 
@@ -79,6 +82,9 @@ def _tally(results: Sequence[NamespaceResult], unchanged: str = "already set") -
         n = sum(1 for r in results if r.status == status)
         if n:
             parts.append(f"{count(n, 'namespace')} {words}")
+    kept = sum(1 for r in results if r.kept)
+    if kept:
+        parts.append(f"{count(kept, 'namespace')} kept a stricter level (not lowered)")
     return "; ".join(parts)
 
 
@@ -98,11 +104,13 @@ def cmd_apply(
     err: Echo,
     evidence_path: str | None = None,
     allow_violations: bool = False,
+    allow_lower: bool = False,
 ) -> int:
     """`migrator apply`: show (or, with `yes`, make) the label changes of `phase`.
 
     With `evidence_path` (phase enforce only), namespaces the audit evidence does not clear
-    are refused (not applied, exit 1) unless `allow_violations`.
+    are refused (not applied, exit 1) unless `allow_violations`. A namespace already
+    stricter than the plan is left alone (exit 1) unless `allow_lower`.
     """
     if phase not in PHASES:
         raise UsageError(f"unknown phase {phase!r}: use audit or enforce")
@@ -136,14 +144,15 @@ def cmd_apply(
         echo(f"phase {phase} on {client.describe()}: {mode}")
         result = apply_labels(client, plan, phase=phase,
                               namespaces=chosen if evidence_path else namespaces, yes=yes,
-                              save_rollback=functools.partial(save_rollback, rollback_path))
+                              save_rollback=functools.partial(save_rollback, rollback_path),
+                              allow_lower=allow_lower)
     _report_apply(result, echo, err)
     if refused:
         echo(f"{count(len(refused), 'namespace')} refused by the evidence: "
              f"{', '.join(sorted(refused))}")
     if result.failed:
         return EXIT_ERROR
-    return EXIT_FINDINGS if refused else EXIT_OK
+    return EXIT_FINDINGS if refused or result.refused else EXIT_OK
 
 
 def _report_apply(result: ApplyResult, echo: Echo, err: Echo) -> None:

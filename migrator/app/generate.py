@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from migrator.errors import EXIT_OK, ManifestError, MigratorError, UsageError
+from migrator.files.overlays import kustomize_command
 from migrator.files.planfile import load_evidence, load_plan
 from migrator.files.repo import (
     Git,
@@ -28,9 +29,22 @@ from migrator.files.repo import (
     read_repository,
 )
 from migrator.files.writing import check_tree, replace_file, write_tree
-from migrator.generate.admission import admission_files, evidence_usernames, upgraded_names
+from migrator.generate.admission import (
+    admission_files,
+    evidence_usernames,
+    exemptions,
+    upgraded_names,
+)
 from migrator.generate.namespaces import namespace_files
-from migrator.generate.patches import FORMATS, ObjectKey, Patched, patch_all, render_patches, select
+from migrator.generate.patches import (
+    FORMATS,
+    ObjectKey,
+    Patched,
+    patch_all,
+    render_patches,
+    select,
+    unpatched_rows,
+)
 from migrator.model.plan import Plan
 from migrator.report.templating import render
 
@@ -88,15 +102,21 @@ def load_objects(plan: Plan, plan_path: str, sources: Sequence[str],
 def _readme(plan: Plan, patched: Patched, formats: Iterable[str],
             files: Iterable[str]) -> str:
     selection = select(plan)
+    exempt = dict(exemptions(plan)["namespaces"])
     namespaces = []
     for ns in sorted(plan.get("namespaces") or (), key=lambda n: str(n["name"])):
         rec = ns["recommended"]
+        why = exempt.get(str(ns["name"]))
         namespaces.append({
             "name": ns["name"], "enforce": f"{rec['enforce']}:{rec['enforce_version']}",
-            "watch": f"{rec['audit']}:{rec['audit_version']}",
+            "watch": f"{rec['audit']}:{rec['audit_version']}" if why is None
+            else "none (exempt)",
             "after": ns["after_patches"],
             "notes": [*(ns.get("warnings") or ()),
-                      *([ns["suggestion"]] if ns.get("suggestion") else ())],
+                      *([ns["suggestion"]] if ns.get("suggestion") else ())]
+            if why is None else
+            [f"exempt in admission-config.yaml: {why}; its pods are not checked, so audit "
+             "and warn record nothing"],
         })
     recorded = plan.get("servers")
     servers: Mapping[str, Any] = recorded if isinstance(recorded, Mapping) else {}
@@ -119,10 +139,7 @@ def _readme(plan: Plan, patched: Patched, formats: Iterable[str],
                    "reasons": list(r.reasons)} for r in patched.refusals],
         untouched=[{"subject": u.subject, "reason": u.reason}
                    for u in (*selection.skipped, *patched.untouched)],
-        unpatched_defaults=[{"label": f"{u.namespace} {u.workload}", "psp": u.psp,
-                             "changes": [{"path": c.get("path"), "value": c.get("pod"),
-                                          "source": c.get("source")} for c in u.changes]}
-                            for u in selection.unpatched_defaults],
+        unpatched_defaults=unpatched_rows(selection),
     )
 
 
@@ -228,7 +245,8 @@ def patch(plan_path: str, repo: str, out: str, *, commit: bool = False,
                      force=force, err=err)
     objects = load_objects(plan, plan_path, sources, errors)
     texts, notes = read_repository(repo)
-    pr = prepare(select(plan).targets, index_repository(texts, notes), objects)
+    pr = prepare(select(plan).targets, index_repository(texts, notes), objects,
+                 kustomize=kustomize_command())
     if git is not None and commit and pr.edits:
         overlap = git.dirty(pr.edited_files)
         if overlap:

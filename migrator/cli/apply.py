@@ -24,6 +24,9 @@ def apply(
     rollback_file: Annotated[str | None, typer.Option(
         "--rollback-file", help="Where to save the labels being replaced (default: beside "
         "the plan).")] = None,
+    allow_lower: Annotated[bool, typer.Option(
+        "--allow-lower", help="Also lower a namespace whose current level is stricter than "
+        "the plan's (by default it is kept and reported).")] = False,
     kubeconfig: KubeconfigOpt = None,
     context: ContextOpt = None,
     evidence: Annotated[str | None, typer.Option(
@@ -45,7 +48,7 @@ def apply(
         raise UsageError("--phase must be audit or enforce")
     raise typer.Exit(cmd_apply(plan_path, phase, namespace or None, yes, kubeconfig, context,
                                rollback_file, typer.echo, err_line, evidence_path=evidence,
-                               allow_violations=allow_violations))
+                               allow_violations=allow_violations, allow_lower=allow_lower))
 
 
 @edge

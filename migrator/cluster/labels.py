@@ -71,7 +71,7 @@ class LabelChange:
                 "new": self.new}
 
 
-NamespaceStatus = Literal["unchanged", "would-change", "changed", "skipped", "failed"]
+NamespaceStatus = Literal["unchanged", "would-change", "changed", "skipped", "refused", "failed"]
 
 
 @dataclass
@@ -84,11 +84,13 @@ class NamespaceResult:
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     error: str | None = None
+    #: stricter level labels kept instead of being lowered (one line each)
+    kept: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {"namespace": self.namespace, "status": self.status,
                 "changes": [c.to_dict() for c in self.changes], "warnings": self.warnings,
-                "notes": self.notes, "error": self.error}
+                "notes": self.notes, "error": self.error, "kept": self.kept}
 
 
 @dataclass
@@ -107,6 +109,11 @@ class ApplyResult:
     @property
     def failed(self) -> list[NamespaceResult]:
         return [n for n in self.namespaces if n.status == "failed"]
+
+    @property
+    def refused(self) -> list[NamespaceResult]:
+        """Namespaces where a stricter level label was kept instead of lowered."""
+        return [n for n in self.namespaces if n.kept]
 
     def to_dict(self) -> dict[str, Any]:
         return {"phase": self.phase, "dry_run": self.dry_run,
@@ -147,6 +154,23 @@ def phase_labels(plan: Plan, phase: str,
                 raise UsageError(f"plan: namespace {name}: {key}={value}: {exc}") from None
             wanted[key] = value
         out[name] = wanted
+    return out
+
+
+def lowered_levels(current: Mapping[str, str],
+                   wanted: Mapping[str, str]) -> list[tuple[str, str, str]]:
+    """(label, current, wanted) for each mode label whose wanted level is looser than the
+    level the namespace has now (an unparsable current value is not a level to keep)."""
+    out = []
+    for key, value in sorted(wanted.items()):
+        if key.endswith("-version") or key not in current:
+            continue
+        try:
+            now, new = Level.parse(current[key]), Level.parse(value)
+        except ValueError:
+            continue
+        if now.stricter_than(new):
+            out.append((key, current[key], value))
     return out
 
 
@@ -233,6 +257,7 @@ def apply_labels(
     namespaces: Sequence[str] | None,
     yes: bool,
     save_rollback: Callable[[dict[str, Any]], str],
+    allow_lower: bool = False,
 ) -> ApplyResult:
     """Set the labels of `phase` on each plan namespace (all, or `namespaces`).
 
@@ -240,13 +265,16 @@ def apply_labels(
     server-side-apply dry run, for the server's warnings. With `yes` the rollback file is
     written first (refusing an existing file), then each namespace is applied. Namespaces
     missing from the cluster are skipped; per-namespace failures are recorded, not raised.
+    A level label stricter now than the plan's is kept, with its version, unless
+    `allow_lower` (`kept` says so; status "refused" when nothing else changes).
     UsageError for a bad phase, namespace or plan value, or an unwritable rollback file.
     """
     wanted = phase_labels(plan, phase, namespaces)
     results: dict[str, NamespaceResult] = {}
     live_of: dict[str, LiveNamespace] = {}
     pending: dict[str, list[LabelChange]] = {}
-    for name, labels in wanted.items():
+    kept_of: dict[str, list[str]] = {}
+    for name, labels in list(wanted.items()):
         try:
             live = read_namespace(client, name)
         except NamespaceError as exc:
@@ -257,9 +285,18 @@ def apply_labels(
                 name, "skipped", notes=[f"namespace {name} is in the plan but not in the "
                                         "cluster: skipped"])
             continue
+        lowered = [] if allow_lower else lowered_levels(live.labels, labels)
+        if lowered:
+            # the stricter level stays, with its version; the other labels are applied
+            drop = {key for key, _, _ in lowered} | {f"{key}-version" for key, _, _ in lowered}
+            labels = wanted[name] = {k: v for k, v in labels.items() if k not in drop}
+            kept_of[name] = [
+                f"keeps {key}={now}: the plan's {new} would lower it; fix the workloads "
+                "that need it, or pass --allow-lower to lower it" for key, now, new in lowered]
         changes = diff_labels(name, live.labels, labels)
         if not changes:
-            results[name] = NamespaceResult(name, "unchanged")
+            results[name] = NamespaceResult(name, "refused" if lowered else "unchanged",
+                                            kept=kept_of.get(name, []))
             continue
         live_of[name] = live
         pending[name] = changes
@@ -270,7 +307,7 @@ def apply_labels(
 
     for name in sorted(pending):
         result = NamespaceResult(name, "changed" if yes else "would-change",
-                                 changes=pending[name])
+                                 changes=pending[name], kept=kept_of.get(name, []))
         try:
             ok = _server_side_apply(client, live_of[name], wanted[name], dry_run=not yes,
                                     result=result)

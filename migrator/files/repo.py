@@ -30,6 +30,7 @@ import re
 import subprocess
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -40,6 +41,14 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import YAMLError as RuamelError
 
 from migrator.errors import GitError, NotEditable
+from migrator.files.overlays import (
+    Kustomize,
+    PatchEntry,
+    build_in_process,
+    deciding_patch,
+    json_patch_sets,
+    patch_entries,
+)
 from migrator.generate.patches import (
     Change,
     Refusal,
@@ -48,12 +57,15 @@ from migrator.generate.patches import (
     compact,
     compute_patch,
     insert_position,
+    select,
     set_path,
     strategic_patch,
+    unpatched_rows,
 )
 from migrator.model.plan import Plan
 from migrator.model.serialise import dump_yaml
 from migrator.model.workloads import TEMPLATE_PATHS
+from migrator.plan.checking import check_object
 from migrator.report.templating import render
 
 SUFFIXES = (".yaml", ".yml")
@@ -162,6 +174,7 @@ class RepoIndex:
     contexts: dict[str, list[Context]] = field(default_factory=dict)
     patch_files: set[str] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
+    kustomizations: dict[str, _Kustomization] = field(default_factory=dict)
 
 
 def read_repository(root: str) -> tuple[dict[str, str], list[str]]:
@@ -191,7 +204,31 @@ def read_repository(root: str) -> tuple[dict[str, str], list[str]]:
                 notes.append(f"{rel}: not UTF-8 text; not read")
             except OSError as exc:
                 notes.append(f"{rel}: {exc.strerror or exc}; not read")
+    _read_patch_files(root, texts, notes)
     return dict(sorted(texts.items())), notes
+
+
+def _read_patch_files(root: str, texts: dict[str, str], notes: list[str]) -> None:
+    """Add the patch files kustomizations name that are not YAML (a JSON 6902 `.json`)."""
+    for rel in [r for r in texts if posixpath.basename(r) in KUSTOMIZATIONS]:
+        try:
+            obj = yaml.safe_load(texts[rel])
+        except yaml.YAMLError:
+            continue
+        if not isinstance(obj, Mapping):
+            continue
+        for entry in patch_entries(rel, obj):
+            path = entry.path
+            if path is None or path in texts or path.startswith("../"):
+                continue
+            full = os.path.join(root, *path.split("/"))
+            if os.path.islink(full) or not os.path.isfile(full):
+                continue
+            try:
+                with open(full, encoding="utf-8", newline="") as handle:
+                    texts[path] = handle.read()
+            except (OSError, UnicodeDecodeError):
+                notes.append(f"{path}: a kustomize patch that could not be read")
 
 
 def _parse_chunk(text: str) -> Any:
@@ -242,6 +279,7 @@ class _Kustomization:
     suffix: str
     resources: tuple[str, ...]
     patches: tuple[str, ...]
+    entries: tuple[PatchEntry, ...] = ()
 
 
 def _kustomization(path: str, obj: Mapping[str, Any]) -> _Kustomization:
@@ -259,7 +297,8 @@ def _kustomization(path: str, obj: Mapping[str, Any]) -> _Kustomization:
         str(obj.get("nameSuffix") or ""),
         tuple(posixpath.normpath(posixpath.join(folder, r)) for r in resources),
         tuple(posixpath.normpath(posixpath.join(folder, p)) for p in patches
-              if "\n" not in p))
+              if "\n" not in p),
+        patch_entries(path, obj))
 
 
 def _kustomization_in(folder: str, kustomizations: Mapping[str, _Kustomization]) \
@@ -300,6 +339,7 @@ def index_repository(texts: Mapping[str, str], notes: Iterable[str] = ()) -> Rep
     for path, docs in parsed.items():
         if posixpath.basename(path) in KUSTOMIZATIONS and docs and isinstance(docs[0][3], dict):
             kustomizations[path] = _kustomization(path, docs[0][3])
+    index.kustomizations = kustomizations
     contexts: dict[str, list[Context]] = {}
     for k in kustomizations.values():
         index.patch_files.update(k.patches)
@@ -631,6 +671,8 @@ class Entry:
     reasons: list[str] = field(default_factory=list)
     helm: HelmRelease | None = None
     summary: dict[str, Any] | None = None
+    #: the overlays that deploy it, each with how it was built and its verdict
+    overlays: list[str] = field(default_factory=list)
 
 
 #: status -> heading in the description, in the order they are listed.
@@ -640,6 +682,7 @@ STATUSES = {
     "not-found": "Not found in the repository: apply by hand",
     "ambiguous": "Found more than once: apply by hand",
     "not-editable": "Found but not editable without reformatting: apply by hand",
+    "overlay-overrides": "Edited, but an overlay overrides the fix: finish by hand",
     "refused": "Cannot be patched",
     "passes": "Already passing in the repository",
 }
@@ -674,8 +717,18 @@ def _for_hand(entry: Entry, obj: Mapping[str, Any] | None, reason: str) -> None:
 
 
 def prepare(targets: Sequence[Target], index: RepoIndex,
-            objects: Mapping[tuple[str, str, str], Mapping[str, Any]]) -> PullRequest:
-    """Every target located, patched and (where possible) edited in memory."""
+            objects: Mapping[tuple[str, str, str], Mapping[str, Any]],
+            kustomize: Sequence[str] | None = None) -> PullRequest:
+    """Every target located, patched and (where possible) edited in memory; each overlay
+    that deploys an edited base judged as it builds (with the `kustomize` command, e.g.
+    `kubectl kustomize`, too, when given)."""
+    with Kustomize(kustomize) if kustomize else nullcontext() as runner:
+        return _prepare(targets, index, objects, runner)
+
+
+def _prepare(targets: Sequence[Target], index: RepoIndex,
+             objects: Mapping[tuple[str, str, str], Mapping[str, Any]],
+             runner: Kustomize | None) -> PullRequest:
     texts = dict(index.texts)
     edits: dict[str, str] = {}
     entries: list[Entry] = []
@@ -720,8 +773,134 @@ def prepare(targets: Sequence[Target], index: RepoIndex,
         edits[doc.path] = new_text
         entry.status = "edited"
         entry.summary = change_summary(doc.obj, outcome.patched)
+        if matches[0].context.via:
+            _verify_overlay(entry, matches[0], outcome, index, texts, edits, runner)
     return PullRequest(entries, dict(sorted(edits.items())), list(index.unparseable),
                        list(index.notes))
+
+
+def _chain(index: RepoIndex, ctx: Context) -> list[tuple[PatchEntry, ...]]:
+    """The patches of each kustomization of the chain, innermost first."""
+    return [index.kustomizations[k].entries for k in reversed(ctx.via)
+            if k in index.kustomizations]
+
+
+def _names(index: RepoIndex, ctx: Context, name: str) -> list[str]:
+    """The names the resource has along the chain (a patch may use any of them)."""
+    names = [name]
+    for k in reversed(ctx.via):
+        found = index.kustomizations.get(k)
+        if found is not None:
+            names.append(found.prefix + names[-1] + found.suffix)
+    return list(dict.fromkeys(names))
+
+
+def _failures(obj: Mapping[str, Any], target: Target) -> list[str]:
+    """The checks `obj` fails at the target's level and version (empty: it passes)."""
+    result = check_object(dict(obj), target.origin, target.level, target.version)
+    return [] if result is None else [f"{v.check}: {v.text()}" for v in result.violations]
+
+
+def _chunk_of(text: str, document: int) -> int | None:
+    docs, _problem = _parse_file("", text)
+    return next((chunk for chunk, number, _line, _obj in docs if number == document), None)
+
+
+def _fix_in_overlay(entry: Entry, patch: WorkloadPatch, built: Mapping[str, Any],
+                    index: RepoIndex, ctx: Context, names: list[str],
+                    texts: dict[str, str], edits: dict[str, str]) -> list[str]:
+    """Edit the overlay patches that undo the patch's fields; what could not be edited."""
+    left: list[str] = []
+    chain = _chain(index, ctx)
+    for change in patch.changes:
+        if _get_path(built, change.path) == change.after:
+            continue
+        decider = deciding_patch(patch.patched, chain, texts, names, change.path)
+        if decider is None:
+            pointer = "".join("/" + str(k).replace("~", "~0").replace("/", "~1")
+                              for k in change.path)
+            where = json_patch_sets(chain, texts, pointer)
+            left.append(f"{change.field} is set by {where or 'an overlay patch'}; change it "
+                        "there by hand")
+            continue
+        chunk = _chunk_of(texts[decider.path], decider.document)
+        if chunk is None:
+            left.append(f"{change.field} is set by {decider.path}; change it there by hand")
+            continue
+        fix = Change(decider.field_path, change.field, _get_path(built, change.path),
+                     change.after, change.reasons)
+        try:
+            new_text = edit_document(texts[decider.path], chunk, [fix])
+        except NotEditable as exc:
+            left.append(f"{change.field} is set by {decider.path}, which cannot be edited "
+                        f"there: {exc}")
+            continue
+        texts[decider.path] = new_text
+        edits[decider.path] = new_text
+        entry.overlays.append(f"{decider.path}#{decider.document} set {change.field} to "
+                              f"{compact(_get_path(built, change.path))}; edited to "
+                              f"{compact(change.after)} there, since that file decides it")
+    return left
+
+
+def _get_path(obj: Any, path: Sequence[str | int]) -> Any:
+    node = obj
+    for key in path:
+        if isinstance(key, int):
+            node = node[key] if isinstance(node, list) and 0 <= key < len(node) else None
+        else:
+            node = node.get(key) if isinstance(node, Mapping) else None
+        if node is None:
+            return None
+    return node
+
+
+def _verify_overlay(entry: Entry, match: Match, patch: WorkloadPatch, index: RepoIndex,
+                    texts: dict[str, str], edits: dict[str, str],
+                    runner: Kustomize | None) -> None:
+    """Judge what the overlay deploying `entry`'s workload builds from the edited base;
+    edit the overlay patch that decides a field the build gets wrong; say what was
+    verified, and how."""
+    ctx = match.context
+    overlay = posixpath.dirname(ctx.via[0])
+    names = _names(index, ctx, match.document.name)
+    policy = f"{entry.target.level}:{entry.target.version}"
+    built = build_in_process(patch.patched, _chain(index, ctx), texts, names)
+    for problem in built.problems:
+        entry.overlays.append(f"{overlay}: {problem}")
+    left: list[str] = []
+    if _failures(built.obj, entry.target):
+        left = _fix_in_overlay(entry, patch, built.obj, index, ctx, names, texts, edits)
+        built = build_in_process(patch.patched, _chain(index, ctx), texts, names)
+    failing = _failures(built.obj, entry.target)
+    applied = f"{len(built.applied)} patch{'es' if len(built.applied) != 1 else ''}"
+    entry.overlays.append(f"{overlay}: built in process ({applied} applied): "
+                          + (f"passes {policy}" if not failing
+                             else f"still fails {policy}: {'; '.join(failing)}"))
+    if runner is not None:
+        command = runner.command
+        objects, why = runner.build(texts, overlay)
+        if objects is None:
+            entry.overlays.append(f"{overlay}: {why}; the in-process build stands")
+        else:
+            wanted = names[-1]
+            found = [o for o in objects if o.get("kind") == entry.target.kind
+                     and (o.get("metadata") or {}).get("name") == wanted]
+            if len(found) != 1:
+                entry.overlays.append(f"{overlay}: {' '.join(command)} built "
+                                      f"{len(found)} {entry.target.kind}/{wanted}")
+            else:
+                failing = _failures(found[0], entry.target)
+                entry.overlays.append(
+                    f"{overlay}: verified with {' '.join(command)}: "
+                    + (f"passes {policy}" if not failing
+                       else f"fails {policy}: {'; '.join(failing)}"))
+    else:
+        entry.overlays.append(f"{overlay}: verified by the in-process build only (no "
+                              "kubectl or kustomize to run)")
+    if failing or left:
+        entry.status = "overlay-overrides"
+        entry.reasons.extend(left or [f"{overlay} still fails {policy}"])
 
 
 def _violations(patch: WorkloadPatch) -> list[str]:
@@ -752,6 +931,7 @@ def describe(plan: Plan, pr: PullRequest, *, branch: str | None) -> str:
                 "warnings": list(patch.warnings) if patch else [],
                 "before": _violations(patch) if patch else [],
                 "summary": entry.summary,
+                "overlays": entry.overlays,
                 "helm": entry.helm,
                 "advice": values_advice(patch) if patch and entry.helm else [],
                 "hand_patch": dump_yaml(strategic_patch(patch)).rstrip("\n")
@@ -769,6 +949,7 @@ def describe(plan: Plan, pr: PullRequest, *, branch: str | None) -> str:
         files=pr.edited_files,
         unparseable=[str(u) for u in pr.unparseable],
         notes=pr.notes,
+        unpatched_defaults=unpatched_rows(select(plan)),
     )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from migrator.generate.admission import exemptions
 from migrator.model.plan import Plan, PlanNamespace
 from migrator.model.serialise import comment, dump_yaml
 from migrator.pss.api import LABEL_PREFIX
@@ -35,9 +36,18 @@ def _manifest(name: str, labels: Mapping[str, str]) -> dict[str, Any]:
             "metadata": {"name": name, "labels": dict(labels)}}
 
 
-def _notes(ns: PlanNamespace) -> list[str]:
+def _exempt_lines(ns: PlanNamespace, why: str) -> list[str]:
+    return [f"Namespace {ns['name']} is exempt in the generated admission configuration, "
+            f"admission-config.yaml: {why}.",
+            "Pod Security does not check its pods: these labels are informational, and "
+            "audit and warn record nothing."]
+
+
+def _notes(ns: PlanNamespace, exempt: str | None = None) -> list[str]:
     rec = ns["recommended"]
     notes: list[str] = []
+    if exempt is not None:
+        return [n for n in ns.get("warnings") or () if not n.startswith("LOOSER")]
     if ns["after_patches"] != rec["enforce"]:
         notes.append(f"After the generated securityContext patches are rolled out, "
                      f"{ns['after_patches']} can be enforced here.")
@@ -62,9 +72,14 @@ def _enforcing(rec: Mapping[str, Any]) -> str:
             "running pods stay")
 
 
-def phase1(ns: PlanNamespace) -> str:
-    """The watch-only Namespace file of one planned namespace."""
+def phase1(ns: PlanNamespace, exempt: str | None = None) -> str:
+    """The watch-only Namespace file of one planned namespace (`exempt`: why the generated
+    admission configuration exempts it, if it does)."""
     rec = ns["recommended"]
+    if exempt is not None:
+        lines = [f"Phase 1 for namespace {ns['name']}.", *_exempt_lines(ns, exempt),
+                 *_notes(ns, exempt)]
+        return comment(lines) + dump_yaml(_manifest(str(ns["name"]), _labels(ns, _WATCH)))
     lines = [
         f"Phase 1 (watch) for namespace {ns['name']}: audit and warn only; nothing is "
         "rejected yet.",
@@ -76,9 +91,13 @@ def phase1(ns: PlanNamespace) -> str:
     return comment(lines) + dump_yaml(_manifest(str(ns["name"]), _labels(ns, _WATCH)))
 
 
-def phase2(ns: PlanNamespace) -> str:
-    """The enforcing Namespace file of one planned namespace."""
+def phase2(ns: PlanNamespace, exempt: str | None = None) -> str:
+    """The enforcing Namespace file of one planned namespace (`exempt` as for `phase1`)."""
     rec = ns["recommended"]
+    if exempt is not None:
+        lines = [f"Phase 2 for namespace {ns['name']}.", *_exempt_lines(ns, exempt),
+                 *_notes(ns, exempt)]
+        return comment(lines) + dump_yaml(_manifest(str(ns["name"]), _labels(ns, _ALL)))
     lines = [
         f"Phase 2 (enforce) for namespace {ns['name']}: {_enforcing(rec)}.",
         f"audit and warn keep watching {_watching(rec)}.",
@@ -98,11 +117,12 @@ def namespace_files(plan: Plan) -> dict[str, str]:
     """Every file below `namespaces/`, keyed by relative path, sorted."""
     files: dict[str, str] = {}
     names: list[str] = []
+    exempt = dict(exemptions(plan)["namespaces"])
     for ns in sorted(plan.get("namespaces") or (), key=lambda n: str(n["name"])):
         name = str(ns["name"])
         names.append(f"{name}.yaml")
-        files[f"{PHASE1}/{name}.yaml"] = phase1(ns)
-        files[f"{PHASE2}/{name}.yaml"] = phase2(ns)
+        files[f"{PHASE1}/{name}.yaml"] = phase1(ns, exempt.get(name))
+        files[f"{PHASE2}/{name}.yaml"] = phase2(ns, exempt.get(name))
     files[f"{PHASE1}/kustomization.yaml"] = _kustomization(PHASE1, names, (
         "Apply: kubectl apply --server-side -k namespaces/phase1-audit",
         "Only labels are set; the namespaces must already exist. Watch the warnings and the",

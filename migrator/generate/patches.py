@@ -126,9 +126,21 @@ def plan_servers(plan: Mapping[str, Any]) -> tuple[ServerVersion, ...]:
 def _psp_mutation(ns: PlanNamespace, ref: str) -> tuple[str | None, tuple[Any, ...]]:
     for entry in ns.get("mutation") or ():
         if entry.get("workload") == ref:
-            changes = tuple(c for c in entry.get("changes") or () if c.get("cause") == "psp")
+            predicted = bool(entry.get("predicted"))
+            changes = tuple({**c, "predicted": True} if predicted else c
+                            for c in entry.get("changes") or () if c.get("cause") == "psp")
             return entry.get("psp"), changes
     return None, ()
+
+
+def unpatched_rows(selection: Selection) -> list[dict[str, Any]]:
+    """The workloads that will silently lose a PSP default (not edited), for the README and
+    the pull-request description: label, PSP, and each value with where it comes from."""
+    return [{"label": f"{u.namespace} {u.workload}", "psp": u.psp,
+             "changes": [{"path": c.get("path"), "value": c.get("pod"),
+                          "source": c.get("source"), "why": psp_reason(c, u.psp or "?")}
+                         for c in u.changes]}
+            for u in selection.unpatched_defaults]
 
 
 def select(plan: Plan) -> Selection:
@@ -349,10 +361,19 @@ def _seccomp_target(builder: _Builder, key: str) -> Path | None:
     return None
 
 
+def psp_reason(change: Mapping[str, Any], psp: str) -> str:
+    """`PSP <name>: <its field>`, saying when the value was predicted (no pod runs) rather
+    than observed, and when it is only the bottom of the PSP's allowed range."""
+    notes = [n for n in ("predicted: no pod runs now, so the PSP that would admit the "
+                         "template decided it" if change.get("predicted") else "",
+                         str(change.get("note") or "")) if n]
+    return f"PSP {psp}: {change.get('source')}" + (f" ({'; '.join(notes)})" if notes else "")
+
+
 def _apply_psp_default(builder: _Builder, change: Mapping[str, Any], psp: str) -> None:
     """Make one value a PSP injected explicit, where the template leaves it unset."""
     path, value = str(change.get("path")), change.get("pod")
-    reason = f"PSP {psp}: {change.get('source')}"
+    reason = psp_reason(change, psp)
     if (match := _ANNOTATION.match(path)) is not None:
         key = match.group("key")
         seccomp = _seccomp_target(builder, key)
@@ -615,23 +636,65 @@ def _pointer(path: Path) -> str:
     return "".join("/" + str(k).replace("~", "~0").replace("/", "~1") for k in path)
 
 
+#: Annotations tools add to a live pod template that its manifest does not carry.
+_TOOL_ANNOTATIONS = ("kubectl.kubernetes.io/restartedAt",)
+
+
+def served(obj: Mapping[str, Any]) -> bool:
+    """True for an object as the API server returns it (not a manifest as written)."""
+    metadata = obj.get("metadata")
+    metadata = metadata if isinstance(metadata, Mapping) else {}
+    return bool(obj.get("status") is not None or metadata.get("uid")
+                or metadata.get("resourceVersion") or metadata.get("creationTimestamp"))
+
+
+def _prune(value: Any) -> Any:
+    """`value` without null, empty mappings and empty lists, recursively."""
+    if isinstance(value, Mapping):
+        out = {k: _prune(v) for k, v in value.items()}
+        return {k: v for k, v in out.items() if not _unset(v)}
+    if isinstance(value, list):
+        return [_prune(v) for v in value]
+    return value
+
+
+def source_shape(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """The shape a JSON patch is computed against: a manifest exactly as written; for an
+    object the API server returned, the minimal shape its manifest can have (no status, no
+    server metadata, no defaulted empty maps or lists, no annotations tools add to the
+    template), so that parents are created and single keys added, never a map replaced
+    that the manifest may fill."""
+    if not served(obj):
+        return copy.deepcopy(dict(obj))
+    cleaned = clean(obj)
+    path = TEMPLATE_PATHS.get(str(obj.get("kind")))
+    annotations = _get(cleaned, (*path, "metadata", "annotations")) if path else None
+    if isinstance(annotations, dict):
+        for key in _TOOL_ANNOTATIONS:
+            annotations.pop(key, None)
+    shaped: dict[str, Any] = _prune(cleaned)
+    return shaped
+
+
 def json6902(patch: WorkloadPatch) -> list[dict[str, Any]]:
-    """RFC 6902 operations: `test` each container's name (order may differ in the cluster),
-    `replace` existing values, `add` new ones, and `add` a whole object where its parent
-    is missing."""
+    """RFC 6902 operations against the workload's source (`source_shape`): `test` each
+    container's name (order may differ in the cluster), `replace` existing values, `add`
+    new keys one by one (`~1` escaped), and `add` a whole object where its parent is
+    missing."""
     ops: list[dict[str, Any]] = []
     tested: set[Path] = set()
     grouped: dict[Path, dict[str, Any]] = {}
+    shape = source_shape(patch.original)
     for change in patch.changes:
         for i, key in enumerate(change.path):
             if isinstance(key, int) and change.path[:i + 1] not in tested:
                 tested.add(change.path[:i + 1])
-                name = _get(patch.original, (*change.path[:i + 1], "name"))
+                name = _get(shape, (*change.path[:i + 1], "name"))
                 ops.append({"op": "test", "path": _pointer((*change.path[:i + 1], "name")),
                             "value": name})
     for change in patch.changes:
         missing = next((i for i in range(1, len(change.path) + 1)
-                        if _get(patch.original, change.path[:i]) is None), None)
+                        if _get(shape, change.path[:i]) is None), None)
         if missing is None:
             ops.append({"op": "replace", "path": _pointer(change.path), "value": change.after})
         elif missing == len(change.path):

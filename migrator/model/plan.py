@@ -36,6 +36,8 @@ class Blocker(TypedDict):
     detail: str
     fix: str
     patchable: bool
+    #: for a rejection today: the PSP whose rule rejects the pods
+    psp: NotRequired[str | None]
     #: for a pod shape held more than once: how many pods it stands for
     count: NotRequired[int]
 
@@ -96,6 +98,19 @@ class Mutation(TypedDict):
     pod_level: str
     template_level: str
     passes_only_because_of_mutation: bool
+    #: no pod runs: the changes are those the PSP that would admit the template injects
+    predicted: NotRequired[bool]
+
+
+class LostDefaults(TypedDict):
+    """A workload whose pods get values from a PSP its template lacks."""
+
+    workload: str
+    psp: str | None
+    predicted: bool
+    fields: list[str]
+    #: whether the generated patches make them explicit
+    patched: bool
 
 
 class Recommended(TypedDict):
@@ -125,6 +140,13 @@ class LabelProblem(TypedDict):
     message: str
 
 
+class LoweredLabel(TypedDict):
+    """The stricter level a namespace enforces today, and the looser one recommended."""
+
+    current: str
+    recommended: str
+
+
 class PlanNamespace(TypedDict):
     """One namespace's recommendation, its reasons and what is in the way."""
 
@@ -140,6 +162,8 @@ class PlanNamespace(TypedDict):
     labels: dict[str, str]
     after_patches: str
     looser_than_psp: bool
+    looser_blockers: list[Blocker]
+    lowers_existing: LoweredLabel | None
     warnings: list[str]
     suggestion: str | None
     reasoning: list[str]
@@ -148,6 +172,7 @@ class PlanNamespace(TypedDict):
     flips_across_upgrade: NotRequired[list[Flip]]
     invalid: NotRequired[list[InvalidCreate]]
     mutation: list[Mutation]
+    lost_psp_defaults: list[LostDefaults]
     subjects: list[Subject]
     server_dry_run: NotRequired[dict[str, Any] | None]
 
@@ -185,6 +210,8 @@ class Summary(TypedDict):
     namespaces: int
     by_recommended_level: dict[str, int]
     looser_than_psp: list[str]
+    lowers_existing: list[str]
+    rejected_today: int
     blockers: int
     flips_across_upgrade: NotRequired[list[str]]
     invalid: NotRequired[list[str]]

@@ -16,6 +16,7 @@ from typing import Any
 from migrator.model.inventory import Inventory, Obj, name_of, namespace_of
 from migrator.model.owners import OwnerIndex, template_sources
 from migrator.model.workloads import pod_template
+from migrator.plan.today import ObjectKey, Today, admission_today
 from migrator.psp import PSPAnalysis, analyze_psp
 from migrator.pss.engine import security_key
 from migrator.rbac.access import (
@@ -37,18 +38,27 @@ def analyze_psps(
     inventory: Inventory,
     access: PSPAccess | None = None,
     index: OwnerIndex | None = None,
+    today: Mapping[ObjectKey, Today] | None = None,
     raw_keys: Mapping[int, str] | None = None,
 ) -> dict[str, PSPAnalysis]:
     """Each PSP analysed against the pods and templates it covers.
 
     A pod counts for the PSP its `kubernetes.io/psp` annotation names; a template (and a
-    pod without the annotation) counts for every PSP its service account may use in its
-    namespace, which is the conservative choice: a loophole it might use stays open.
-    Objects with identical security-relevant fields (a workload's replicas) are analysed
-    once, so `used_by` counts distinct pod shapes, not replicas. `raw_keys` holds security
-    keys already computed (by `id` of the object), as `simulate` leaves them.
+    pod not yet running) counts for the PSP that PSP admission would pick for it among
+    those its creators may use (`today`), and for none when every one rejects it: a
+    workload a PSP rejects is no user of its loopholes. A running pod without the
+    annotation counts for every PSP its service account may use (the conservative
+    choice: a loophole it might use stays open). Objects with identical
+    security-relevant fields (a workload's replicas) are analysed once, so `used_by`
+    counts distinct pod shapes, not replicas. With no workload at all in the inventory
+    there is nothing to judge the loopholes by, and each PSP's practical level is its
+    strict level. `raw_keys` holds security keys already computed (by `id` of the
+    object), as `simulate` leaves them.
     """
     access = access or resolve_psp_access(inventory)
+    index = index or OwnerIndex.build(inventory.workloads)
+    if today is None:
+        today = admission_today(inventory, access, index)
     covered: dict[str, list[Obj]] = defaultdict(list)
 
     def usable(obj: Obj) -> set[str]:
@@ -71,15 +81,23 @@ def analyze_psps(
             seen.add((name, key))
             covered[name].append(obj)
 
+    def admitting(obj: Obj) -> list[str]:
+        outcome = today.get((namespace_of(obj), str(obj.get("kind")), name_of(obj)))
+        if outcome is None:
+            return sorted(usable(obj))
+        return [outcome.psp] if outcome.psp else []
+
+    sources = list(template_sources(inventory, index))
     for pod in inventory.pods:
         psp = ((pod.get("metadata") or {}).get("annotations") or {}).get("kubernetes.io/psp")
-        for name in ([psp] if psp else sorted(usable(pod))):
+        for name in ([psp] if psp else admitting(pod)):
             cover(name, pod)
-    for obj in template_sources(inventory, index or OwnerIndex.build(inventory.workloads)):
-        for name in sorted(usable(obj)):
+    for obj in sources:
+        for name in admitting(obj):
             cover(name, obj)
+    evidence = bool(inventory.pods or sources)
     return {
-        name_of(psp): analyze_psp(psp, covered.get(name_of(psp), ()))
+        name_of(psp): analyze_psp(psp, covered.get(name_of(psp), ()) if evidence else None)
         for psp in sorted(inventory.psps, key=name_of)
     }
 

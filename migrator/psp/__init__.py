@@ -7,6 +7,8 @@ nothing in this package reads files, talks to a cluster or prints.
   them, the guarantees Pod Security will not keep, and the PSP's defaults.
 - `psp_defaults`, `apply_defaults`, `explains` (mutation): what a PSP injects into pods,
   and which template-to-pod differences it accounts for.
+- `admit`, `choose` (admission): whether a PSP admits a pod after its mutations, each rule
+  it breaks, and which of several usable PSPs PSP admission picks.
 """
 
 from migrator.psp.guarantees import LostGuarantee

@@ -180,16 +180,22 @@ def _by_level(items: list[Any]) -> list[Any]:
     return sorted(items, key=lambda item: (item.level.rank, item.field))
 
 
-def analyze_psp(psp: Mapping[str, Any], pods: Iterable[Any] = ()) -> PSPAnalysis:
+def analyze_psp(psp: Mapping[str, Any], pods: Iterable[Any] | None = None) -> PSPAnalysis:
     """Analyse one PSP object against the given workloads (pods or pod-bearing objects).
+
+    `pods` None means no workload is known at all: the practical level is then the
+    strict level (no loophole can be shown unused). An empty list means workloads were
+    read and none uses this PSP: every looseness is an unused loophole.
 
     Never raises: a malformed PSP is read with its malformed fields at their loosest,
     noted in `problems` and in the message of every reason they affect.
     """
     spec = read_psp(psp)
     defaults = defaults_of(spec)
-    refs = admitted_pods(pods, defaults)
+    refs = admitted_pods(pods or (), defaults)
     found = _assess(spec, refs)
+    if pods is None:
+        found.practical, found.loopholes = list(found.strict), []
     return PSPAnalysis(
         name=spec.name,
         strict_level=_level(found.strict),

@@ -73,6 +73,21 @@ def format_ranges(ranges: tuple[IDRange, ...]) -> str:
     return ", ".join(str(lo) if lo == hi else f"{lo}-{hi}" for lo, hi in ranges)
 
 
+def range_notes(psp: PSPSpec) -> dict[str, str]:
+    """For each PSP field whose MustRunAs default is the bottom of its allowed ranges,
+    a note saying so (the injected value is the minimum, not a value the PSP chose)."""
+    notes: dict[str, str] = {}
+    strategies = {"spec.runAsUser": psp.run_as_user, "spec.runAsGroup": psp.run_as_group,
+                  "spec.fsGroup": psp.fs_group, "spec.supplementalGroups": psp.supplemental_groups}
+    for field, strategy in strategies.items():
+        if strategy is not None and strategy.rule == MUST_RUN_AS and strategy.ranges:
+            lo, hi = strategy.ranges[0]
+            if lo != hi or len(strategy.ranges) > 1:
+                notes[field] = (f"only the bottom of the PSP's allowed range "
+                                f"{format_ranges(strategy.ranges)}")
+    return notes
+
+
 def _flag(field: str, on: bool, unused: str, used: Usage) -> Iterator[Tier]:
     if on:
         yield Tier(

@@ -674,6 +674,55 @@ def resolve_psp_access(inventory: Inventory) -> PSPAccess:
     )
 
 
+#: The controller service account (in kube-system) that creates the pods of each kind,
+#: when kube-controller-manager runs with --use-service-account-credentials.
+POD_CREATORS = {
+    "CronJob": "job-controller",
+    "DaemonSet": "daemon-set-controller",
+    "Deployment": "replicaset-controller",
+    "Job": "job-controller",
+    "ReplicaSet": "replicaset-controller",
+    "ReplicationController": "replication-controller",
+    "StatefulSet": "statefulset-controller",
+}
+#: The user kube-controller-manager acts as without service-account credentials.
+CONTROLLER_MANAGER_USER = "system:kube-controller-manager"
+
+
+def _creates_as(grant: Grant, account: str) -> bool:
+    """True when `grant` is to the controller `account` (or a group or user it acts as)."""
+    if grant.subject_kind == "ServiceAccount":
+        return grant.subject_namespace == CONTROLLERS_NAMESPACE and grant.subject_name == account
+    if grant.subject_kind == "User":
+        return grant.subject_name == CONTROLLER_MANAGER_USER
+    return grant.subject_name in (ALL_SERVICE_ACCOUNTS, AUTHENTICATED,
+                                  SERVICE_ACCOUNTS_OF + CONTROLLERS_NAMESPACE)
+
+
+def creator_psps(access: PSPAccess, namespace: str, kind: str,
+                 service_account: str | None) -> dict[str, str]:
+    """The PSPs the pods of a `kind` object in `namespace` may be admitted with, each with
+    the identity that may use it: the pods' service account, and for controllers the
+    controller that creates the pods (its service account or kube-controller-manager)."""
+    account = service_account or DEFAULT_SERVICE_ACCOUNT
+    ns_access = access.by_namespace.get(namespace)
+    found: dict[str, str] = {}
+    pod_grants = (ns_access.by_service_account.get(account) if ns_access else None)
+    for psp in pod_grants if pod_grants is not None else access.cluster_wide:
+        found.setdefault(psp, f"service account {namespace}/{account}")
+    controller = POD_CREATORS.get(kind)
+    if controller is None:
+        return dict(sorted(found.items()))
+    who = f"controller {CONTROLLERS_NAMESPACE}/{controller}"
+    for grant in access.user_grants:
+        if grant.binding_namespace in (None, namespace) and _creates_as(grant, controller):
+            found.setdefault(grant.psp, who)
+    if namespace == CONTROLLERS_NAMESPACE and ns_access is not None:
+        for psp in ns_access.by_service_account.get(controller) or ():
+            found.setdefault(psp, who)
+    return dict(sorted(found.items()))
+
+
 # --- namespace editors --------------------------------------------------------------------
 
 

@@ -312,6 +312,7 @@ def _namespace(ns: PlanNamespace, pin: str, target: str) -> Json:
         "attributed_to": m["attributed_to"], "pod_level": m["pod_level"],
         "template_level": m["template_level"],
         "passes_only_because_of_mutation": bool(m["passes_only_because_of_mutation"]),
+        "predicted": bool(m.get("predicted")),
         "fields": sorted(str(c["path"]) for c in m["changes"]),
     } for m in sorted(ns["mutation"], key=lambda m: str(m["workload"]))]
     dry = _dry_run_namespace(ns.get("server_dry_run"), str(ns["name"]))
@@ -339,6 +340,8 @@ def _namespace(ns: PlanNamespace, pin: str, target: str) -> Json:
         "to_next_level": hardening,
         "mutation": mutation,
         "looser_than_psp": bool(ns["looser_than_psp"]),
+        "lowers_existing": ns.get("lowers_existing"),
+        "lost_psp_defaults": list(ns.get("lost_psp_defaults") or []),
         "warnings": list(ns["warnings"]),
         "suggestion": ns["suggestion"],
         "reasoning": list(ns["reasoning"]),
@@ -494,14 +497,23 @@ def _findings(plan: Plan, namespaces: list[Json], psps: list[Json],
                 f"({_checks(item)}): fix it or exempt it"))
         if ns["looser_than_psp"]:
             for text in ns["warnings"]:
-                warnings.append(_finding("looser-than-psp", name, text))
+                if not text.startswith("STRICTER TODAY"):
+                    warnings.append(_finding("looser-than-psp", name, text))
+        if ns["lowers_existing"]:
+            lowered = ns["lowers_existing"]
+            warnings.append(_finding(
+                "lowers-existing", name,
+                f"already enforces {lowered['current']}; the recommended "
+                f"{lowered['recommended']} would lower it (`apply` keeps it unless "
+                "--allow-lower)"))
         for m in ns["mutation"]:
             if m["passes_only_because_of_mutation"]:
                 warnings.append(_finding(
                     "mutation-only", name,
                     f"{m['workload']} passes {m['pod_level']} only because PSP {m['psp']} "
                     f"set {count(len(m['fields']), 'field')} its template lacks; the "
-                    f"template passes {m['template_level']}"))
+                    f"template passes {m['template_level']}"
+                    + (" (predicted: no pod runs now)" if m["predicted"] else "")))
         for item in ns["rejected_at_pin_inactive"]:
             warnings.append(_finding(
                 "target-rejects", name,
@@ -787,6 +799,7 @@ def build_report(
             "pods": passing["pods"],
         },
         "findings": {"blockers": blockers, "warnings": warnings},
+        "lost_psp_defaults": _lost_defaults(namespaces),
         "servers": _servers(plan),
         "flips": plan_flips(plan),
         "charts": _charts(plan, namespaces, psps),
@@ -857,6 +870,14 @@ def _evidence(evidence: Mapping[str, Any]) -> Json:
         "commands": [_sh("migrator", "apply", "--plan", PLAN_FILE, "--phase", "enforce",
                          "--evidence", "audit.json")],
     }
+
+
+def _lost_defaults(namespaces: list[Json]) -> list[Json]:
+    """The workloads that will silently lose a PSP default: their pods get values from a
+    PSP that their templates lack, and no generated patch makes them explicit."""
+    return [{"namespace": ns["name"], "workload": lost["workload"], "psp": lost["psp"],
+             "fields": list(lost["fields"]), "predicted": bool(lost["predicted"])}
+            for ns in namespaces for lost in ns["lost_psp_defaults"] if not lost["patched"]]
 
 
 def gate(report: Mapping[str, Any], fail_on: str | None) -> list[Json]:

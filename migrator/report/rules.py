@@ -55,6 +55,9 @@ RULES: dict[str, Rule] = {rule.id: rule for rule in (
     Rule("looser-than-psp", WARNING, "Looser than PodSecurityPolicy",
          "a namespace's recommended enforce level is looser than what its "
          "PodSecurityPolicies allowed in practice"),
+    Rule("lowers-existing", WARNING, "Would lower a stricter label",
+         "a namespace already enforces a stricter level than the plan recommends; `apply` "
+         "keeps it unless --allow-lower is given"),
     Rule("mutation-only", WARNING, "Passing only thanks to PSP mutation",
          "a workload whose pods pass their level only because a PodSecurityPolicy mutated "
          "them"),

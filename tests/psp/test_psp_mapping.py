@@ -507,11 +507,19 @@ def test_workloads_with_pod_templates_are_judged_by_their_template() -> None:
     )
 
 
-def test_no_workloads_means_every_reason_is_a_loophole() -> None:
-    analysis = analyze_psp(WEBSITE_RESTRICTED)
+def test_workloads_none_of_which_uses_it_make_every_reason_a_loophole() -> None:
+    analysis = analyze_psp(WEBSITE_RESTRICTED, [])
     assert analysis.workloads == 0
     assert analysis.practical_level == R
     assert {h.field for h in analysis.loopholes} == {r.field for r in analysis.strict_reasons}
+
+
+def test_no_workloads_known_means_practical_is_strict() -> None:
+    analysis = analyze_psp(WEBSITE_RESTRICTED)
+    assert analysis.strict_level == P
+    assert analysis.practical_level == analysis.strict_level
+    assert analysis.practical_reasons == analysis.strict_reasons
+    assert analysis.loopholes == []
 
 
 # --- lost guarantees -------------------------------------------------------------------------
