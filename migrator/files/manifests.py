@@ -10,6 +10,9 @@ second value would win), and so is nesting deeper than the parsers allow.
 JSON is decoded with msgspec, a `kind: List` one item at a time (so a large dump never
 exists as one parsed tree), with the garbage collector paused while the tree is built:
 nothing parsed from JSON or YAML holds a reference cycle, so its scans would find nothing.
+YAML is read by rapidyaml (through its JSON emitter, each List item or document alone)
+when a screen of the text shows that every scalar reads as PyYAML (YAML 1.1) reads it;
+anything else, and every error, goes through PyYAML, which names the line.
 
 Objects stay plain camelCase dictionaries, exactly as the API server serves them; YAML
 timestamps stay strings, so an object read from a file equals the same object read live.
