@@ -90,7 +90,13 @@ def render_markdown(report: Mapping[str, Any], details: str | None = None) -> st
     text = details if details is not None else _markdown(report, None)
     if len(text) <= MARKDOWN_LIMIT:
         return text
-    for cap in _CAPS:
+    # The summary grows about linearly with the cap: one probe tells where to start.
+    probe = _CAPS[0]
+    text = _markdown(report, probe)
+    if len(text) <= MARKDOWN_LIMIT:
+        return text
+    guess = int(probe * MARKDOWN_LIMIT / len(text) * 0.9)
+    for cap in sorted({guess, *(c for c in _CAPS if c < guess)}, reverse=True):
         text = _markdown(report, cap)
         if len(text) <= MARKDOWN_LIMIT:
             return text
