@@ -67,9 +67,9 @@ def test_demo_output_matches_the_golden_tree(plan_file: Path, tmp_path: Path) ->
     assert sorted(set(produced) - set(expected)) == [], "extra files"
     for name, content in expected.items():
         assert produced[name].decode() == content.decode(), f"{name} differs from its golden file"
-    assert said == [f"wrote 33 files to {tmp_path / 'out'}: 3 workload patches (strategic, "
-                    f"json6902, full), namespace labels in two phases, admission configuration; "
-                    f"see {tmp_path / 'out' / 'README.md'}"]
+    assert said == [f"wrote 52 files to {tmp_path / 'out'}: 3 workload patches (strategic, "
+                    f"json6902, full), namespace labels in two phases, 6 residual policies, "
+                    f"admission configuration; see {tmp_path / 'out' / 'README.md'}"]
     assert errs[0].startswith("not patched: batch CronJob/nightly-reconcile: "
                               "capabilities_restricted")
 
@@ -286,7 +286,7 @@ def test_nothing_is_written_when_one_file_exists(tmp_path: Path) -> None:
 
 def test_generate_files_is_pure_and_sorted(plan_file: Path) -> None:
     plan = load_plan(str(plan_file))
-    files, patched = generate_files(plan, {}, ("strategic",))
+    files, patched, _residual = generate_files(plan, {}, ("strategic",))
     assert list(files) == sorted(files)
     assert patched.patches == ()
     assert "patches/strategic/kustomization.yaml" in files

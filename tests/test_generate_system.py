@@ -56,7 +56,7 @@ def test_a_checked_namespace_still_watches() -> None:
 def test_the_readme_does_not_tell_an_exempt_namespace_to_watch() -> None:
     from migrator.app.generate import generate_files
 
-    files, _patched = generate_files(demo_plan(), {}, ("json6902",))
+    files, _patched, _residual = generate_files(demo_plan(), {}, ("json6902",))
     (row,) = [line for line in files["README.md"].splitlines()
               if line.startswith("| `kube-system` |")]
     assert "none (exempt)" in row and "exempt in admission-config.yaml" in row

@@ -23,5 +23,5 @@ def test_templates_are_package_data() -> None:
 
     names = {p.name for p in resources.files("migrator.templates").iterdir()}
     rendered = {"report.html.j2", "report.md.j2", "fleet.html.j2", "pr-description.md.j2",
-                "generate-readme.md.j2"}
+                "generate-readme.md.j2", "residual.md.j2"}
     assert rendered <= names

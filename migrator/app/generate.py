@@ -45,7 +45,9 @@ from migrator.generate.patches import (
     select,
     unpatched_rows,
 )
+from migrator.generate.residual import Residual, parse_drops, residual_files, residual_view
 from migrator.model.plan import Plan
+from migrator.report.render import md, md_code
 from migrator.report.templating import render
 
 Echo = Callable[[str], None]
@@ -100,7 +102,7 @@ def load_objects(plan: Plan, plan_path: str, sources: Sequence[str],
 
 
 def _readme(plan: Plan, patched: Patched, formats: Iterable[str],
-            files: Iterable[str]) -> str:
+            files: Iterable[str], residual: Mapping[str, Any]) -> str:
     selection = select(plan)
     exempt = dict(exemptions(plan)["namespaces"])
     namespaces = []
@@ -125,10 +127,13 @@ def _readme(plan: Plan, patched: Patched, formats: Iterable[str],
                      if after and after != servers.get("current") else None)
     return render(
         "generate-readme.md.j2",
+        md=md,
+        code=md_code,
         plan=plan,
         upgrade_files=upgrade_files,
         formats=list(formats),
         files=sorted(files),
+        residual=residual,
         namespaces=namespaces,
         patches=[{"label": p.target.label, "stem": p.target.stem, "policy": p.policy,
                   "satisfies": list(p.satisfies), "psp": p.target.psp,
@@ -144,33 +149,38 @@ def _readme(plan: Plan, patched: Patched, formats: Iterable[str],
 
 
 def generate_files(plan: Plan, objects: Mapping[ObjectKey, Mapping[str, Any]],
-                   formats: Sequence[str], evidence: Mapping[str, Any] | None = None
-                   ) -> tuple[dict[str, str], Patched]:
+                   formats: Sequence[str], evidence: Mapping[str, Any] | None = None,
+                   drops: Iterable[str] = ()
+                   ) -> tuple[dict[str, str], Patched, Residual]:
     """Every file `generate` writes, keyed by path relative to the output folder."""
     selection = select(plan)
     patched = patch_all(selection.targets, objects)
-    files: dict[str, str] = {}
-    files.update({f"namespaces/{k}": v for k, v in namespace_files(plan).items()})
+    residual = residual_files(plan, parse_drops(drops))
+    files: dict[str, str] = dict(residual.files)
+    bindings = residual.bindings if residual.served_now else None
+    files.update({f"namespaces/{k}": v for k, v in namespace_files(plan, bindings).items()})
     files.update({f"patches/{k}": v
                   for k, v in render_patches(patched.patches, formats).items()})
     files.update(admission_files(plan, evidence))
-    files["README.md"] = _readme(plan, patched, formats, [*files, "README.md"])
-    return dict(sorted(files.items())), patched
+    files["README.md"] = _readme(plan, patched, formats, [*files, "README.md"],
+                                 residual_view(plan, residual))
+    return dict(sorted(files.items())), patched, residual
 
 
 def generate(plan_path: str, out: str, *, force: bool = False, fmt: str = "all",
              sources: Sequence[str] = (), echo: Echo, err: Echo,
-             evidence_path: str | None = None) -> int:
-    """`migrator generate`: namespaces/, patches/, admission-config.yaml and README.md.
+             evidence_path: str | None = None, drops: Sequence[str] = ()) -> int:
+    """`migrator generate`: namespaces/, patches/, residual-policies/,
+    admission-config.yaml and README.md.
 
     With `evidence_path` (audit.json), the admission configuration suggests the usernames
-    the audit evidence names."""
+    the audit evidence names; `drops` (PSP:FIELD) leaves residual rules out."""
     errors: list[ManifestError] = []
     formats = formats_of(fmt)
     plan = load_plan(plan_path)
     evidence = load_evidence(evidence_path) if evidence_path else None
     objects = load_objects(plan, plan_path, sources, errors)
-    files, patched = generate_files(plan, objects, formats, evidence)
+    files, patched, residual = generate_files(plan, objects, formats, evidence, drops)
     write_tree(out, files, force=force)
     for error in errors:
         err(f"warning: {error}")
@@ -186,9 +196,17 @@ def generate(plan_path: str, out: str, *, force: bool = False, fmt: str = "all",
         err(f"note: admission configuration: username exemption {user}: {why}")
     for warning in not_exempted:
         err(f"warning: admission configuration: {warning}")
+    if not residual.planned:
+        err("note: the plan has no residual section (made by an older migrator): no residual "
+            "policies written; make the plan again to get them")
+    elif residual.api_version is None and residual.policies:
+        err(f"note: no ValidatingAdmissionPolicy API on {plan.get('target_version')} (it needs "
+            f"1.28 or later): {len(residual.policies)} residual policies not written, their "
+            "rules are lost; see the README")
     echo(f"wrote {len(files)} files to {out}: {len(patched.patches)} workload patches "
-         f"({', '.join(formats)}), namespace labels in two phases, admission configuration; "
-         f"see {os.path.join(out, 'README.md')}")
+         f"({', '.join(formats)}), namespace labels in two phases, "
+         f"{len(residual.policies) if residual.api_version else 0} residual policies, "
+         f"admission configuration; see {os.path.join(out, 'README.md')}")
     return EXIT_OK
 
 
@@ -252,7 +270,8 @@ def patch(plan_path: str, repo: str, out: str, *, commit: bool = False,
         if overlap:
             raise UsageError(f"{', '.join(overlap)} has uncommitted changes that --commit "
                              "would include; commit or stash them first")
-    text = describe(plan, pr, branch=branch if commit and pr.edits else None)
+    text = describe(plan, pr, branch=branch if commit and pr.edits else None,
+                    residual=residual_view(plan, residual_files(plan)))
     if git is not None and commit and pr.edits:
         git.create_branch(branch, force=force)
     for relpath, new_text in pr.edits.items():

@@ -22,12 +22,18 @@ def generate(
     evidence: Annotated[str | None, typer.Option(
         "--evidence", help="audit.json from `migrator audit --plan`: suggest username "
         "exemptions for the users whose own pods violate the plan.")] = None,
+    drops: Annotated[list[str] | None, typer.Option(
+        "--drop-guarantee", metavar="PSP:FIELD",
+        help="Leave a residual PSP rule out of the generated policies (repeatable), "
+        "e.g. baseline:spec.volumes.")] = None,
 ) -> None:
-    """Namespace manifests (two phases), securityContext patches and the admission config."""
+    """Namespace manifests (two phases), securityContext patches, residual policies for
+    what Pod Security drops, and the admission config."""
     from migrator.app.generate import generate as run
 
     raise typer.Exit(run(plan_path, out, force=force, fmt=fmt, sources=sources or (),
-                         echo=typer.echo, err=err_line, evidence_path=evidence))
+                         echo=typer.echo, err=err_line, evidence_path=evidence,
+                         drops=drops or ()))
 
 
 @edge

@@ -57,11 +57,12 @@ def _blocker_count(blockers: list[Blocker]) -> int:
     return sum(b.get("count", 1) for b in blockers)
 
 
-def _details(ns: PlanNamespace) -> list[str]:
+def _details(ns: PlanNamespace, residual: dict[str, Any] | None = None) -> list[str]:
     lines = [f"\n{ns['name']}: enforce {ns['recommended']['enforce']}"
              f" ({ns['recommended']['enforce_version']})"]
     lines += [f"  {warning}" for warning in ns["warnings"]]
     lines += [f"  - {line}" for line in ns["reasoning"]]
+    lines += _residual_lines(residual)
     by_object: dict[str, list[Blocker]] = {}
     for b in ns["blockers"]:
         by_object.setdefault(b["object"], []).append(b)
@@ -97,6 +98,8 @@ def render_plan(plan: Plan, details: bool = False) -> None:
              for flip in ns.get("flips_across_upgrade") or ()]
     flipped = ([f"\nTemplates whose verdict flips across the upgrade ({len(flips)}):", *flips]
                if flips else [])
+    residual = {str(e["namespace"]): e
+                for e in (plan.get("residual") or {}).get("namespaces") or ()}
     footer = (f"\n{summary['namespaces']} namespaces: "
               + ", ".join(f"{n} {lv}" for lv, n in summary["by_recommended_level"].items())
               + f"; {summary['blockers']} blockers (details in plan.json)")
@@ -108,7 +111,7 @@ def render_plan(plan: Plan, details: bool = False) -> None:
                   for r in rows]
         if details:
             for ns in plan["namespaces"]:
-                lines += _details(ns)
+                lines += _details(ns, residual.get(ns["name"]))
         else:
             lines.append(f"\n(one line per namespace past {TABLE_LIMIT}; --details prints "
                          "each one's reasoning and blockers, report.md sums them up)")
@@ -131,7 +134,7 @@ def render_plan(plan: Plan, details: bool = False) -> None:
     console.print("floor: strictest level every template and pod passes (pinned/target); "
                   "PSP ceiling: loosest usable PSP, strict/practical")
     for ns in plan["namespaces"]:
-        for i, line in enumerate(_details(ns)):
+        for i, line in enumerate(_details(ns, residual.get(ns["name"]))):
             if i == 0:
                 console.print(f"\n[bold]{escape(line.lstrip())}[/]")
             elif line.lstrip() in ns["warnings"]:
@@ -141,6 +144,22 @@ def render_plan(plan: Plan, details: bool = False) -> None:
     for line in flipped:
         console.print(f"[bold]{escape(line)}[/]" if not line.startswith("  ") else escape(line))
     console.print(escape(footer))
+
+
+def _residual_lines(entry: dict[str, Any] | None) -> list[str]:
+    """What the namespace's residual policy keeps, reports and would reject."""
+    if not entry:
+        return []
+    from migrator.psp.residual import short_field
+
+    kept = [f"{a['psp']}: " + ", ".join(short_field(r["field"]) for r in a["rules"])
+            for a in entry["alternatives"] if a["rules"]]
+    lines = [f"  - residual policy keeps {'; '.join(kept)}"] if kept else []
+    lines += [f"  residual rule reported, not generated: {r['psp']} {r['field']}: {r['reason']}"
+              for r in entry["reported"]]
+    lines += [f"  residual policy would reject {r['object']}: {r['message']}"
+              for r in entry["rejects"]]
+    return lines
 
 
 @edge

@@ -66,6 +66,7 @@ from migrator.model.plan import Plan
 from migrator.model.serialise import dump_yaml
 from migrator.model.workloads import TEMPLATE_PATHS
 from migrator.plan.checking import check_object
+from migrator.report.render import md, md_code
 from migrator.report.templating import render
 
 SUFFIXES = (".yaml", ".yml")
@@ -907,8 +908,10 @@ def _violations(patch: WorkloadPatch) -> list[str]:
     return [f"{v.check}: {v.text()}" for v in patch.before]
 
 
-def describe(plan: Plan, pr: PullRequest, *, branch: str | None) -> str:
-    """The Markdown pull-request description."""
+def describe(plan: Plan, pr: PullRequest, *, branch: str | None,
+             residual: Mapping[str, Any] | None = None) -> str:
+    """The Markdown pull-request description; `residual` (the view of the residual
+    policies `migrator generate` writes) adds what they keep and what they do not."""
     groups = []
     for status, title in STATUSES.items():
         items = []
@@ -942,6 +945,8 @@ def describe(plan: Plan, pr: PullRequest, *, branch: str | None) -> str:
     counts = Counter(e.status for e in pr.entries)
     return render(
         "pr-description.md.j2",
+        md=md,
+        code=md_code,
         pin=plan.get("pin_version"),
         branch=branch,
         groups=groups,
@@ -950,6 +955,7 @@ def describe(plan: Plan, pr: PullRequest, *, branch: str | None) -> str:
         unparseable=[str(u) for u in pr.unparseable],
         notes=pr.notes,
         unpatched_defaults=unpatched_rows(select(plan)),
+        residual=residual,
     )
 
 

@@ -106,15 +106,27 @@ def phase2(ns: PlanNamespace, exempt: str | None = None) -> str:
     return comment(lines) + dump_yaml(_manifest(str(ns["name"]), _labels(ns, _ALL)))
 
 
-def _kustomization(phase: str, files: Sequence[str], how: Sequence[str]) -> str:
+def _kustomization(phase: str, files: Sequence[str], how: Sequence[str],
+                   extra: Sequence[str] = ()) -> str:
     body = {"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
-            "resources": list(files)}
-    return comment([f"{phase}: the Pod Security labels of every planned namespace.", *how]) \
-        + dump_yaml(body)
+            "resources": [*files, *extra]}
+    lines = [f"{phase}: the Pod Security labels of every planned namespace.", *how]
+    if extra:
+        lines.append("It also creates the residual ValidatingAdmissionPolicies "
+                     "(../../residual-policies) and binds them here.")
+    return comment(lines) + dump_yaml(body)
 
 
-def namespace_files(plan: Plan) -> dict[str, str]:
-    """Every file below `namespaces/`, keyed by relative path, sorted."""
+def namespace_files(plan: Plan,
+                    bindings: Mapping[str, Sequence[str]] | None = None) -> dict[str, str]:
+    """Every file below `namespaces/`, keyed by relative path, sorted. `bindings` names the
+    residual policy bindings of each phase folder, which its kustomization lists too."""
+    bindings = bindings or {}
+
+    def extra(phase: str) -> list[str]:
+        found = list(bindings.get(phase) or ())
+        return [*found, "../../residual-policies"] if found else []
+
     files: dict[str, str] = {}
     names: list[str] = []
     exempt = dict(exemptions(plan)["namespaces"])
@@ -127,10 +139,10 @@ def namespace_files(plan: Plan) -> dict[str, str]:
         "Apply: kubectl apply --server-side -k namespaces/phase1-audit",
         "Only labels are set; the namespaces must already exist. Watch the warnings and the",
         "audit log (annotation pod-security.kubernetes.io/audit-violations) before phase 2.",
-    ))
+    ), extra(PHASE1))
     files[f"{PHASE2}/kustomization.yaml"] = _kustomization(PHASE2, names, (
         "Preview: kubectl apply --server-side --dry-run=server -k namespaces/phase2-enforce",
         "(the API server warns about running pods that the new enforce level would reject).",
         "Apply: kubectl apply --server-side -k namespaces/phase2-enforce",
-    ))
+    ), extra(PHASE2))
     return dict(sorted(files.items()))

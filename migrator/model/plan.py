@@ -235,3 +235,5 @@ class Plan(TypedDict):
     rbac_cleanup: dict[str, Any]
     namespaces: list[PlanNamespace]
     server_dry_run: NotRequired[dict[str, Any] | None]
+    #: The PSP rules Pod Security does not enforce, proved (absent in older plans).
+    residual: NotRequired[dict[str, Any]]

@@ -25,6 +25,7 @@ from migrator.model.owners import OwnerIndex
 from migrator.model.plan import PLAN_SCHEMA
 from migrator.model.words import count
 from migrator.model.workloads import pod_template
+from migrator.plan.residual import residual_plan
 from migrator.plan.simulate import NamespaceSimulation, Subject, simulate
 from migrator.plan.survey import analyze_psps
 from migrator.plan.today import Today, admission_key, admission_today, psp_admission_seen
@@ -815,6 +816,10 @@ def build_plan(
                 "No running pod carries the kubernetes.io/psp annotation PSP admission "
                 "writes: the PodSecurityPolicy admission plugin does not seem to run, so no "
                 "workload is taken as rejected today.")
+    residual = residual_plan(inventory, access, index, {
+        item["name"]: (Level(item["recommended"]["enforce"]),
+                       Version.parse(item["recommended"]["enforce_version"]))
+        for item in namespaces}, upgrade_to)
     by_level: dict[str, int] = {str(lv): 0 for lv in LEVELS_BY_RANK}
     for item in namespaces:
         by_level[item["recommended"]["enforce"]] += 1
@@ -862,5 +867,6 @@ def build_plan(
         "psps": [a.to_dict() for a in analyses.values()],
         "rbac_cleanup": psp_rbac_cleanup(inventory),
         "namespaces": namespaces,
+        "residual": residual,
     }
 

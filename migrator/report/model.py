@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from migrator.generate.residual import residual_files, residual_view
 from migrator.model.inventory import Inventory
 from migrator.model.plan import PLAN_FILE, Plan, PlanNamespace
 from migrator.model.words import count, join
@@ -480,8 +481,22 @@ def _checks(item: Mapping[str, Any]) -> str:
     return ", ".join(sorted({v["check"] for v in item["violations"]}))
 
 
+def _kept_by(residual: Json) -> dict[tuple[str, str], str]:
+    """(PSP, field) -> the residual policies that keep it, with their namespaces."""
+    found: dict[tuple[str, str], list[str]] = {}
+    if not residual.get("api_version"):
+        return {}
+    for policy in residual["policies"]:
+        for alt in policy["alternatives"]:
+            for rule in alt["rules"]:
+                found.setdefault((alt["psp"], rule["field"]), []).append(
+                    f"{policy['name']} ({', '.join(policy['namespaces'])})")
+    return {key: ", ".join(names) for key, names in found.items()}
+
+
 def _findings(plan: Plan, namespaces: list[Json], psps: list[Json],
-              helm: Json, dry_run: Json | None) -> tuple[list[Json], list[Json]]:
+              helm: Json, dry_run: Json | None, residual: Json
+              ) -> tuple[list[Json], list[Json]]:
     blockers: list[Json] = []
     warnings: list[Json] = []
     for ns in namespaces:
@@ -533,10 +548,17 @@ def _findings(plan: Plan, namespaces: list[Json], psps: list[Json],
                 f"{item['object']}: a {item['server']} server refuses to create its pods "
                 f"({'; '.join(item['errors'])})"))
     _dry_run_findings(namespaces, dry_run, blockers, warnings)
+    kept = _kept_by(residual)
     for psp in psps:
         for g in psp["lost_guarantees"]:
+            where = kept.get((str(psp["name"]), str(g["field"])))
+            note = ""
+            if where:
+                noun = "policies" if "), " in where else "policy"
+                note = f"; kept by the residual ValidatingAdmission{noun.capitalize()} {where}"
             warnings.append(_finding(
-                "lost-guarantee", None, f"{g['field']} = {g['value']}: {g['explanation']}",
+                "lost-guarantee", None,
+                f"{g['field']} = {g['value']}: {g['explanation']}{note}",
                 f"PSP {psp['name']}"))
     for r in helm["current"]:
         blockers.append(_finding(
@@ -752,7 +774,8 @@ def build_report(
     psps = _psps(plan)
     helm_view = _helm(helm)
     dry_run = _dry_run_summary(plan.get("server_dry_run"))
-    blockers, warnings = _findings(plan, namespaces, psps, helm_view, dry_run)
+    residual = residual_view(plan, residual_files(plan))
+    blockers, warnings = _findings(plan, namespaces, psps, helm_view, dry_run, residual)
     evidence_view = _evidence(evidence) if evidence is not None else None
     if evidence_view is not None:
         blockers.extend(_evidence_findings(evidence_view))
@@ -809,6 +832,7 @@ def build_report(
         "helm": helm_view,
         "helm_fix": HELM_FIX,
         "cleanup": cleanup,
+        "residual": residual,
         "rollout": _rollout(plan, namespaces, cleanup, status == BLOCKED),
         "unreadable": [dict(u) for u in plan["unreadable"]],
         "fail_on_rules": {k: list(v) for k, v in FAIL_ON_RULES.items()},
