@@ -216,6 +216,7 @@ def plan(
         err_line(f"note: {note}")
     if not quiet:
         render_plan(run.plan, details=details)
-        typer.echo(f"\nwrote {run.plan_path} and the reports {out}/report.html, report.md (the summary for a ticket), report-details.md")
+        typer.echo(f"\nwrote {run.plan_path} and the reports {out}/report.html, report.md "
+                   "(the summary for a ticket), report-details.md")
     if run.code:
         raise typer.Exit(run.code)
