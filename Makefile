@@ -23,3 +23,4 @@ bench:
 	$(PY) benchmarks/plan.py
 	$(PY) benchmarks/read_pods.py
 	$(PY) benchmarks/audit.py
+	$(PY) benchmarks/end_to_end.py --pods 25000 --namespaces 2000

@@ -29,7 +29,7 @@ from migrator.files.source import read_files  # noqa: E402
 run_report = edged(run_report)
 
 DEMO = Path(__file__).resolve().parents[1] / "fixtures" / "demo"
-FILES = ("report.html", "report.md", "report.json", "plan.json")
+FILES = ("report.html", "report.md", "report-details.md", "report.json", "plan.json")
 
 
 class Output:
@@ -107,7 +107,8 @@ def test_existing_report_needs_force(tmp_path: Path) -> None:
     o = Output()
     assert o.run([str(DEMO)], out=str(tmp_path), quiet=True) == EXIT_OK
     assert o.run([str(DEMO)], out=str(tmp_path), quiet=True) == EXIT_ERROR
-    assert o.err == [f"error: {tmp_path}: report.html, report.md, report.json, plan.json "
+    assert o.err == [f"error: {tmp_path}: report.html, report.md, report-details.md, report.json, "
+                     "plan.json "
                      "already exist; pass --force to overwrite"]
     assert o.run([str(DEMO)], out=str(tmp_path), quiet=True, force=True) == EXIT_OK
 
@@ -140,7 +141,7 @@ def test_nothing_but_unreadable_files_is_nothing_to_report(tmp_path: Path) -> No
 def test_report_from_plan_in_its_own_folder(tmp_path: Path) -> None:
     o = Output()
     assert o.run([str(DEMO)], out=str(tmp_path), quiet=True) == EXIT_OK
-    for name in FILES[:3]:
+    for name in FILES[:4]:
         (tmp_path / name).unlink()
     plan_before = (tmp_path / "plan.json").read_text(encoding="utf-8")
     assert o.run(plan_file=str(tmp_path / "plan.json"), out=str(tmp_path)) == EXIT_OK, o.errors

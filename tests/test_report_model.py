@@ -102,11 +102,14 @@ def test_an_active_workload_the_enforce_label_rejects_is_a_blocker() -> None:
 def test_pods_fold_into_their_rejected_template() -> None:
     plan = clean(demo_plan())
     ns = namespace(plan, "team-a")
-    for ref in ("Deployment/web", "Pod/web-6b7f9-4xz8m", "Pod/web-6b7f9-9p2lk"):
+    # The two replicas of web are one pod shape: one subject with a count.
+    assert subject(ns, "Pod/web-6b7f9-4xz8m")["count"] == 2
+    for ref in ("Deployment/web", "Pod/web-6b7f9-4xz8m"):
         subject(ns, ref)["verdicts"]["baseline:v1.24"] = [VIOLATION]
     view = namespace(build_report(plan), "team-a")
     assert [(r["object"], r["pods"]) for r in view["rejected_at_pin"]] == [
         ("Deployment/web", ["web-6b7f9-4xz8m", "web-6b7f9-9p2lk"])]
+    assert "pod_count" not in view["rejected_at_pin"][0]  # the names listed tell it
 
 
 def test_new_checks_at_the_target_version_warn_before_the_upgrade() -> None:

@@ -1,12 +1,13 @@
 """`migrator report` as plain functions: the command line calls these and exits with their code.
 
 Owns the edges of the readiness report: reading its input (a plan.json, manifests, one live
-cluster, or several contexts at once), writing its files (`report.html`, `report.md`,
-`report.json` and `plan.json`; for a fleet one folder per context plus `index.html` and
-`fleet.json`), printing a short summary through the `echo` and `err` callables it is given,
-and the exit code: 0, 1 when the `--fail-on` gate fails (`migrator.report.model.FAIL_ON_RULES`
-says on what), 2 when an input could not be read or a cluster could not be planned. Every
-`MigratorError` becomes one line through `err`; nothing here raises it to the caller.
+cluster, or several contexts at once), writing its files (`report.html`, `report.md` (the
+summary that fits a ticket), `report-details.md`, `report.json` and `plan.json`; for a
+fleet one folder per context plus `index.html` and `fleet.json`), printing a short summary
+through the `echo` and `err` callables it is given, and the exit code: 0, 1 when the
+`--fail-on` gate fails (`migrator.report.model.FAIL_ON_RULES` says on what), 2 when an
+input could not be read or a cluster could not be planned. Every `MigratorError` becomes
+one line through `err`; nothing here raises it to the caller.
 """
 
 from __future__ import annotations
@@ -40,10 +41,18 @@ from migrator.model.serialise import plan_json
 from migrator.model.words import count
 from migrator.plan.gaps import plan_gaps
 from migrator.report.model import build_report, gate
-from migrator.report.render import render_fleet, render_html, render_json, render_markdown
+from migrator.report.render import (
+    render_fleet,
+    render_html,
+    render_json,
+    render_markdown,
+    render_markdown_details,
+)
 from migrator.report.rules import FAIL_ON
 
-REPORT_FILES = ("report.html", "report.md", "report.json")
+#: report.md is the ticket and pull-request body (it always fits 65,536 characters);
+#: report-details.md holds every namespace in detail.
+REPORT_FILES = ("report.html", "report.md", "report-details.md", "report.json")
 
 Echo = Callable[[str], None]
 
@@ -92,9 +101,11 @@ def write_report(
     report = report_of(plan, source=source, inventory=inventory, helm=helm,
                        generated_at=generated_at, cluster_name=cluster_name, evidence=evidence)
     folder = Path(out)
+    details = render_markdown_details(report)
     texts = {
         "report.html": render_html(report),
-        "report.md": render_markdown(report),
+        "report.md": render_markdown(report, details),
+        "report-details.md": details,
         "report.json": render_json(report),
     }
     if write_plan:
@@ -331,7 +342,9 @@ def _run_fleet(
             report = outcome.report
             sub = folder / outcome.directory
             files[sub / "report.html"] = render_html(report)
-            files[sub / "report.md"] = render_markdown(report)
+            details = render_markdown_details(report)
+            files[sub / "report.md"] = render_markdown(report, details)
+            files[sub / "report-details.md"] = details
             files[sub / "report.json"] = render_json(report)
             files[sub / PLAN_FILE] = plan_json(outcome.plan)
         view = fleet_view(outcomes, generated_at)

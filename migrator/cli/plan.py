@@ -23,8 +23,12 @@ from migrator.cli.options import (
     scope,
 )
 from migrator.model.escape import terminal
-from migrator.model.plan import Blocker, Plan
+from migrator.model.plan import Blocker, Plan, PlanNamespace
 from migrator.pss.server import NEWEST_SERVER_MINOR
+
+#: Past this many namespaces the summary is one plain line per namespace, and the
+#: reasoning and blockers of each are printed only with --details.
+TABLE_LIMIT = 50
 
 
 def safe(text: object) -> str:
@@ -35,89 +39,134 @@ def safe(text: object) -> str:
     return escape(terminal(str(text)))
 
 
-def render_plan(plan: Plan) -> None:
-    from rich.console import Console
-    from rich.table import Table
+def _notes(ns: PlanNamespace, markup: bool) -> str:
+    notes = []
+    if ns["looser_than_psp"]:
+        notes.append("[bold red]LOOSER THAN PSP[/]" if markup else "LOOSER THAN PSP")
+    if ns["system"]:
+        notes.append("system")
+    if ns["exempt"]:
+        notes.append("exempt")
+    if any(m["passes_only_because_of_mutation"] for m in ns["mutation"]):
+        notes.append("[yellow]mutation-only pass[/]" if markup else "mutation-only pass")
+    if ns["rejected_today"]:
+        notes.append("PSP rejects some today")
+    if ns.get("flips_across_upgrade"):
+        notes.append("[yellow]flips on upgrade[/]" if markup else "flips on upgrade")
+    if ns.get("invalid"):
+        notes.append("[bold red]invalid pods[/]" if markup else "invalid pods")
+    return ", ".join(notes)
 
-    console = Console(highlight=False, width=max(160, Console().width))
+
+def _row(ns: PlanNamespace, pin: str, target: str, markup: bool) -> list[str]:
+    rec, floor, ceiling = ns["recommended"], ns["floor"], ns["ceiling"]
+    floors = "/".join(dict.fromkeys(floor[v] for v in (pin, target) if v in floor))
+    return [ns["name"], rec["enforce"], rec["audit"], floors,
+            f"{ceiling['strict'] or '-'}/{ceiling['practical'] or '-'}", ns["after_patches"],
+            str(_blocker_count(ns["blockers"])), _notes(ns, markup)]
+
+
+def _blocker_count(blockers: list[Blocker]) -> int:
+    """Blockers as the summary counts them: a pod shape counts once per pod."""
+    return sum(b.get("count", 1) for b in blockers)
+
+
+def _details(ns: PlanNamespace, residual: dict[str, Any] | None = None) -> list[str]:
+    lines = [f"\n{ns['name']}: enforce {ns['recommended']['enforce']}"
+             f" ({ns['recommended']['enforce_version']})"]
+    lines += [f"  {warning}" for warning in ns["warnings"]]
+    lines += [f"  - {line}" for line in ns["reasoning"]]
+    lines += _residual_lines(residual)
+    by_object: dict[str, list[Blocker]] = {}
+    for b in ns["blockers"]:
+        by_object.setdefault(b["object"], []).append(b)
+    templates = {ref for ref, items in by_object.items() if items[0]["template"]}
+    owners = {s["kind"] + "/" + s["name"]: s["owner"] for s in ns["subjects"]}
+    custom = {s["kind"] + "/" + s["name"] for s in ns["subjects"] if s.get("custom")}
+    for ref, items in by_object.items():
+        if owners.get(ref) in templates:
+            continue  # its template is listed: the pods are replicas of it
+        fixable = all(b["patchable"] for b in items)
+        checks = ", ".join(b["check"] for b in items)
+        shape = items[0].get("count", 1)
+        shown = f"{ref} (custom workload)" if ref in custom else ref
+        lines.append(f"  short of {items[0]['level']}: {shown}"
+                     + (f" (and {shape - 1} more pods of the same shape)" if shape > 1 else "")
+                     + f": {checks}" + (" (fixed by the generated patch)" if fixable else ""))
+    return lines
+
+
+COLUMNS = ("namespace", "enforce", "audit/warn", "floor", "PSP ceiling", "after patches",
+           "short of next", "notes")
+
+
+def render_plan(plan: Plan, details: bool = False) -> None:
+    """The terminal summary: a table and each namespace's reasoning, or past TABLE_LIMIT
+    namespaces one line per namespace (the reasoning too with `details`)."""
     pin, target = plan["pin_version"], plan["target_version"]
     servers: Mapping[str, Any] = plan.get("servers") or {}
     upgrade = (f"; servers {servers.get('current')} today, {servers.get('upgrade_to')} after "
                "the upgrade" if servers.get("current") != servers.get("upgrade_to")
                else f"; server {servers.get('current')}") if servers else ""
-    table = Table(title=f"Pod Security plan: labels pinned to {pin}, also judged at {target}"
-                  + upgrade)
-    for column in ("namespace", "enforce", "audit/warn", "floor", "PSP ceiling",
-                   "after patches", "short of next", "notes"):
+    title = f"Pod Security plan: labels pinned to {pin}, also judged at {target}{upgrade}"
+    summary = plan["summary"]
+    flips = [f"  {ns['name']}: {flip['text']}" for ns in plan["namespaces"]
+             for flip in ns.get("flips_across_upgrade") or ()]
+    flipped = ([f"\nTemplates whose verdict flips across the upgrade ({len(flips)}):", *flips]
+               if flips else [])
+    residual = {str(e["namespace"]): e
+                for e in (plan.get("residual") or {}).get("namespaces") or ()}
+    footer = (f"\n{summary['namespaces']} namespaces: "
+              + ", ".join(f"{n} {lv}" for lv, n in summary["by_recommended_level"].items())
+              + f"; {summary['blockers']} failed checks stand between the enforced levels "
+              "and the next stricter ones (details in plan.json)")
+    if len(plan["namespaces"]) > TABLE_LIMIT:
+        rows = [list(COLUMNS)] + [_row(ns, pin, target, False) for ns in plan["namespaces"]]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS) - 1)]
+        lines = [title]
+        lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1]
+                  for r in rows]
+        if details:
+            for ns in plan["namespaces"]:
+                lines += _details(ns, residual.get(ns["name"]))
+        else:
+            lines.append(f"\n(one line per namespace past {TABLE_LIMIT}; --details prints "
+                         "each one's reasoning and blockers, report.md sums them up)")
+        lines += flipped
+        echo("\n".join(line.rstrip() for line in lines) + footer)
+        return
+
+    from rich.console import Console
+    from rich.table import Table
+
+    escape = safe
+    console = Console(highlight=False, width=max(160, Console().width))
+    table = Table(title=title)
+    for column in COLUMNS:
         table.add_column(column, no_wrap=True)
     for ns in plan["namespaces"]:
-        rec, floor, ceiling = ns["recommended"], ns["floor"], ns["ceiling"]
-        notes = []
-        if ns["looser_than_psp"]:
-            notes.append("[bold red]LOOSER THAN PSP[/]")
-        if ns["system"]:
-            notes.append("system")
-        if ns["exempt"]:
-            notes.append("exempt")
-        if any(m["passes_only_because_of_mutation"] for m in ns["mutation"]):
-            notes.append("[yellow]mutation-only pass[/]")
-        if ns["rejected_today"]:
-            notes.append("PSP rejects some today")
-        if ns.get("flips_across_upgrade"):
-            notes.append("[yellow]flips on upgrade[/]")
-        if ns.get("invalid"):
-            notes.append("[bold red]invalid pods[/]")
-        floors = "/".join(dict.fromkeys(floor[v] for v in (pin, target) if v in floor))
-        table.add_row(
-            safe(ns["name"]), rec["enforce"], rec["audit"], floors,
-            f"{ceiling['strict'] or '-'}/{ceiling['practical'] or '-'}", ns["after_patches"],
-            str(len(ns["blockers"])), ", ".join(notes))
+        row = _row(ns, pin, target, True)
+        table.add_row(*[escape(c) for c in row[:-1]], row[-1])
     console.print(table)
     console.print("floor: strictest level every template and pod passes (pinned/target); "
                   "PSP ceiling: loosest usable PSP, strict/practical")
-    residual = {str(e["namespace"]): e
-                for e in (plan.get("residual") or {}).get("namespaces") or ()}
     for ns in plan["namespaces"]:
-        console.print(f"\n[bold]{safe(ns['name'])}[/]: enforce {ns['recommended']['enforce']}"
-                      f" ({ns['recommended']['enforce_version']})")
-        for warning in ns["warnings"]:
-            console.print(f"  [bold red]{safe(warning)}[/]")
-        for line in ns["reasoning"]:
-            console.print(f"  - {safe(line)}")
-        _residual_lines(console, residual.get(ns["name"]))
-        by_object: dict[str, list[Blocker]] = {}
-        for b in ns["blockers"]:
-            by_object.setdefault(b["object"], []).append(b)
-        templates = {ref for ref, items in by_object.items() if items[0]["template"]}
-        owners = {s["kind"] + "/" + s["name"]: s["owner"] for s in ns["subjects"]}
-        custom = {s["kind"] + "/" + s["name"] for s in ns["subjects"] if s.get("custom")}
-        for ref, items in by_object.items():
-            if owners.get(ref) in templates:
-                continue  # its template is listed: the pods are replicas of it
-            fixable = all(b["patchable"] for b in items)
-            checks = ", ".join(b["check"] for b in items)
-            shown = f"{ref} (custom workload)" if ref in custom else ref
-            console.print(f"  short of {items[0]['level']}: {safe(shown)}: {safe(checks)}"
-                          + (" (fixed by the generated patch)" if fixable else ""))
-    summary = plan["summary"]
-    flips = [(ns["name"], f) for ns in plan["namespaces"]
-             for f in ns.get("flips_across_upgrade") or ()]
-    if flips:
-        console.print(f"\n[bold]Templates whose verdict flips across the upgrade "
-                      f"({len(flips)})[/]:")
-        for name, flip in flips:
-            console.print(f"  {safe(name)}: {safe(flip['text'])}")
-    console.print(f"\n{summary['namespaces']} namespaces: "
-                  + ", ".join(f"{n} {lv}" for lv, n in summary["by_recommended_level"].items())
-                  + f"; {summary['blockers']} failed checks stand between the enforced levels "
-                  "and the next stricter ones (details in plan.json)")
+        for i, line in enumerate(_details(ns, residual.get(ns["name"]))):
+            if i == 0:
+                console.print(f"\n[bold]{escape(line.lstrip())}[/]")
+            elif line.lstrip() in ns["warnings"]:
+                console.print(f"  [bold red]{escape(line.lstrip())}[/]")
+            else:
+                console.print(escape(line))
+    for line in flipped:
+        console.print(f"[bold]{escape(line)}[/]" if not line.startswith("  ") else escape(line))
+    console.print(escape(footer))
 
 
-
-def _residual_lines(console: Any, entry: dict[str, Any] | None) -> None:
+def _residual_lines(entry: dict[str, Any] | None) -> list[str]:
     """What the namespace's residual policy keeps, reports and would reject."""
     if not entry:
-        return
+        return []
     from migrator.psp.residual import short_field
 
     kept = [f"{a['psp']}: " + ", ".join(short_field(r["field"]) for r in a["rules"])
@@ -127,8 +176,7 @@ def _residual_lines(console: Any, entry: dict[str, Any] | None) -> None:
               for r in entry["reported"]]
     lines += [f"  residual policy would reject {r['object']}: {r['message']}"
               for r in entry["rejects"]]
-    for line in lines:
-        console.print(line, markup=False)
+    return lines
 
 
 @edge
@@ -166,6 +214,9 @@ def plan(
     force: Annotated[bool, typer.Option("--force", help="Replace an existing plan.json and "
                                         "reports.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No terminal summary.")] = False,
+    details: Annotated[bool, typer.Option(
+        "--details", help=f"Print each namespace's reasoning and blockers even past "
+        f"{TABLE_LIMIT} namespaces.")] = False,
 ) -> None:
     """Decide each namespace's Pod Security level and write plan.json and the reports.
 
@@ -196,8 +247,9 @@ def plan(
     for note in servers.get("notes") or () if not quiet else ():
         err_line(f"note: {note}")
     if not quiet:
-        render_plan(run.plan)
-        echo(f"\nwrote {run.plan_path} and the reports {out}/report.html, report.md")
+        render_plan(run.plan, details=details)
+        echo(f"\nwrote {run.plan_path} and the reports {out}/report.html, report.md "
+             "(the summary for a ticket), report-details.md")
         echo(run.headline)
     if run.gaps:
         err_line(f"incomplete: {len(run.gaps)} thing{'s' if len(run.gaps) != 1 else ''} could "

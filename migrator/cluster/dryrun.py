@@ -136,14 +136,28 @@ def offline_pods(entry: Mapping[str, Any], level_version: LevelVersion,
             continue  # the server skips pods whose runtimeClass is exempt
         name = str(subject.get("name"))
         if level_version.level is Level.PRIVILEGED:
-            pods[name] = ""
-            continue
-        judged = subject.get("verdicts") or {}
-        verdicts = judged.get(_equivalent_key(judged, level_version, server))
-        if verdicts is None:
-            raise UsageError(f"the plan holds no verdict at {key} for pod {name}")
-        pods[name] = ", ".join(str(v.get("reason")) for v in verdicts)
+            reasons = ""
+        else:
+            judged = subject.get("verdicts") or {}
+            verdicts = judged.get(_equivalent_key(judged, level_version, server))
+            if verdicts is None:
+                raise UsageError(f"the plan holds no verdict at {key} for pod {name}")
+            reasons = ", ".join(str(v.get("reason")) for v in verdicts)
+        for pod in _shape_pods(subject):
+            pods[pod] = reasons
     return pods
+
+
+def _shape_pods(subject: Mapping[str, Any]) -> list[str]:
+    """The pod names a plan subject stands for: a shape of `count` pods keeps only its
+    first names (sorted); the others are named after the last of them, so they sort
+    after it and the first pod of each group of reasons is still a real name."""
+    examples = [str(n) for n in subject.get("examples") or ()] or [str(subject.get("name"))]
+    count = subject.get("count")
+    count = count if isinstance(count, int) and count > len(examples) else len(examples)
+    last = examples[-1]
+    return examples + [f"{last} (+{i} of the same shape)"
+                       for i in range(1, count - len(examples) + 1)]
 
 
 def _dry_run_namespace(

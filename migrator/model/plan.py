@@ -38,6 +38,8 @@ class Blocker(TypedDict):
     patchable: bool
     #: for a rejection today: the PSP whose rule rejects the pods
     psp: NotRequired[str | None]
+    #: for a pod shape held more than once: how many pods it stands for
+    count: NotRequired[int]
 
 
 class Subject(TypedDict):
@@ -55,6 +57,10 @@ class Subject(TypedDict):
     exempt: bool
     #: on today's API server
     verdicts: dict[str, list[Violation]]
+    #: for a pod shape held more than once: how many pods share it (`name` is the first)
+    count: NotRequired[int]
+    #: ... and the first few of their names, sorted
+    examples: NotRequired[list[str]]
     #: on the server after the upgrade, where it differs from `verdicts`
     verdicts_after_upgrade: NotRequired[dict[str, list[Violation]]]
     #: the 422 errors by server ("now", "after") that refuse to create its pods

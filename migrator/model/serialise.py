@@ -2,7 +2,8 @@
 
 Owns `dump_yaml` (block style, keys in insertion order, Unicode kept, long lines unbroken
 unless a width is given), `to_yaml` (the same without the final newline, for templates),
-`to_json` and `plan_json` (the indentation plan.json and report.json are written with),
+`to_json` and `plan_json` (the indentation plan.json and report.json are written with;
+indented JSON is encoded by msgspec, byte for byte what `json.dumps(indent=...)` writes),
 `comment` (YAML comment lines) and `sorted_json` (a value with its mappings sorted by key,
 for deterministic output).
 """
@@ -10,9 +11,11 @@ for deterministic output).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import msgspec
 import yaml
 
 #: YAML line width: wide enough that no generated line is folded.
@@ -30,7 +33,23 @@ def to_yaml(value: Any) -> str:
     return dump_yaml(value, width=80).rstrip("\n")
 
 
+_ENCODE = msgspec.json.Encoder().encode
+#: Where msgspec may have written a float unlike `json.dumps` does: with an exponent (`1e16`,
+#: not `1e+16`) or without one (`0.00001`, not `1e-05`). Only then is the value searched
+#: for floats, and written by the stdlib if it holds one. (A NaN or infinity, which JSON
+#: cannot hold, is written as null.)
+_EXPONENT = re.compile(rb"[0-9][eE]|0\.0000")
+
+
 def to_json(value: Any, indent: int | None = None) -> str:
+    """`value` as JSON text, Unicode kept; `indent` as in `json.dumps`."""
+    if indent is not None:
+        try:
+            encoded = _ENCODE(value)
+        except (TypeError, ValueError, OverflowError):
+            encoded = b""
+        if encoded and not (_EXPONENT.search(encoded) and _has_float(value)):
+            return msgspec.json.format(encoded, indent=indent).decode()
     return json.dumps(value, indent=indent, sort_keys=False, ensure_ascii=False)
 
 
@@ -46,6 +65,17 @@ def inline_value(value: Any) -> str:
         except yaml.YAMLError:
             pass
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
+def _has_float(value: Any) -> bool:
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, float):
+            return True
+        if isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return False
 
 
 def plan_json(value: Any) -> str:

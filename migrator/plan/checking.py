@@ -11,12 +11,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from migrator.model.workloads import is_custom, pod_template, template_path
 from migrator.pss.api import Level, Version
 from migrator.pss.registry import Violation
 from migrator.pss.server import (
     Origin,
     ServerVersion,
+    Verdict,
     origin_of,
     server_ranges,
     verdict,
@@ -83,6 +86,13 @@ class ObjectResult:
         }
 
 
+_ENCODE = msgspec.json.Encoder().encode
+#: (level, version, server, origin, template path, pod metadata, pod spec) -> (verdict,
+#: verdicts by server), for objects of the same content (a chart in many namespaces).
+_JUDGED: dict[Any, tuple[Verdict, list[tuple[str, str]]]] = {}
+_JUDGED_LIMIT = 10_000
+
+
 def check_object(
     obj: dict[str, Any],
     source: str,
@@ -99,11 +109,27 @@ def check_object(
     server = server or ServerVersion.newest()
     metadata = obj.get("metadata") or {}
     origin = origin_of(obj)
-    path = template_path(obj)
-    found = verdict(level, version, template.metadata, template.spec, server, origin,
-                    template_path=".".join(path) if path else None)
-    ranges = server_ranges(verdict_by_server(level, version, template.metadata, template.spec,
-                                             origin)) if origin is Origin.CREATED else []
+    path = template_path(obj) or None
+    key: Any = None
+    if origin is Origin.CREATED:  # (a stored pod's verdict is cached by its security key)
+        try:  # the same pod (template) in many objects is judged once: a pure function of it
+            key = (level, version, server, origin, path, _ENCODE(template.metadata),
+                   _ENCODE(template.spec))
+        except (TypeError, ValueError, OverflowError):
+            key = None
+    judged = _JUDGED.get(key) if key is not None else None
+    if judged is None:
+        found = verdict(level, version, template.metadata, template.spec, server, origin,
+                        template_path=".".join(path) if path else None)
+        ranges = server_ranges(verdict_by_server(
+            level, version, template.metadata, template.spec, origin
+        )) if origin is Origin.CREATED else []
+        judged = (found, ranges)
+        if key is not None:
+            if len(_JUDGED) >= _JUDGED_LIMIT:
+                _JUDGED.clear()
+            _JUDGED[key] = judged
+    found, ranges = judged
     return ObjectResult(
         source=source,
         kind=str(obj.get("kind")),

@@ -34,7 +34,7 @@ from migrator.psp.admission import Denial
 from migrator.psp.rules import range_notes
 from migrator.psp.spec import read_psp
 from migrator.pss.api import LABEL_PREFIX, Level, LevelVersion, Version, policy_from_labels
-from migrator.pss.engine import EVALUATOR, security_key
+from migrator.pss.engine import EVALUATOR
 from migrator.pss.registry import Violation
 from migrator.pss.server import Origin, ServerVersion, verdict
 from migrator.rbac.access import resolve_psp_access
@@ -133,6 +133,10 @@ def _strictest(levels: Iterable[Level]) -> Level:
 
 # -- mutation ------------------------------------------------------------------------------
 
+#: The defaults of a PSP that is not held (one object, so that explanations of it share
+#: their memo entries).
+NO_DEFAULTS: list[Any] = []
+
 
 def _pod_level(pod: Mapping[str, Any], pin: Version, server: ServerVersion) -> Level:
     """The strictest level a pod to be created ({"metadata", "spec"}) passes at `pin` on
@@ -208,10 +212,12 @@ def _mutations(
     ranges: Mapping[str, Mapping[str, str]] | None = None,
     cache: dict[tuple[str, str], tuple[list[dict[str, Any]], Level]] | None = None,
     server: ServerVersion | None = None,
+    memo: dict[Any, Any] | None = None,
 ) -> list[plan_types.Mutation]:
     """Workloads whose pods differ from their template in security fields, and why.
 
-    Replicas with the same PSP and the same security-relevant fields are explained once.
+    Pods of one shape (the same PSP and the same security-relevant fields) are one
+    subject, explained once; `memo` carries explanations across namespaces.
     A template with no running pod gets the changes the PSP that would admit it
     (`today`) injects, marked `predicted`. A value that is only the bottom of the PSP's
     allowed range carries a `note` saying so (`ranges`: PSP -> its field -> note).
@@ -229,16 +235,12 @@ def _mutations(
         template_obj = index.by_name.get((sim.namespace, kind, name))
         if template_obj is None:
             continue
-        seen: set[tuple[str | None, str]] = set()
         for subject in subjects:
             pod = pods[subject.name]
             metadata = pod.get("metadata") or {}
             psp = (metadata.get("annotations") or {}).get("kubernetes.io/psp")
-            group = (psp, security_key(metadata, pod.get("spec")))
-            if group in seen:
-                continue
-            seen.add(group)
-            attribution = explains(defaults_of.get(psp or "", []), template_obj, pod)
+            attribution = explains(defaults_of.get(psp or "", NO_DEFAULTS), template_obj, pod,
+                                   memo)
             relevant = [d for d in attribution.differences if d.cause in ("psp", "other")]
             if not relevant:
                 continue
@@ -290,6 +292,9 @@ def _subject_dict(subject: Subject, config: AdmissionConfig) -> plan_types.Subje
         entry["verdicts_after_upgrade"] = {
             str(lv): [_violation_dict(v) for v in found]
             for lv, found in sorted(subject.after.items(), key=lambda i: str(i[0]))}
+    if subject.count > 1:
+        entry["count"] = subject.count
+        entry["examples"] = list(subject.examples)
     return entry
 
 
@@ -299,11 +304,12 @@ def _fix(check: str) -> str:
 
 
 def _blockers(subjects: list[Subject], level: Level, version: Version) -> list[plan_types.Blocker]:
-    """What stops `level` at `version`: one entry per subject and failed check."""
+    """What stops `level` at `version`: one entry per subject and failed check (for a pod
+    shape held more than once, with the `count` of its pods)."""
     out: list[plan_types.Blocker] = []
     for subject in subjects:
         for v in _both(subject, level, version):
-            out.append({
+            blocker: plan_types.Blocker = {
                 "object": subject.ref,
                 "origin": subject.origin,
                 "template": subject.is_template,
@@ -315,7 +321,10 @@ def _blockers(subjects: list[Subject], level: Level, version: Version) -> list[p
                 "detail": v.detail,
                 "fix": _fix(v.check),
                 "patchable": patchable(v),
-            })
+            }
+            if subject.count > 1:
+                blocker["count"] = subject.count
+            out.append(blocker)
     return out
 
 
@@ -566,7 +575,7 @@ def reasoning_of(
     d = decision
     pin, target = d.pin, d.target
     reasoning: list[str] = []
-    n_templates, n_pods = len(sim.templates()), len(sim.pods())
+    n_templates, n_pods = len(sim.templates()), sim.pod_count()
     inactive = [s.ref for s in d.counted if s.is_template and not s.active]
     judged_at = f"{pin}" if pin == target else f"{pin} and {target}"
     on = (f", on the {d.servers[0]} server today and after the upgrade to {d.servers[1]}"
@@ -770,15 +779,17 @@ def build_plan(
     config = config or AdmissionConfig.default()
     versions = (pin,) if pin == target else (pin, target)
     index = OwnerIndex.build(inventory.workloads)
-    sims = simulate(inventory, versions, index, servers)
+    raw_keys: dict[int, str] = {}
+    sims = simulate(inventory, versions, index, servers, raw_keys)
     access = resolve_psp_access(inventory)
     today = admission_today(inventory, access, index)
-    analyses = analyze_psps(inventory, access, index, today)
+    analyses = analyze_psps(inventory, access, index, today, raw_keys)
     labels_of: dict[str, dict[str, str]] = {
         name_of(ns): dict((ns.get("metadata") or {}).get("labels") or {})
         for ns in inventory.namespaces
     }
     defaults_of = {name: list(analysis.defaults) for name, analysis in analyses.items()}
+    memo: dict[Any, Any] = {}  # explanations, alive as long as defaults_of
     ranges = {name_of(psp): range_notes(read_psp(psp)) for psp in inventory.psps}
     pods_by_ns: dict[str, dict[str, Obj]] = defaultdict(dict)
     for pod in inventory.pods:
@@ -795,7 +806,7 @@ def build_plan(
         usable.update(name for t in today_by_ns[ns].values() for name in t.usable)
         ceiling = {name: analyses.get(name) for name in sorted(usable)}
         mutations = _mutations(sim, pods_by_ns[ns], index, defaults_of, pin,
-                               today_by_ns[ns], ranges, predicted, server)
+                               today_by_ns[ns], ranges, predicted, server, memo)
         namespaces.append(plan_namespace(
             ns, labels_of.get(ns, {}), sim, pin, target, ceiling, inventory.psp_api,
             mutations, config, psps_read=bool(inventory.psps), servers=servers,
@@ -844,7 +855,7 @@ def build_plan(
             "lowers_existing": sorted(n["name"] for n in namespaces if n["lowers_existing"]),
             "rejected_today": sum(len({r["object"] for r in n["rejected_today"]})
                                   for n in namespaces),
-            "blockers": sum(len(n["blockers"]) for n in namespaces),
+            "blockers": sum(b.get("count", 1) for n in namespaces for b in n["blockers"]),
             "flips_across_upgrade": sorted(
                 f"{n['name']}/{f['object']}" for n in namespaces
                 for f in n["flips_across_upgrade"]),

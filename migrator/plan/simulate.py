@@ -8,13 +8,19 @@ the upgrade. A template is judged as the pods each server will create from it; a
 from a cluster or a dump as stored (`migrator.pss.server`). Returns per namespace the
 subjects with their verdicts and the workload floor (the strictest level every subject
 passes on both servers).
+
+Pods read back from a server are judged once per shape: those of a namespace with the same
+owner (held, or only named as controller), PSP, runtimeClass and security key (every field
+a check reads) are one Subject with a count and a few example names, so that the cost and
+the size of a plan follow the distinct shapes, not the replicas.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from migrator.model.inventory import Inventory, Obj, name_of, namespace_of, natural_key
 from migrator.model.owners import OwnerIndex, template_sources
@@ -52,6 +58,10 @@ class Subject:
     after: dict[LevelVersion, tuple[Violation, ...]] = field(default_factory=dict)
     #: the 422 errors by server ("now", "after") when that server refuses to create the pods
     invalid: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    #: for pods: how many pods of this shape (`name` is the first of them by name)
+    count: int = 1
+    #: for pods of a shape held more than once: the first few names, sorted
+    examples: tuple[str, ...] = ()
 
     @property
     def ref(self) -> str:
@@ -92,6 +102,10 @@ class NamespaceSimulation:
         the upgrade."""
         levels = [s.strictest_both(version) for s in self.subjects]
         return min(levels, key=lambda lv: lv.rank) if levels else Level.RESTRICTED
+
+    def pod_count(self) -> int:
+        """Every pod, each shape counted as many times as it occurs."""
+        return sum(s.count for s in self.subjects if not s.is_template)
 
     def templates(self) -> list[Subject]:
         return [s for s in self.subjects if s.is_template]
@@ -161,14 +175,39 @@ def _judge(
     return found[0], found[1], invalid
 
 
+#: How many pod names a shape keeps as examples.
+EXAMPLES = 3
+
+
+def _controller(metadata: Mapping[str, Any]) -> str | None:
+    """`Kind/name` of the controller a pod names, held or not (so that the pods of two
+    controllers the inventory lacks are not one shape)."""
+    for ref in metadata.get("ownerReferences") or ():
+        if isinstance(ref, dict) and ref.get("controller"):
+            return f"{ref.get('kind')}/{ref.get('name')}"
+    return None
+
+
+def _raw_key(obj: Obj, raw_keys: dict[int, str] | None) -> str:
+    """The security key of `obj` as read, noted in `raw_keys` (by `id`) for the PSP
+    analysis to reuse."""
+    template = pod_template(obj)
+    key = security_key(template.metadata, template.spec) if template else ""
+    if raw_keys is not None:
+        raw_keys[id(obj)] = key
+    return key
+
+
 def simulate(
     inventory: Inventory,
     versions: tuple[Version, ...],
     index: OwnerIndex | None = None,
     servers: tuple[ServerVersion, ServerVersion] | None = None,
+    raw_keys: dict[int, str] | None = None,
 ) -> dict[str, NamespaceSimulation]:
-    """Judge every template source and pod of the inventory at each of `versions`, on
-    today's server and on the upgraded one (`servers`; default: the newest modelled, twice)."""
+    """Judge every template source and pod shape of the inventory at each of `versions`,
+    on today's server and on the upgraded one (`servers`; default: the newest modelled,
+    twice). `raw_keys`, when given, is filled with each object's security key as read."""
     index = index or OwnerIndex.build(inventory.workloads)
     servers = servers or (ServerVersion.newest(), ServerVersion.newest())
     result: dict[str, NamespaceSimulation] = defaultdict(lambda: NamespaceSimulation(""))
@@ -191,15 +230,39 @@ def simulate(
             runtime_class=_runtime_class(obj), after=after, invalid=invalid,
             custom=is_custom(obj),
         ))
-    for pod in inventory.pods:
+    for obj in template_sources(inventory, index):
+        if raw_keys is not None:
+            _raw_key(obj, raw_keys)
+    # Pods read back from a server are judged as stored, on what their security key holds:
+    # one of a shape stands for all. A pod to be created goes through the server's
+    # defaulting and validation, and is judged alone.
+    shapes: dict[tuple[Any, ...], list[Obj]] = {}
+    for i, pod in enumerate(inventory.pods):
+        top = index.top(pod)
+        owner = f"{top.get('kind')}/{name_of(top)}" if top is not None else None
+        key = _raw_key(pod, raw_keys)
+        metadata = pod.get("metadata") or {}
+        if origin_of(pod) is Origin.STORED:
+            shape: tuple[Any, ...] = (
+                namespace_of(pod), owner, _controller(metadata),
+                (metadata.get("annotations") or {}).get("kubernetes.io/psp"),
+                _runtime_class(pod), key)
+        else:
+            shape = ("created", i)
+        shapes.setdefault(shape, []).append(pod)
+    for members in shapes.values():
+        members.sort(key=name_of)
+        pod = members[0]
         top = index.top(pod)
         now, after, invalid = _judge(pod, versions, servers, memo)
+        names = [name_of(p) for p in members]
         add(Subject(
             kind="Pod", namespace=namespace_of(pod), name=name_of(pod),
             origin=inventory.origins.get(("Pod", namespace_of(pod), name_of(pod)), ""),
             is_template=False, active=True,
             owner=f"{top.get('kind')}/{name_of(top)}" if top is not None else None,
             verdicts=now, runtime_class=_runtime_class(pod), after=after, invalid=invalid,
+            count=len(members), examples=tuple(names[:EXAMPLES]) if len(names) > 1 else (),
         ))
     for sim in result.values():
         sim.subjects.sort(key=lambda s: (not s.is_template, s.kind, s.name))

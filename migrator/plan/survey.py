@@ -40,6 +40,7 @@ def analyze_psps(
     access: PSPAccess | None = None,
     index: OwnerIndex | None = None,
     today: Mapping[ObjectKey, Today] | None = None,
+    raw_keys: Mapping[int, str] | None = None,
 ) -> dict[str, PSPAnalysis]:
     """Each PSP analysed against the pods and templates it covers.
 
@@ -52,7 +53,8 @@ def analyze_psps(
     security-relevant fields (a workload's replicas) are analysed once, so `used_by`
     counts distinct pod shapes, not replicas. With no workload at all in the inventory
     there is nothing to judge the loopholes by, and each PSP's practical level is its
-    strict level.
+    strict level. `raw_keys` holds security keys already computed (by `id` of the
+    object), as `simulate` leaves them.
     """
     access = access or resolve_psp_access(inventory)
     index = index or OwnerIndex.build(inventory.workloads)
@@ -68,10 +70,14 @@ def analyze_psps(
         return set(by_sa or ()) | set(ns_access.cluster_wide)
 
     seen: set[tuple[str, str]] = set()
+    keys: dict[int, str] = dict(raw_keys or {})
 
     def cover(name: str, obj: Obj) -> None:
-        template = pod_template(obj)
-        key = security_key(template.metadata, template.spec) if template else ""
+        key = keys.get(id(obj))
+        if key is None:
+            template = pod_template(obj)
+            key = keys[id(obj)] = (
+                security_key(template.metadata, template.spec) if template else "")
         if (name, key) not in seen:
             seen.add((name, key))
             covered[name].append(obj)

@@ -20,6 +20,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from migrator.model.serialise import sorted_json
 from migrator.model.workloads import PodTemplate, pod_template
 from migrator.psp.spec import (
@@ -359,15 +361,47 @@ _APPLIERS = {
 }
 
 
+def _writable_copy(pod: Mapping[str, Any]) -> dict[str, Any]:
+    """`pod` with fresh copies of exactly what a PSP default writes (the annotations, the
+    pod's and each container's securityContext, the lists and containers holding them);
+    everything else (env, volumes, probes, ...) is shared with `pod`, not copied."""
+    out = dict(pod)
+    meta, spec = out.get("metadata"), out.get("spec")
+    if isinstance(meta, dict):
+        out["metadata"] = meta = dict(meta)
+        if isinstance(meta.get("annotations"), dict):
+            meta["annotations"] = dict(meta["annotations"])
+    if isinstance(spec, dict):
+        out["spec"] = spec = dict(spec)
+        if isinstance(spec.get("securityContext"), dict):
+            spec["securityContext"] = copy.deepcopy(spec["securityContext"])
+        for key in _MUTATED_LISTS:
+            containers = spec.get(key)
+            if isinstance(containers, list):
+                spec[key] = [_writable_container(c) for c in containers]
+    return out
+
+
+def _writable_container(container: Any) -> Any:
+    if not isinstance(container, dict):
+        return container
+    out = dict(container)
+    if isinstance(out.get("securityContext"), dict):
+        out["securityContext"] = copy.deepcopy(out["securityContext"])
+    return out
+
+
 def apply_defaults(defaults: Sequence[Default], pod: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of `pod` ({"metadata", "spec"}) as PSP admission would store it.
 
     Every condition is judged on the pod as sent, as PSP admission did; the input is not
     changed. Capabilities come out sorted when the PSP changes them, as they did on 1.24.
+    Only the fields a default writes are copied: the result shares the rest with `pod`
+    and must not be changed in place.
     """
     meta = _map(pod.get("metadata"))
     spec = _map(pod.get("spec"))
-    out = copy.deepcopy(dict(pod))
+    out = _writable_copy(pod)
     out_meta = _ensure(out, "metadata")
     out_spec = _ensure(out, "spec")
     for default in defaults:
@@ -379,6 +413,8 @@ def apply_defaults(defaults: Sequence[Default], pod: Mapping[str, Any]) -> dict[
 
 
 # --- attributing pod changes -----------------------------------------------------------------
+
+_ENCODE = msgspec.json.Encoder().encode
 
 _POD_FIELDS = ("hostNetwork", "hostPID", "hostIPC", "hostUsers", "runtimeClassName")
 _ANNOTATION_PREFIXES = (SECCOMP_POD_ANNOTATION, SECCOMP_CONTAINER_PREFIX, APPARMOR_CONTAINER_PREFIX)
@@ -576,16 +612,38 @@ def _cause(path: str, pod_value: Any, expected: Mapping[str, Any],
     return "other", ""
 
 
-def explains(defaults: Sequence[Default], template: Any, pod: Any) -> Attribution:
+def explains(defaults: Sequence[Default], template: Any, pod: Any,
+             memo: dict[Any, Attribution] | None = None) -> Attribution:
     """Attribute each security-relevant difference between `template` and `pod`.
 
     `template` and `pod` may be pod specs, {"metadata", "spec"} dictionaries, PodTemplate
     objects or whole objects (a Deployment, a Pod). A difference is put down to the PSP
     only when replaying its defaults on the template yields exactly the pod's value.
+    With `memo` (kept by the caller as long as the `defaults` it passes), the answer for
+    the same defaults, the same template content and the same security fields of the pod
+    is computed once: the same chart in many namespaces costs one replay.
     """
     template_pod, running = _as_pod(template), _as_pod(pod)
-    base = security_fields(template_pod)
     actual = security_fields(running)
+    key: Any = None
+    if memo is not None:
+        try:
+            key = (id(defaults), _ENCODE(template_pod), _ENCODE(sorted_json(actual)),
+                   _claim_volumes(template))
+        except (TypeError, ValueError, OverflowError):
+            key = None
+        found = memo.get(key) if key is not None else None
+        if found is not None:
+            return found
+    result = _explains(defaults, template, template_pod, actual)
+    if memo is not None and key is not None:
+        memo[key] = result
+    return result
+
+
+def _explains(defaults: Sequence[Default], template: Any, template_pod: Mapping[str, Any],
+              actual: Mapping[str, Any]) -> Attribution:
+    base = security_fields(template_pod)
     expected = security_fields(apply_defaults(defaults, template_pod))
     synced, synced_expected = apiserver_sync(base), apiserver_sync(expected)
     sources = _psp_sources(defaults, template_pod)

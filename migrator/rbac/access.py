@@ -17,6 +17,7 @@ be in `default`.
 
 from __future__ import annotations
 
+import heapq
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass
@@ -622,9 +623,9 @@ def _covers_pod(reach: _Reach, namespace: str, service_account: str | None) -> b
 
 
 def _namespace_access(
-    namespace: str, service_accounts: Iterable[str], pod_grants: list[tuple[_Reach, Grant]]
+    namespace: str, service_accounts: Iterable[str], here: list[tuple[_Reach, Grant]]
 ) -> NamespaceAccess:
-    here = [(r, g) for r, g in pod_grants if _covers_pod(r, namespace, None)]
+    """What the pods of `namespace` may use; `here` holds the grants that reach it."""
     return NamespaceAccess(
         namespace=namespace,
         usable=_by_psp(g for _, g in here),
@@ -650,8 +651,17 @@ def resolve_psp_access(inventory: Inventory) -> PSPAccess:
     namespaces.update(b.namespace for b in bindings if b.namespace is not None)
     namespaces.update(r.namespace for r in reaches if r.namespace is not None)
     accounts = _service_accounts(inventory, namespaces, bindings)
+    # Grants indexed by the namespace they are limited to, so that each namespace looks at
+    # its own and the cluster-wide ones (in their order), not at every namespace's.
+    everywhere = [(i, rg) for i, rg in enumerate(collected.pod_grants) if rg[0].namespace is None]
+    limited: dict[str, list[tuple[int, tuple[_Reach, Grant]]]] = {}
+    for i, (reach, grant) in enumerate(collected.pod_grants):
+        if reach.namespace is not None:
+            limited.setdefault(reach.namespace, []).append((i, (reach, grant)))
     by_namespace = {
-        ns: _namespace_access(ns, accounts[ns], collected.pod_grants) for ns in sorted(accounts)
+        ns: _namespace_access(ns, accounts[ns], [
+            rg for _, rg in heapq.merge(everywhere, limited.get(ns, []), key=lambda x: x[0])])
+        for ns in sorted(accounts)
     }
     cluster_wide = _by_psp(
         g for r, g in collected.pod_grants if r.namespace is None and r.service_account is None

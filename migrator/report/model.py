@@ -18,6 +18,7 @@ import hashlib
 import json
 import re
 import shlex
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -123,6 +124,16 @@ def _unbound_note(plan: Plan) -> str:
 
 # -- violations grouped by object -----------------------------------------------------------
 
+#: How many pod names an object of the report lists (the rest are counted).
+POD_EXAMPLES = 5
+
+
+def _pods_in(subject: Mapping[str, Any]) -> int:
+    """How many pods a plan subject stands for (a pod shape held more than once: `count`)."""
+    count = subject.get("count")
+    return count if isinstance(count, int) and count > 0 else 1
+
+
 
 def _violation(v: Mapping[str, Any]) -> Json:
     check = str(v["check"])
@@ -147,7 +158,10 @@ def _grouped(entries: Iterable[tuple[Mapping[str, Any], list[Mapping[str, Any]]]
         item = by_object.setdefault(ref, {
             "object": ref, "origin": origin, "template": bool(subject["template"]),
             "custom": bool(subject.get("custom")),
-            "active": bool(subject["active"]), "pods": [], "violations": []})
+            "active": bool(subject["active"]), "pods": [], "pod_count": 0,
+            "count": int(subject.get("count") or 1),
+            "examples": [str(n) for n in subject.get("examples") or ()],
+            "violations": []})
         seen = {(x["check"], x["detail"]) for x in item["violations"]}
         for v in violations:
             if (v["check"], v.get("detail", "")) not in seen:
@@ -155,7 +169,9 @@ def _grouped(entries: Iterable[tuple[Mapping[str, Any], list[Mapping[str, Any]]]
     for ref in sorted(by_object):
         owner = owners.get(ref)
         if owner and owner in by_object and by_object[owner]["template"]:
-            by_object[owner]["pods"].append(ref.split("/", 1)[1])
+            pod = by_object[ref]
+            by_object[owner]["pods"].extend(pod["examples"] or [ref.split("/", 1)[1]])
+            by_object[owner]["pod_count"] += pod["count"]
             by_object[owner]["active"] = True
             del by_object[ref]
     out = []
@@ -163,6 +179,14 @@ def _grouped(entries: Iterable[tuple[Mapping[str, Any], list[Mapping[str, Any]]]
         item = by_object[ref]
         item["violations"].sort(key=lambda x: (x["check"], x["detail"]))
         item["pods"].sort()
+        del item["pods"][POD_EXAMPLES:]
+        # A pod shape's own names, and counts that the names listed already tell, are
+        # left out of the view.
+        del item["examples"]
+        if item["pod_count"] == len(item["pods"]):
+            del item["pod_count"]
+        if item["count"] == 1:
+            del item["count"]
         item["all_patchable"] = all(v["patchable"] for v in item["violations"])
         out.append(item)
     return out
@@ -345,7 +369,7 @@ def _namespace(ns: PlanNamespace, pin: str, target: str) -> Json:
                     "psps": sorted(str(p["psp"]) for p in ns["ceiling"]["psps"])},
         "after_patches": ns["after_patches"],
         "templates": sum(1 for s in subjects if s["template"]),
-        "pods": sum(1 for s in subjects if not s["template"]),
+        "pods": sum(_pods_in(s) for s in subjects if not s["template"]),
         "rejected_at_pin": [r for r in at_pin if r["active"]],
         "rejected_at_pin_inactive": [r for r in at_pin if not r["active"]],
         "rejected_at_target": [r for r in at_target if r["object"] not in pin_refs],
@@ -661,9 +685,11 @@ def _headline(blockers: list[Json], warnings: list[Json]) -> tuple[str, str]:
                    "without rejecting a running workload.")
 
 
-def _namespace_status(ns: Json, findings: list[Json], rule_set: Iterable[str]) -> int:
+def _findings_per_namespace(findings: list[Json], rule_set: Iterable[str]) -> Counter[str]:
+    """How many of `findings` (of the rules in `rule_set`) each namespace has: one pass over
+    the findings, not one per namespace."""
     rule_set = set(rule_set)
-    return sum(1 for f in findings if f["namespace"] == ns["name"] and f["rule"] in rule_set)
+    return Counter(str(f["namespace"]) for f in findings if f["rule"] in rule_set)
 
 
 # -- charts data and rollout -------------------------------------------------------------------
@@ -682,8 +708,8 @@ def _passing(plan: Plan) -> Json:
                     s, f"{level}:{version}", after_only=version != pin)
             rows.append({"level": level, "version": version,
                          "templates": sum(1 for s in templates if passes(s)),
-                         "pods": sum(1 for s in pods if passes(s))})
-    return {"templates": len(templates), "pods": len(pods), "rows": rows}
+                         "pods": sum(_pods_in(s) for s in pods if passes(s))})
+    return {"templates": len(templates), "pods": sum(_pods_in(s) for s in pods), "rows": rows}
 
 
 def _charts(plan: Plan, namespaces: list[Json], psps: list[Json]) -> Json:
@@ -797,9 +823,10 @@ def build_report(
     if evidence_view is not None:
         blockers.extend(_evidence_findings(evidence_view))
     status, headline = _headline(blockers, warnings)
+    blocking = _findings_per_namespace(blockers, BLOCKER_RULES)
+    warning = _findings_per_namespace(warnings, RULES)
     for ns in namespaces:
-        n_block = _namespace_status(ns, blockers, BLOCKER_RULES)
-        n_warn = _namespace_status(ns, warnings, set(RULES))
+        n_block, n_warn = blocking[str(ns["name"])], warning[str(ns["name"])]
         ns["blockers"], ns["warning_count"] = n_block, n_warn
         ns["status"] = BLOCKED if n_block else (WARNINGS if n_warn else READY)
     cleanup = rbac_cleanup(plan, inventory)

@@ -452,3 +452,40 @@ def test_statefulset_claim_volumes_are_the_controllers_doing() -> None:
                     {"name": "extra", "hostPath": {"path": "/"}}]}}
     causes = {d.path: d.cause for d in explains([], statefulset, pod).differences}
     assert causes == {"spec.volumes[data]": "controller", "spec.volumes[extra]": "other"}
+
+
+def test_replaying_defaults_leaves_the_pod_alone_and_copies_only_what_it_writes() -> None:
+    import copy
+
+    defaults = psp_defaults(psp_with({
+        "runAsUser": {"rule": "MustRunAsNonRoot"},
+        "defaultAddCapabilities": ["NET_ADMIN"],
+        "requiredDropCapabilities": ["ALL"],
+        "fsGroup": {"rule": "MustRunAs", "ranges": [{"min": 1, "max": 5}]},
+    }))
+    env = [{"name": "A", "value": "1"}]
+    pod = bare_pod({"name": "app", "env": env, "securityContext": {"runAsUser": 7}},
+                   {"name": "plain", "securityContext": {"capabilities": {"drop": ["KILL"]}}},
+                   securityContext={"runAsGroup": 3})
+    pod["metadata"]["annotations"] = {"a": "b"}
+    before = copy.deepcopy(pod)
+    out = apply_defaults(defaults, pod)
+    assert pod == before  # nothing written into the input
+    assert out["spec"]["securityContext"] != pod["spec"]["securityContext"]
+    assert _container_sc(out, 1)["capabilities"] != _container_sc(pod, 1)["capabilities"]
+    assert out["spec"]["containers"][0]["env"] is env  # shared, not copied
+
+
+def test_explanations_are_shared_only_between_identical_templates_and_pods() -> None:
+    from migrator.psp.mutation import explains
+
+    defaults = psp_defaults(psp_with({"runAsUser": {"rule": "MustRunAsNonRoot"}}))
+    template = bare_pod({"name": "app"})
+    mutated = bare_pod({"name": "app", "securityContext": {"runAsNonRoot": True}})
+    other = bare_pod({"name": "app", "securityContext": {"runAsNonRoot": False}})
+    memo: dict[Any, Any] = {}
+    first = explains(defaults, template, mutated, memo)
+    assert explains(defaults, template, mutated, memo) is first and len(memo) == 1
+    assert explains(defaults, template, other, memo) == explains(defaults, template, other)
+    assert len(memo) == 2
+    assert explains(defaults, template, mutated) == first
