@@ -100,12 +100,13 @@ def parse_drops(values: Iterable[str]) -> set[tuple[str, str]]:
     return out
 
 
-def _alternatives(entry: Mapping[str, Any]) -> list[Alternative]:
+def _alternatives(entry: Mapping[str, Any],
+                  expressions: Mapping[str, str]) -> list[Alternative]:
     out = []
     for alt in entry.get("alternatives") or ():
         accounts = alt.get("service_accounts")
         rules = tuple(ResidualRule(str(alt["psp"]), str(r["field"]), str(r["allowed"]),
-                                   str(r["violations"]))
+                                   str(expressions[r["expression"]]))
                       for r in alt.get("rules") or ())
         out.append(Alternative(str(alt["psp"]), None if accounts is None else tuple(accounts),
                                rules, tuple(alt.get("users") or ()),
@@ -252,8 +253,8 @@ def residual_files(plan: Mapping[str, Any],
                          f"plan (known: {', '.join(sorted(f'{p}:{f}' for p, f in known))})")
     groups: dict[tuple[Any, ...], tuple[list[Alternative], str, list[str]]] = {}
     for entry in sorted(section.get("namespaces") or (), key=lambda e: str(e["namespace"])):
-        alternatives = _drop(_alternatives(entry), drops, str(entry["namespace"]),
-                             result.dropped, target_minor)
+        alternatives = _drop(_alternatives(entry, section.get("expressions") or {}), drops,
+                             str(entry["namespace"]), result.dropped, target_minor)
         if compose(alternatives) is None:
             continue
         key = (_key(alternatives), entry["level"])

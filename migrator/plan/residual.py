@@ -285,5 +285,19 @@ def residual_plan(inventory: Inventory, access: PSPAccess, index: OwnerIndex,
     ]
     return {
         "namespaces": namespaces,
+        "expressions": _intern_expressions(namespaces),
         "not_expressed": [n.to_dict() for s in sorted(specs) for n in not_expressed(specs[s])],
     }
+
+
+def _intern_expressions(namespaces: list[dict[str, Any]]) -> dict[str, str]:
+    """Each distinct CEL expression once: the rules name theirs by key (`e1`, `e2`, ...,
+    numbered in sorted order of the expressions, so the same plan gives the same keys).
+
+    Namespaces that share a PSP share its rules' expressions, which are long: stored per
+    namespace they made plan.json grow with namespaces times rules."""
+    rules = [r for ns in namespaces for a in ns["alternatives"] for r in a["rules"]]
+    keys = {cel: f"e{i}" for i, cel in enumerate(sorted({r["violations"] for r in rules}), 1)}
+    for rule in rules:
+        rule["expression"] = keys[rule.pop("violations")]
+    return {key: cel for cel, key in keys.items()}
