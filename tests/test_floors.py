@@ -23,7 +23,7 @@ def test_every_direct_dependency_has_a_tested_floor(tmp_path: Path) -> None:
     pins = _floors_module().floors(ROOT / "pyproject.toml")
     assert len(pins) == len(deps)
     assert all("==" in pin and ">=" not in pin for pin in pins)
-    assert "typer==0.26" in pins and "kubernetes==37" in pins
+    assert "typer==0.26" in pins and "kubernetes==37" in pins and "PyYAML==6.0.4" in pins
 
 
 def test_a_dependency_without_a_floor_is_refused(tmp_path: Path) -> None:
