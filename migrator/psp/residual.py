@@ -26,6 +26,7 @@ Pure: no I/O, no CEL library (the proof lives with the plan).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -588,6 +589,12 @@ def _message(rule: ResidualRule, variable: str, others: list[str]) -> str:
 
 
 def compose(alternatives: Iterable[Alternative]) -> Composed | None:
+    """See `_compose`; namespaces sharing their PSPs ask for the same policy, built once."""
+    return _compose(tuple(alternatives))
+
+
+@functools.lru_cache(maxsize=4096)
+def _compose(alternatives: tuple[Alternative, ...]) -> Composed | None:
     """The policy that admits a pod when any alternative usable by it would have, as PSP
     admission did; None when some PSP usable by every pod has no residual rule (nothing to
     keep). A pod no alternative applies to passes: PSP admitted nothing, so nothing is kept.
