@@ -72,7 +72,7 @@ def test_json_contract(runner: CliRunner, tmp_path: Path) -> None:
                                  "--level", "baseline", "--version", "v1.30"])
     assert result.exit_code == 1
     payload = json.loads(result.output)
-    same = {"invalid": [], "warnings": [], "server_version": "v1.36",
+    same = {"invalid": [], "name_problem": "", "warnings": [], "server_version": "v1.36",
             "depends_on_server_version": False, "by_server_version": []}
     assert payload == {
         "level": "baseline",

@@ -3,6 +3,7 @@ Markdown (reports, pull-request description) and for the terminal."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,19 @@ def test_pull_request_description_escapes_what_it_inserts() -> None:
     assert "\\*\\*bold\\*\\* \\[x\\](y)" in text
     assert "````yaml\na: 1\n```\n# injected\n````" in text
     assert "- a \\| b" in text
+
+
+def test_a_name_only_the_server_refuses_is_judged_with_a_warning(tmp_path: Path) -> None:
+    """Reference fixtures are named like `capabilities_baseline0`: their verdict is still
+    given, the name's problem is said, and the exit code is the verdict's."""
+    path = tmp_path / "capabilities_baseline0.yaml"
+    path.write_text("apiVersion: v1\nkind: Pod\nmetadata: {name: capabilities_baseline0}\n"
+                    "spec: {containers: [{name: c, image: x, securityContext: "
+                    "{capabilities: {add: [NET_ADMIN]}}}]}\n")
+    result = CliRunner().invoke(app, ["check", str(path), "--level", "baseline", "-o", "json"])
+    assert result.exit_code == 1, result.output
+    (item,) = json.loads(result.stdout)["results"]
+    assert item["outcome"] == "denied"
+    assert item["violations"][0]["check"] == "capabilities_baseline"
+    assert item["name_problem"].startswith('metadata.name "capabilities_baseline0" must be')
+    assert "judged all the same" in result.stderr

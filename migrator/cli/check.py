@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from typing import Annotated
@@ -104,6 +105,10 @@ def check(
     for doc in load_documents(paths, errors, stdin=sys.stdin):
         result = check_object(doc.obj, doc.source, level_, version_, server_)
         if result is not None and (only is None or (result.namespace or "default") in only):
+            if doc.name_problem:
+                err_line(f"warning: {doc.source}: {doc.name_problem} (the API server would "
+                         "refuse this name; judged all the same)")
+                result = dataclasses.replace(result, name_problem=doc.name_problem)
             results.append(result)
     for problem in errors:
         error(str(problem))

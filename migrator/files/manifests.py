@@ -36,7 +36,7 @@ import ryml  # rapidyaml
 import yaml
 
 from migrator.errors import ManifestError
-from migrator.model.names import invalid_name
+from migrator.model.names import invalid_name, unsafe_name
 
 SUFFIXES = (".yaml", ".yml", ".json")
 STDIN = "-"
@@ -85,6 +85,8 @@ class Document:
     path: str
     index: int
     obj: dict[str, Any]
+    #: why the API server would refuse the object's name (it is judged all the same)
+    name_problem: str | None = None
 
     @property
     def source(self) -> str:
@@ -134,7 +136,7 @@ def malformed(obj: dict[str, Any]) -> str | None:
     for key in ("labels", "annotations"):
         if metadata.get(key) is not None and not isinstance(metadata[key], dict):
             return f"metadata.{key} is a {type(metadata[key]).__name__}, not a mapping"
-    return invalid_name(obj)
+    return unsafe_name(obj)
 
 
 def _unwrap(
@@ -167,7 +169,7 @@ def _items(
     for where, item in items:
         reason = malformed(item) if isinstance(item, dict) else "not a mapping"
         if reason is None:
-            yield Document(path, index, item)
+            yield Document(path, index, item, invalid_name(item))
             continue
         error = ManifestError(path, f"{where} is not a valid object: {reason}", line)
         if problems is None:

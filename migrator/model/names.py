@@ -1,10 +1,14 @@
-"""Object names as the API server validates them, so a name it would reject is never judged.
+"""Object names as the API server validates them.
 
-Owns `invalid_name`, the reason an object's `metadata.name`, `metadata.generateName` or
+Owns `unsafe_name` (a name no object may carry into our outputs: control characters, path
+separators, `.`/`..`, a missing or non-string name; such an object is refused) and
+`invalid_name`, the reason an object's `metadata.name`, `metadata.generateName` or
 `metadata.namespace` would be refused: Namespaces need an RFC 1123 label, RBAC objects a
 path segment (no `/` or `%`, not `.` or `..`), every other kind the migration reads (pods,
 workloads, custom workloads, ServiceAccounts, PodSecurityPolicies) an RFC 1123 subdomain,
-and a CronJob at most 52 characters. Pure: no I/O.
+and a CronJob at most 52 characters. A name that is only invalid (capitals, `_`, too long)
+is still judged, with a warning: reference fixtures and hand-written manifests use such
+names, and their verdict is what the user asked for. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -101,4 +105,24 @@ def invalid_name(obj: dict[str, Any]) -> str | None:
         problem = label_problem(namespace)
         if problem:
             return f"metadata.namespace {quoted(namespace)} {problem}"
+    return None
+
+
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f/%\\]")
+
+
+def unsafe_name(obj: dict[str, Any]) -> str | None:
+    """Why `obj`'s name or namespace must not be used at all (it would break a path, a
+    terminal or a Markdown line), or None. See `invalid_name` for the API server's rules."""
+    problem = invalid_name(obj)
+    if problem is None:
+        return None
+    metadata = obj.get("metadata") or {}
+    values = [metadata.get(k) for k in ("name", "generateName", "namespace")]
+    if not any(isinstance(v, str) and v for v in values[:2]):
+        return problem  # no name at all
+    if any(v is not None and not isinstance(v, str) for v in values):
+        return problem
+    if any(isinstance(v, str) and (v in (".", "..") or _UNSAFE.search(v)) for v in values):
+        return problem
     return None

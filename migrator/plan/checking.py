@@ -44,6 +44,8 @@ class ObjectResult:
     by_server: list[tuple[str, str]] = field(default_factory=list)
     #: the deprecation Warnings the server sends with the create
     warnings: tuple[str, ...] = ()
+    #: why the API server would refuse the object's name ("" when it would not)
+    name_problem: str = ""
 
     @property
     def allowed(self) -> bool:
@@ -78,6 +80,7 @@ class ObjectResult:
                 for v in self.violations
             ],
             "invalid": list(self.invalid),
+            "name_problem": self.name_problem,
             "warnings": list(self.warnings),
             "server_version": self.server,
             "depends_on_server_version": self.depends_on_server,
