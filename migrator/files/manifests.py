@@ -119,12 +119,18 @@ def expand_paths(paths: Iterable[str]) -> Iterator[str]:
 
 
 def malformed(obj: dict[str, Any]) -> str | None:
-    """Why `obj` cannot be a Kubernetes object (the API server would refuse it), or None.
+    """Why `obj` cannot be a Kubernetes object, or None.
 
     A document without `kind` (a Helm values file, a config of another tool) is not a
-    Kubernetes object at all: it is passed over, not judged. A name or namespace the API
-    server would refuse makes the object invalid (`migrator.model.names`).
+    Kubernetes object at all: it is passed over, not judged. A name that would break a path,
+    a terminal or a Markdown line makes the object invalid; one the API server would only
+    refuse is judged with a warning (`migrator.model.names`).
     """
+    reason = _shape_problem(obj)
+    return reason or (unsafe_name(obj, invalid_name(obj)) if "kind" in obj else None)
+
+
+def _shape_problem(obj: dict[str, Any]) -> str | None:
     if "kind" not in obj:
         return None
     if not isinstance(obj["kind"], str):
@@ -136,7 +142,7 @@ def malformed(obj: dict[str, Any]) -> str | None:
     for key in ("labels", "annotations"):
         if metadata.get(key) is not None and not isinstance(metadata[key], dict):
             return f"metadata.{key} is a {type(metadata[key]).__name__}, not a mapping"
-    return unsafe_name(obj)
+    return None
 
 
 def _unwrap(
@@ -167,9 +173,11 @@ def _items(
     problems: list[ManifestError] | None,
 ) -> Iterator[Document]:
     for where, item in items:
-        reason = malformed(item) if isinstance(item, dict) else "not a mapping"
+        reason = _shape_problem(item) if isinstance(item, dict) else "not a mapping"
+        name_problem = invalid_name(item) if reason is None and "kind" in item else None
+        reason = reason or unsafe_name(item, name_problem)
         if reason is None:
-            yield Document(path, index, item, invalid_name(item))
+            yield Document(path, index, item, name_problem)
             continue
         error = ManifestError(path, f"{where} is not a valid object: {reason}", line)
         if problems is None:

@@ -111,10 +111,9 @@ def invalid_name(obj: dict[str, Any]) -> str | None:
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f/%\\]")
 
 
-def unsafe_name(obj: dict[str, Any]) -> str | None:
+def unsafe_name(obj: dict[str, Any], problem: str | None) -> str | None:
     """Why `obj`'s name or namespace must not be used at all (it would break a path, a
-    terminal or a Markdown line), or None. See `invalid_name` for the API server's rules."""
-    problem = invalid_name(obj)
+    terminal or a Markdown line), or None; `problem` is `invalid_name(obj)`."""
     if problem is None:
         return None
     metadata = obj.get("metadata") or {}
