@@ -263,8 +263,12 @@ def _inventory(running_rofs: bool | None) -> Inventory:
 
 
 def _shop(plan: dict[str, Any]) -> dict[str, Any]:
-    [entry] = [e for e in plan["residual"]["namespaces"] if e["namespace"] == "shop"]
-    return dict(entry)
+    """The shop namespace's residual entry, its alternatives read from the section's table."""
+    from migrator.plan.residual import entry_alternatives
+
+    section = plan["residual"]
+    [entry] = [e for e in section["namespaces"] if e["namespace"] == "shop"]
+    return {**entry, "alternatives": entry_alternatives(section, entry)}
 
 
 def test_the_plan_lists_the_workloads_a_kept_rule_rejects() -> None:
@@ -450,3 +454,14 @@ def test_a_syntax_error_is_refused_as_the_server_refused_it() -> None:
     assert "Syntax error: missing ')'" in exchange["response"]["body"]["message"]
     with pytest.raises(CelError, match="validation 0"):
         program_of(exchange["request"]["body"])
+
+
+def test_namespaces_sharing_their_psps_share_one_alternatives_entry() -> None:
+    """plan.json stores each distinct list of alternatives once, named by key."""
+    from demo import demo_plan
+
+    section = demo_plan()["residual"]
+    keys = [e["alternatives_key"] for e in section["namespaces"]]
+    assert set(keys) == set(section["alternatives"])
+    assert len(set(keys)) < len(keys)  # batch and legacy share the baseline PSP's rules
+    assert all("alternatives" not in e for e in section["namespaces"])

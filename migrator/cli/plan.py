@@ -24,6 +24,7 @@ from migrator.cli.options import (
 )
 from migrator.model.escape import terminal
 from migrator.model.plan import Blocker, Plan, PlanNamespace
+from migrator.plan.residual import entry_alternatives
 from migrator.pss.server import NEWEST_SERVER_MINOR
 
 #: Past this many namespaces the summary is one plain line per namespace, and the
@@ -114,8 +115,9 @@ def render_plan(plan: Plan, details: bool = False) -> None:
              for flip in ns.get("flips_across_upgrade") or ()]
     flipped = ([f"\nTemplates whose verdict flips across the upgrade ({len(flips)}):", *flips]
                if flips else [])
-    residual = {str(e["namespace"]): e
-                for e in (plan.get("residual") or {}).get("namespaces") or ()}
+    section: Mapping[str, Any] = plan.get("residual") or {}
+    residual = {str(e["namespace"]): {**e, "alternatives": entry_alternatives(section, e)}
+                for e in section.get("namespaces") or ()}
     footer = (f"\n{summary['namespaces']} namespaces: "
               + ", ".join(f"{n} {lv}" for lv, n in summary["by_recommended_level"].items())
               + f"; {summary['blockers']} failed checks stand between the enforced levels "

@@ -33,6 +33,7 @@ from typing import Any
 
 from migrator.errors import UsageError
 from migrator.model.serialise import comment, dump_yaml
+from migrator.plan.residual import entry_alternatives
 from migrator.psp.residual import Alternative, Composed, ResidualRule, compose
 from migrator.psp.rules import APPARMOR_FIELD
 from migrator.pss.api import Version
@@ -100,10 +101,10 @@ def parse_drops(values: Iterable[str]) -> set[tuple[str, str]]:
     return out
 
 
-def _alternatives(entry: Mapping[str, Any],
-                  expressions: Mapping[str, str]) -> list[Alternative]:
+def _alternatives(entry: Mapping[str, Any], section: Mapping[str, Any]) -> list[Alternative]:
+    expressions: Mapping[str, str] = section.get("expressions") or {}
     out = []
-    for alt in entry.get("alternatives") or ():
+    for alt in entry_alternatives(section, entry):
         accounts = alt.get("service_accounts")
         rules = tuple(ResidualRule(str(alt["psp"]), str(r["field"]), str(r["allowed"]),
                                    str(expressions[r["expression"]]))
@@ -246,14 +247,14 @@ def residual_files(plan: Mapping[str, Any],
     if not isinstance(section, Mapping):
         return result
     known = {(str(a["psp"]), str(r["field"])) for e in section.get("namespaces") or ()
-             for a in e.get("alternatives") or () for r in a.get("rules") or ()}
+             for a in entry_alternatives(section, e) for r in a.get("rules") or ()}
     unknown = sorted(f"{p}:{f}" for p, f in drops - known)
     if unknown:
         raise UsageError(f"--drop-guarantee {', '.join(unknown)}: no such residual rule in the "
                          f"plan (known: {', '.join(sorted(f'{p}:{f}' for p, f in known))})")
     groups: dict[tuple[Any, ...], tuple[list[Alternative], str, list[str]]] = {}
     for entry in sorted(section.get("namespaces") or (), key=lambda e: str(e["namespace"])):
-        alternatives = _drop(_alternatives(entry, section.get("expressions") or {}), drops,
+        alternatives = _drop(_alternatives(entry, section), drops,
                              str(entry["namespace"]), result.dropped, target_minor)
         if compose(alternatives) is None:
             continue

@@ -16,6 +16,7 @@ reject are listed. Replicas are judged once. The result is JSON-ready plan data,
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from functools import lru_cache
@@ -283,11 +284,35 @@ def residual_plan(inventory: Inventory, access: PSPAccess, index: OwnerIndex,
                    policy_ids)
         for ns, (level, version) in sorted(levels.items())
     ]
+    expressions = _intern_expressions(namespaces)
     return {
         "namespaces": namespaces,
-        "expressions": _intern_expressions(namespaces),
+        "alternatives": _intern_alternatives(namespaces),
+        "expressions": expressions,
         "not_expressed": [n.to_dict() for s in sorted(specs) for n in not_expressed(specs[s])],
     }
+
+
+def _intern_alternatives(namespaces: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Each distinct list of alternatives once: namespaces name theirs by key (`a1`, ...,
+    numbered in namespace order), as many namespaces share the same PSPs and grants."""
+    keys: dict[str, str] = {}
+    table: dict[str, list[dict[str, Any]]] = {}
+    for ns in namespaces:
+        alternatives = ns.pop("alternatives")
+        text = json.dumps(alternatives, sort_keys=True)
+        if text not in keys:
+            keys[text] = f"a{len(keys) + 1}"
+            table[keys[text]] = alternatives
+        ns["alternatives_key"] = keys[text]
+    return table
+
+
+def entry_alternatives(section: Mapping[str, Any], entry: Mapping[str, Any]
+                       ) -> list[dict[str, Any]]:
+    """A namespace entry's alternatives, from the section's `alternatives` table."""
+    found = (section.get("alternatives") or {}).get(entry.get("alternatives_key"))
+    return list(found) if isinstance(found, list) else []
 
 
 def _intern_expressions(namespaces: list[dict[str, Any]]) -> dict[str, str]:
