@@ -244,18 +244,6 @@ def build_in_process(base: Mapping[str, Any], chain: Sequence[Sequence[PatchEntr
     return built
 
 
-def _get(obj: Any, path: Sequence[str | int]) -> Any:
-    node = obj
-    for key in path:
-        if isinstance(key, int):
-            node = node[key] if isinstance(node, list) and 0 <= key < len(node) else None
-        else:
-            node = node.get(key) if isinstance(node, Mapping) else None
-        if node is None:
-            return None
-    return node
-
-
 def map_path(patch_doc: Mapping[str, Any], obj: Mapping[str, Any],
              path: Sequence[str | int]) -> tuple[str | int, ...] | None:
     """`path` in `obj` as a path in the strategic-merge patch `patch_doc` (list items

@@ -56,6 +56,7 @@ from migrator.generate.patches import (
     WorkloadPatch,
     compact,
     compute_patch,
+    get_path,
     insert_position,
     select,
     set_path,
@@ -814,7 +815,7 @@ def _fix_in_overlay(entry: Entry, patch: WorkloadPatch, built: Mapping[str, Any]
     left: list[str] = []
     chain = _chain(index, ctx)
     for change in patch.changes:
-        if _get_path(built, change.path) == change.after:
+        if get_path(built, change.path) == change.after:
             continue
         decider = deciding_patch(patch.patched, chain, texts, names, change.path)
         if decider is None:
@@ -828,7 +829,7 @@ def _fix_in_overlay(entry: Entry, patch: WorkloadPatch, built: Mapping[str, Any]
         if chunk is None:
             left.append(f"{change.field} is set by {decider.path}; change it there by hand")
             continue
-        fix = Change(decider.field_path, change.field, _get_path(built, change.path),
+        fix = Change(decider.field_path, change.field, get_path(built, change.path),
                      change.after, change.reasons)
         try:
             new_text = edit_document(texts[decider.path], chunk, [fix])
@@ -839,21 +840,9 @@ def _fix_in_overlay(entry: Entry, patch: WorkloadPatch, built: Mapping[str, Any]
         texts[decider.path] = new_text
         edits[decider.path] = new_text
         entry.overlays.append(f"{decider.path}#{decider.document} set {change.field} to "
-                              f"{compact(_get_path(built, change.path))}; edited to "
+                              f"{compact(get_path(built, change.path))}; edited to "
                               f"{compact(change.after)} there, since that file decides it")
     return left
-
-
-def _get_path(obj: Any, path: Sequence[str | int]) -> Any:
-    node = obj
-    for key in path:
-        if isinstance(key, int):
-            node = node[key] if isinstance(node, list) and 0 <= key < len(node) else None
-        else:
-            node = node.get(key) if isinstance(node, Mapping) else None
-        if node is None:
-            return None
-    return node
 
 
 def _verify_overlay(entry: Entry, match: Match, patch: WorkloadPatch, index: RepoIndex,

@@ -225,7 +225,8 @@ class Refusal:
     reasons: tuple[str, ...]
 
 
-def _get(obj: Any, path: Path) -> Any:
+def get_path(obj: Any, path: Path) -> Any:
+    """The value at `path` (keys and list indexes) in `obj`, or None where it stops."""
     node = obj
     for key in path:
         if isinstance(key, int):
@@ -296,7 +297,7 @@ class _Builder:
     def containers(self) -> Iterator[tuple[Path, str, Mapping[str, Any]]]:
         """(path, readable name, container) for every init and regular container."""
         for key in CONTAINER_LISTS:
-            items = _get(self.work, (*self.spec_path(), key))
+            items = get_path(self.work, (*self.spec_path(), key))
             for index, container in enumerate(items if isinstance(items, list) else ()):
                 if isinstance(container, Mapping):
                     yield (*self.spec_path(), key, index), f"{key}[{container.get('name')}]", \
@@ -306,7 +307,7 @@ class _Builder:
         parts: list[str] = []
         for i, key in enumerate(path):
             if isinstance(key, int):
-                name = _get(self.work, (*path[:i], key, "name"))
+                name = get_path(self.work, (*path[:i], key, "name"))
                 parts[-1] += f"[{name if name is not None else key}]"
             elif "." in key or "/" in key:
                 parts[-1] += f"[{key}]"
@@ -315,7 +316,7 @@ class _Builder:
         return ".".join(parts)
 
     def set(self, path: Path, value: Any, reason: str) -> None:
-        current = _get(self.work, path)
+        current = get_path(self.work, path)
         if current == value:
             return
         earlier = self.changes.get(path)
@@ -326,7 +327,7 @@ class _Builder:
                                     tuple(dict.fromkeys(reasons)))
 
     def extend(self, path: Path, items: Iterable[str], reason: str) -> None:
-        current = _get(self.work, path)
+        current = get_path(self.work, path)
         present = list(current) if isinstance(current, list) else []
         missing = [i for i in items if i not in present]
         if missing:
@@ -341,7 +342,7 @@ _POD_FIELD = re.compile(r"^spec\.securityContext\.(?P<field>[A-Za-z]+)$")
 
 
 def _container_path(builder: _Builder, list_key: str, name: str) -> Path | None:
-    items = _get(builder.work, (*builder.spec_path(), list_key))
+    items = get_path(builder.work, (*builder.spec_path(), list_key))
     for index, container in enumerate(items if isinstance(items, list) else ()):
         if isinstance(container, Mapping) and container.get("name") == name:
             return (*builder.spec_path(), list_key, index)
@@ -380,21 +381,21 @@ def _apply_psp_default(builder: _Builder, change: Mapping[str, Any], psp: str) -
         if seccomp is not None:
             # The field is what Kubernetes reads since 1.19; the annotation is deprecated.
             field_value = seccomp_field(str(value))
-            if field_value is not None and _unset(_get(builder.work, seccomp)):
+            if field_value is not None and _unset(get_path(builder.work, seccomp)):
                 builder.set(seccomp, field_value, reason)
             return
         target = (*builder.base, "metadata", "annotations", key)
-        if _unset(_get(builder.work, target)):
+        if _unset(get_path(builder.work, target)):
             builder.set(target, value, reason)
         return
     if (match := _POD_FIELD.match(path)) is not None:
         target = (*builder.spec_path(), "securityContext", match.group("field"))
-        if _unset(_get(builder.work, target)):
+        if _unset(get_path(builder.work, target)):
             builder.set(target, value, reason)
         return
     if path == "spec.runtimeClassName":
         target = (*builder.spec_path(), "runtimeClassName")
-        if _unset(_get(builder.work, target)):
+        if _unset(get_path(builder.work, target)):
             builder.set(target, value, reason)
         return
     if (match := _CONTAINER_FIELD.match(path)) is not None:
@@ -405,7 +406,7 @@ def _apply_psp_default(builder: _Builder, change: Mapping[str, Any], psp: str) -
         target = (*container, "securityContext", *match.group("field").split("."))
         if match.group("field") in ("capabilities.add", "capabilities.drop"):
             builder.extend(target, [str(v) for v in value or ()], reason)
-        elif _unset(_get(builder.work, target)):
+        elif _unset(get_path(builder.work, target)):
             builder.set(target, value, reason)
         return
     builder.notes.append(f"{path}: not a securityContext field; not copied")
@@ -445,14 +446,14 @@ def _seccomp_from_annotations(builder: _Builder) -> bool:
     1.26 server copies them into its pods; later ones ignore them), where a field is unset
     and the annotation asks for RuntimeDefault or Localhost. True when the pod level is set
     this way (then no other profile is chosen)."""
-    annotations = _map(_get(builder.work, (*builder.base, "metadata", "annotations")))
+    annotations = _map(get_path(builder.work, (*builder.base, "metadata", "annotations")))
     pod_level = False
     for key in sorted(annotations):
         target = _seccomp_target(builder, str(key))
         field = seccomp_field(str(annotations[key])) if target is not None else None
         if target is None or field is None or field["type"] == "Unconfined":
             continue
-        if _unset(_get(builder.work, target)):
+        if _unset(get_path(builder.work, target)):
             builder.set(target, field, f"made explicit from the annotation {key}")
         pod_level = pod_level or key == SECCOMP_POD_ANNOTATION
     return pod_level
@@ -476,7 +477,7 @@ def _warnings(builder: _Builder, changes: Sequence[Change]) -> list[str]:
                             "capabilities")
     added_non_root = [c for c in changes if c.path[-1] == "runAsNonRoot" and c.after is True]
     if added_non_root:
-        pod_user = _get(builder.work, (*builder.spec_path(), "securityContext", "runAsUser"))
+        pod_user = get_path(builder.work, (*builder.spec_path(), "securityContext", "runAsUser"))
         without_user = [name for _path, name, c in builder.containers()
                         if pod_user is None
                         and _map(c.get("securityContext")).get("runAsUser") is None]
@@ -668,7 +669,7 @@ def source_shape(obj: Mapping[str, Any]) -> dict[str, Any]:
         return copy.deepcopy(dict(obj))
     cleaned = clean(obj)
     path = template_path(dict(obj)) or None
-    annotations = _get(cleaned, (*path, "metadata", "annotations")) if path else None
+    annotations = get_path(cleaned, (*path, "metadata", "annotations")) if path else None
     if isinstance(annotations, dict):
         for key in _TOOL_ANNOTATIONS:
             annotations.pop(key, None)
@@ -689,12 +690,12 @@ def json6902(patch: WorkloadPatch) -> list[dict[str, Any]]:
         for i, key in enumerate(change.path):
             if isinstance(key, int) and change.path[:i + 1] not in tested:
                 tested.add(change.path[:i + 1])
-                name = _get(shape, (*change.path[:i + 1], "name"))
+                name = get_path(shape, (*change.path[:i + 1], "name"))
                 ops.append({"op": "test", "path": _pointer((*change.path[:i + 1], "name")),
                             "value": name})
     for change in patch.changes:
         missing = next((i for i in range(1, len(change.path) + 1)
-                        if _get(shape, change.path[:i]) is None), None)
+                        if get_path(shape, change.path[:i]) is None), None)
         if missing is None:
             ops.append({"op": "replace", "path": _pointer(change.path), "value": change.after})
         elif missing == len(change.path):

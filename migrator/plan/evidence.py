@@ -634,17 +634,29 @@ class Collector:
         self.audit_seen[namespace] = parsed[0]
         return parsed
 
-    def _pod(self, event: Mapping[str, Any], namespace: str, ref: Mapping[str, Any],
-             annotations: Mapping[str, Any], obj: dict[str, Any] | None,
-             violations: Any) -> None:
+    def _enter(self, event: Mapping[str, Any], namespace: str, violations: Any
+               ) -> tuple[_Namespace, tuple[LevelVersion, tuple[Recorded, ...]] | None,
+                          Any] | None:
+        """The namespace's tally, the recorded violations and the time of an event in the
+        window (None outside it); a recorded verdict that is not a dry run tells the audit
+        level."""
         when = parse_time(event.get("requestReceivedTimestamp") or event.get("stageTimestamp"))
         recorded = self._recorded(namespace, violations)
         if not self.window.holds(when):
-            return
+            return None
         self._note_time(when)
         entry = self._ns(namespace)
         if recorded is not None and not is_dry_run(event):
             entry.audit_levels.add(recorded[0])
+        return entry, recorded, when
+
+    def _pod(self, event: Mapping[str, Any], namespace: str, ref: Mapping[str, Any],
+             annotations: Mapping[str, Any], obj: dict[str, Any] | None,
+             violations: Any) -> None:
+        entered = self._enter(event, namespace, violations)
+        if entered is None:
+            return
+        entry, recorded, when = entered
         if EVALUATION_ERROR in annotations:
             entry.evaluation_errors += 1
         target = self._target(namespace)
@@ -710,14 +722,10 @@ class Collector:
     def _workload(self, event: Mapping[str, Any], namespace: str, ref: Mapping[str, Any],
                   kind: str, annotations: Mapping[str, Any], obj: dict[str, Any] | None,
                   violations: Any) -> None:
-        when = parse_time(event.get("requestReceivedTimestamp") or event.get("stageTimestamp"))
-        recorded = self._recorded(namespace, violations)
-        if not self.window.holds(when):
+        entered = self._enter(event, namespace, violations)
+        if entered is None:
             return
-        self._note_time(when)
-        entry = self._ns(namespace)
-        if recorded is not None and not is_dry_run(event):
-            entry.audit_levels.add(recorded[0])
+        entry, recorded, when = entered
         if is_dry_run(event):
             entry.dry_runs += 1
             if recorded is not None:
