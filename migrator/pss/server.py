@@ -169,14 +169,9 @@ def seccomp_field(annotation: str) -> dict[str, str] | None:
 
 
 def apparmor_field(annotation: str) -> dict[str, str] | None:
-    """The appArmorProfile field the server derives from an annotation value (or None)."""
-    if annotation == "runtime/default":
-        return {"type": "RuntimeDefault"}
-    if annotation == "unconfined":
-        return {"type": "Unconfined"}
-    if annotation.startswith("localhost/") and len(annotation) > len("localhost/"):
-        return {"type": "Localhost", "localhostProfile": annotation[len("localhost/"):]}
-    return None
+    """The appArmorProfile field the server derives from an annotation value (or None):
+    the seccomp conversion, without its `docker/default` alias."""
+    return None if annotation == "docker/default" else seccomp_field(annotation)
 
 
 def _annotation_for(field: Any) -> str:
