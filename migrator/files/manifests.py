@@ -376,9 +376,11 @@ def _load_json(
     except (msgspec.DecodeError, RecursionError) as exc:
         raise _json_error(path, data, exc) from exc
     for i, raw in enumerate(raws):
-        colons += _colons(raw)
         try:
-            item = _decode_checked(raw)
+            item = _ANY.decode(raw)
+            count = bytes(raw).count(b":")
+            if count != _ENCODE(item).count(b":"):  # see `_decode_checked`
+                raise _DuplicateKey("", None)
         except (_DuplicateKey, msgspec.DecodeError, RecursionError) as exc:
             item_bytes = bytes(raw)
             offset = data.find(item_bytes)
@@ -386,6 +388,7 @@ def _load_json(
                 raise _duplicate_error(path, item_bytes.decode(errors="replace"),
                                        _line_at(data, offset)) from None
             raise _json_error(path, data, exc, offset) from exc
+        colons += count
         yield from _items([(f"document 0 item {i}", item)], path, 0, None, problems)
     if colons != data.count(b":"):
         raise _duplicate_error(path, str(text))

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import msgspec
+
 from migrator.pss.api import Level, Version
 from migrator.pss.checks import ALL_CHECKS
 from migrator.pss.checks.restricted_volumes import ALLOWED as RESTRICTED_ALLOWED
@@ -32,15 +34,17 @@ _POD_FIELDS = ("securityContext", "hostNetwork", "hostPID", "hostIPC", "hostUser
 _CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 _CONTAINER_FIELDS = ("name", "securityContext", "ports", "livenessProbe", "readinessProbe",
                      "startupProbe", "lifecycle")
+_ENCODE = msgspec.json.Encoder().encode
 
 
 def _volume_key(volume: Any) -> Any:
     if not isinstance(volume, dict):
-        return volume
-    kinds = tuple(k for k in volume if k != "name")
-    if any(k in RESTRICTED_ALLOWED for k in kinds):
-        return kinds  # an allowed volume's name appears in no message
-    return (volume.get("name"), kinds, volume.get("hostPath"))
+        return {"not a mapping": repr(volume)}
+    kinds = [k for k in volume if k != "name"]
+    for kind in kinds:
+        if kind in RESTRICTED_ALLOWED:
+            return kinds  # an allowed volume's name appears in no message
+    return [volume.get("name"), kinds, volume.get("hostPath")]
 
 
 def security_key(metadata: Mapping[str, Any] | None, spec: Mapping[str, Any] | None) -> str:
@@ -50,27 +54,36 @@ def security_key(metadata: Mapping[str, Any] | None, spec: Mapping[str, Any] | N
     probes, lifecycle hooks, host namespaces, sysctls, os, volume types and the names of
     volumes that can be reported), drops what none reads (images, env, resources,
     scheduling, names of allowed volumes such as each pod's own token volume), so the
-    replicas of one workload share one key.
+    replicas of one workload share one key. Values compare as their JSON (as the API
+    server receives them); a part JSON cannot hold (a key that is not a string) compares
+    by its `repr`.
     """
     metadata = metadata or {}
     spec = spec or {}
     annotations = metadata.get("annotations")
-    parts: list[Any] = [
-        sorted((str(k), repr(v)) for k, v in annotations.items()
-               if "seccomp" in str(k) or "apparmor" in str(k))
-        if isinstance(annotations, Mapping) else (repr(annotations) if annotations else [])
-    ]
-    for key in _POD_FIELDS:
-        parts.append(spec.get(key))
+    if isinstance(annotations, Mapping):
+        kept = [(k, v) for k, v in annotations.items()
+                if isinstance(k, str) and ("seccomp" in k or "apparmor" in k)]
+        if len(kept) > 1:
+            kept.sort()
+        first: Any = kept
+    else:
+        first = {"not a mapping": repr(annotations)} if annotations else []
+    get = spec.get
+    parts: list[Any] = [first, *(get(key) for key in _POD_FIELDS)]
     for key in _CONTAINER_LISTS:
-        containers = spec.get(key)
+        containers = get(key)
         parts.append(
-            [tuple(c.get(f) for f in _CONTAINER_FIELDS) if isinstance(c, dict) else c
-             for c in containers] if isinstance(containers, list) else containers
+            [{k: c[k] for k in _CONTAINER_FIELDS if k in c} if isinstance(c, dict)
+             else {"not a mapping": repr(c)} for c in containers]
+            if isinstance(containers, list) else containers
         )
-    volumes = spec.get("volumes")
+    volumes = get("volumes")
     parts.append([_volume_key(v) for v in volumes] if isinstance(volumes, list) else volumes)
-    return repr(parts)
+    try:
+        return _ENCODE(parts).decode()
+    except (TypeError, ValueError, OverflowError):
+        return repr(parts)
 
 
 _CACHE: dict[tuple[Level, int, str], tuple[Violation, ...]] = {}
