@@ -49,7 +49,7 @@ def demo_inventory() -> Inventory:
 
 
 def demo_plan() -> dict[str, Any]:
-    """A fresh copy of the demo's plan, as plan.json holds it."""
+    """A fresh copy of the demo's plan, as the program reads plan.json (unpacked)."""
     return dict(json.loads(_demo()[0]))
 
 

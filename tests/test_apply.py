@@ -18,6 +18,7 @@ from typing import Any
 
 import jsonschema
 import pytest
+from stored import read_plan, stored
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -455,7 +456,7 @@ def test_bad_plans_and_arguments_are_one_line(tmp_path: Path, plan: dict[str, An
         (str(tmp_path / "missing.json"), "audit", None, "no such file"),
         (str(tmp_path), "audit", None, "plan.json: no such file"),
         (str(bad_json), "audit", None, "bad.json:2: not valid JSON"),
-        (str(other), "audit", None, 'schema "something/v9", expected migrator.plan/v1'),
+        (str(other), "audit", None, 'schema "something/v9", expected migrator.plan/v2'),
         (good, "everything", None, "unknown phase 'everything'"),
         (good, "audit", ["nope"], "not in the plan: nope"),
     ]
@@ -493,7 +494,7 @@ def test_default_rollback_path_and_plan_folder(plan_path: str) -> None:
     expected = os.path.join(folder, "rollback-enforce-20250304T050607Z.json")
     assert default_rollback_path(plan_path, "enforce", when) == expected
     assert default_rollback_path(folder, "enforce", when) == expected
-    assert load_plan(folder)["schema"] == "migrator.plan/v1"
+    assert load_plan(folder)["schema"] == "migrator.plan/v2"
     assert set(phase_labels(load_plan(plan_path), "audit")["shop"]) == {
         LABEL_PREFIX + k for k in ("audit", "audit-version", "warn", "warn-version")}
 
@@ -575,7 +576,7 @@ def test_server_dry_run_agrees_with_the_plan(cluster: fa.FakeApiServer, kubeconf
     assert set(summary["not_evaluated"]) | {n for n in by_name(plan)
                                            if by_name(plan)[n]["server_dry_run"]["evaluated"]} \
         == set(by_name(plan))
-    jsonschema.validate(plan, schema_with_server_dry_run())
+    jsonschema.validate(stored(plan), schema_with_server_dry_run())
     assert "0 disagreements" in output.out[0]
 
 
@@ -597,7 +598,7 @@ def test_server_dry_run_reports_disagreements(cluster: fa.FakeApiServer, kubecon
         ("reasons", "agent", ["privileged"])]
     assert len(output.err) == 1
     assert output.err[0].startswith("DISAGREEMENT shop (restricted:v1.36): agent: ")
-    jsonschema.validate(plan, schema_with_server_dry_run())
+    jsonschema.validate(stored(plan), schema_with_server_dry_run())
 
 
 def test_server_dry_run_truncated_coverage(cluster: fa.FakeApiServer, kubeconfig: str,
@@ -641,7 +642,7 @@ def test_server_dry_run_errors_are_per_namespace(cluster: fa.FakeApiServer, kube
     assert set(errors) == {"tools", "gone", "shop"}
     assert plan["server_dry_run"]["checked"] == len(plan["namespaces"]) - 3
     assert len([line for line in output.err if line.startswith("error: ")]) == 3
-    jsonschema.validate(plan, schema_with_server_dry_run())
+    jsonschema.validate(stored(plan), schema_with_server_dry_run())
 
 
 def test_server_dry_run_of_an_unchanged_enforce_is_not_evaluated(
@@ -713,7 +714,7 @@ def test_plan_records_the_cluster_and_apply_refuses_another(
     plan = make_plan(kubeconfig)
     assert plan["cluster"]["identity"] == {"server": cluster.url, "context": "prod",
                                            "kube_system_uid": "uid-cluster-a"}
-    jsonschema.validate(plan, PLAN_SCHEMA)
+    jsonschema.validate(stored(plan), PLAN_SCHEMA)
     path = write_plan(tmp_path, plan)
     with fa.v1_36() as other:
         _with_kube_system_uid(other, "uid-cluster-b")
@@ -880,7 +881,7 @@ def test_a_plan_made_from_a_snapshot_still_belongs_to_its_cluster(
                                kubeconfig]).exit_code == 0
     out = tmp_path / "offline"
     assert runner.invoke(app, ["plan", str(snap), "--out", str(out), "-q"]).exit_code == 0
-    plan = json.loads((out / "plan.json").read_text())
+    plan = read_plan(out / "plan.json")
     assert plan["cluster"]["identity"]["kube_system_uid"] == "uid-cluster-a"
     code, output = run_apply(str(out / "plan.json"), kubeconfig, "audit")
     assert code == 0, output.text

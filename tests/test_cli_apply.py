@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from typer.testing import CliRunner
 sys.path.insert(0, str(Path(__file__).parent))
 
 import fake_apiserver as fa  # noqa: E402
+from stored import read_plan  # noqa: E402
 from test_apply import psa_evaluator  # noqa: E402
 
 from migrator.cli.main import app  # noqa: E402
@@ -33,7 +33,7 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
         planned = runner.invoke(app, ["plan", "--kubeconfig", kubeconfig, "--out", str(out),
                                       "--server-dry-run", "-q"])
         assert planned.exit_code == 0, planned.output
-        plan = json.loads((out / "plan.json").read_text())
+        plan = read_plan(out / "plan.json")
         assert plan["server_dry_run"]["disagreements"] == 0
         assert [r for r in server.non_get_requests() if r.query.get("dryRun") != "All"] == []
 

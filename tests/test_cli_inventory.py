@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import fake_apiserver as fa  # noqa: E402
 from golden import assert_golden  # noqa: E402
+from stored import read_plan  # noqa: E402
 
 from migrator.cli.main import app  # noqa: E402
 from migrator.errors import ManifestError  # noqa: E402
@@ -136,7 +137,7 @@ def test_real_cluster_inventory_and_plan(runner: CliRunner, tmp_path: Path) -> N
     planned = runner.invoke(app, ["plan", "--kubeconfig", kubeconfig, "--out",
                                   str(tmp_path / "out"), "--server-dry-run", "-q"])
     assert planned.exit_code == 0, planned.output
-    plan = json.loads((tmp_path / "out" / "plan.json").read_text())
+    plan = read_plan(tmp_path / "out" / "plan.json")
     # the cluster's own admission configuration is not passed here: exemptions may differ
     problems = {ns["name"]: [d for d in ns["server_dry_run"]["disagreements"]
                              if d["kind"] != "exemption"]

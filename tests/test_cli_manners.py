@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import typer
+from stored import read_plan  # noqa: E402
 from typer.testing import CliRunner
 
 from migrator.cli.main import PLUGIN_PROG, app, prog_name
@@ -73,7 +74,7 @@ def test_n_scopes_plan_and_check(runner: CliRunner, tmp_path: Path) -> None:
     result = runner.invoke(app, ["plan", str(DEMO), "-n", "payments", "-n", "batch", "--out",
                                  str(tmp_path / "out"), "-q"])
     assert result.exit_code == 0, result.output
-    plan = json.loads((tmp_path / "out" / "plan.json").read_text())
+    plan = read_plan(tmp_path / "out" / "plan.json")
     assert [ns["name"] for ns in plan["namespaces"]] == ["batch", "payments"]
     check = runner.invoke(app, ["check", str(DEMO), "-n", "payments", "-o", "json"])
     namespaces = {r["namespace"] for r in json.loads(check.stdout)["results"]}
@@ -95,7 +96,7 @@ def test_namespaces_sort_naturally(runner: CliRunner, tmp_path: Path) -> None:
                            for i in (10, 2, 1)))
     result = runner.invoke(app, ["plan", str(src), "--out", str(tmp_path / "out"), "-q"])
     assert result.exit_code == 0, result.output
-    plan = json.loads((tmp_path / "out" / "plan.json").read_text())
+    plan = read_plan(tmp_path / "out" / "plan.json")
     assert [ns["name"] for ns in plan["namespaces"]] == ["team-1", "team-2", "team-10"]
 
 

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 sys.path.insert(0, str(Path(__file__).parent))
 
 import fake_apiserver as fa  # noqa: E402
+from stored import read_plan  # noqa: E402
 
 from migrator.cli.main import app  # noqa: E402
 from migrator.errors import EXIT_ERROR, EXIT_INCOMPLETE, EXIT_OK  # noqa: E402
@@ -83,7 +84,7 @@ def test_plan_without_pod_access_is_incomplete(runner: CliRunner, tmp_path: Path
         assert result.exit_code == EXIT_INCOMPLETE, result.output
         assert re.search(r"^incomplete: could not read pods .*\(forbidden", result.stderr,
                          re.M | re.I), result.stderr
-        plan = json.loads((tmp_path / "out" / "plan.json").read_text())
+        plan = read_plan(tmp_path / "out" / "plan.json")
         report = runner.invoke(app, ["report", "--plan", str(tmp_path / "out" / "plan.json"),
                                      "--out", str(tmp_path / "again")])
         assert report.exit_code == EXIT_INCOMPLETE, report.output

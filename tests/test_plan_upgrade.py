@@ -10,6 +10,7 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from stored import read_plan, stored
 from typer.testing import CliRunner
 
 from migrator.cli.main import app
@@ -23,7 +24,7 @@ SCHEMA = json.loads((ROOT / "schemas" / "plan.schema.json").read_text())
 def run_plan(tmp_path: Path, *args: str) -> tuple[Any, dict[str, Any]]:
     out = tmp_path / "out"
     result = CliRunner().invoke(app, ["plan", str(DUMP), "--out", str(out), "--force", *args])
-    plan = json.loads((out / "plan.json").read_text()) if result.exit_code == 0 else {}
+    plan = read_plan(out / "plan.json") if result.exit_code == 0 else {}
     return result, plan
 
 
@@ -39,7 +40,7 @@ def planned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, dict[str, An
 def test_the_dump_is_assumed_to_be_1_24_and_says_why(planned: tuple[Any, dict]) -> None:
     result, plan = planned
     assert result.exit_code == 0, result.output
-    jsonschema.validate(plan, SCHEMA)
+    jsonschema.validate(stored(plan), SCHEMA)
     assert plan["servers"]["current"] == "v1.24" and plan["servers"]["upgrade_to"] == "v1.36"
     assert "policy/v1beta1 PodSecurityPolicies" in plan["servers"]["current_basis"]
     assert "note: current server v1.24: assumed" in result.output
@@ -188,7 +189,7 @@ def test_the_live_comparison_uses_the_servers_own_model(tmp_path: Path) -> None:
         result = CliRunner().invoke(app, ["plan", str(tmp_path / "pod.yaml"), "--out", str(out),
                                           "--server-version", server, "--upgrade-to", server])
         assert result.exit_code == 0, result.output
-        plan = json.loads((out / "plan.json").read_text())
+        plan = read_plan(out / "plan.json")
         entry = by_name(plan)["old"]
         server_ = plan_server(plan)
         assert server_ is not None and server_.text == server

@@ -13,6 +13,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 from demo import demo_inventory, demo_plan  # noqa: E402
+from stored import stored  # noqa: E402
 
 from migrator.model.inventory import Inventory
 from migrator.report.model import (
@@ -206,7 +207,7 @@ def test_server_dry_run_shape_is_the_one_plan_writes() -> None:
     jsonschema = pytest.importorskip("jsonschema")
     schema = json.loads((Path(__file__).resolve().parents[1] / "schemas"
                          / "plan.schema.json").read_text())
-    jsonschema.validate(server_dry_run_plan(), schema)
+    jsonschema.validate(stored(server_dry_run_plan()), schema)
 
 
 def test_server_disagreements_block_and_coverage_warns() -> None:

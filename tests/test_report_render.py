@@ -21,6 +21,7 @@ from golden import assert_golden  # noqa: E402
 from migrator.app.report import run_report  # noqa: E402
 from migrator.model.escape import md, md_code  # noqa: E402
 from migrator.model.inventory import Inventory  # noqa: E402
+from migrator.model.packed import pack_plan, unpack_plan
 from migrator.plan.decide import build_plan, pin_version  # noqa: E402
 from migrator.report.charts import namespaces_donut, passing_bars, psp_bars  # noqa: E402
 from migrator.report.model import build_report  # noqa: E402
@@ -113,7 +114,8 @@ def test_golden_markdown_from_plan_alone() -> None:
 
 def test_plan_json_is_the_plan(demo_out: Path) -> None:
     written = json.loads((demo_out / "plan.json").read_text(encoding="utf-8"))
-    assert written == demo_plan()
+    assert unpack_plan(written) == demo_plan()
+    assert written == pack_plan(demo_plan())
 
 
 # -- escaping ------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import os
 from typing import Any, cast
 
 from migrator.errors import ManifestError
+from migrator.model.packed import READABLE_SCHEMAS, PackError, unpack_plan
 from migrator.model.plan import PLAN_FILE, PLAN_SCHEMA, Plan
 
 _NAMESPACE_KEYS = ("name", "recommended", "labels", "after_patches", "subjects")
@@ -38,10 +39,14 @@ def read_json(path: str) -> Any:
 
 def parse_plan(data: Any, source: str) -> Plan:
     """`data` if it is a plan the commands can use; ManifestError naming `source` if not."""
-    if not isinstance(data, dict) or data.get("schema") != PLAN_SCHEMA:
+    if not isinstance(data, dict) or data.get("schema") not in READABLE_SCHEMAS:
         found = data.get("schema") if isinstance(data, dict) else None
         raise ManifestError(source, f"not a migrator plan (schema {json.dumps(found)}, expected "
                             f"{PLAN_SCHEMA}); write one with `migrator plan`")
+    try:
+        data = unpack_plan(data)
+    except PackError as exc:
+        raise ManifestError(source, f"damaged plan: {exc}") from None
     for key in ("pin_version", "target_version", "cluster", "admission_config"):
         if key not in data:
             raise ManifestError(source, f"plan lacks `{key}`")

@@ -1,7 +1,8 @@
 """The plan's types, pure: plan.json as the program sees it, decoded once.
 
-`schemas/plan.schema.json` is the contract of the file; these TypedDicts are the same shape
-inside the program, so the modules that read a plan (report, generate, apply, patch) are
+`schemas/plan.schema.json` is the contract of the file; these TypedDicts are its shape
+inside the program once unpacked (the file writes each repeated violation and fix text once:
+`migrator.model.packed`), so the modules that read a plan (report, generate, apply, patch) are
 type-checked against it instead of reading `dict[str, Any]` by string keys.
 `migrator.plan.decide.build_plan` produces a `Plan`; `migrator.files.planfile.load_plan`
 decodes one from disk (checking the parts every command relies on).
@@ -12,7 +13,7 @@ from __future__ import annotations
 from typing import Any, NotRequired, TypedDict
 
 #: plan.json's `schema` value, and its file name in an output folder.
-PLAN_SCHEMA = "migrator.plan/v1"
+PLAN_SCHEMA = "migrator.plan/v2"
 PLAN_FILE = "plan.json"
 
 

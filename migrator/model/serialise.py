@@ -18,6 +18,9 @@ from typing import Any
 import msgspec
 import yaml
 
+from migrator.model.packed import pack_plan
+from migrator.model.plan import Plan
+
 #: YAML line width: wide enough that no generated line is folded.
 UNFOLDED = 4096
 
@@ -78,9 +81,9 @@ def _has_float(value: Any) -> bool:
     return False
 
 
-def plan_json(value: Any) -> str:
-    """plan.json (and report.json) exactly as the tool writes them."""
-    return to_json(value, indent=2) + "\n"
+def plan_json(plan: Plan) -> str:
+    """plan.json exactly as the tool writes it: packed (`migrator.model.packed`), indented."""
+    return to_json(pack_plan(plan), indent=2) + "\n"
 
 
 def comment(lines: Iterable[str]) -> str:
