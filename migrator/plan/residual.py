@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -62,20 +62,82 @@ def compiled(policy: Composed) -> CompiledPolicy:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Subject:
+    """A pod or template as the policies see it, with `shape`: its annotations and spec as
+    every residual rule reads them (`shape_key`), so that replicas are judged once."""
+
+    ref: str
+    running: bool
+    obj: Obj
+    shape: str
+
+
+_SHARED_PARTS = ("initContainers", "containers", "ephemeralContainers", "securityContext")
+#: What `_pod_shape` keys apart from the shared parts: the node is no part of a shape, and
+#: the volumes are keyed without their names.
+_UNSHARED_SKIP = frozenset({*_SHARED_PARTS, "volumes", "nodeName"})
+
+
+def _pod_shape(metadata: Mapping[str, Any], spec: Mapping[str, Any],
+               memo: dict[Any, Any]) -> str:
+    """`shape_key` of a running pod, computed once for the pods whose parts are the very
+    same objects (the file reader shares the identical container lists, security context
+    and annotations of replicas; the inventory keeps them alive, so an `id` names one
+    object here) and whose containers mount no volume (the mounts' names would follow the
+    volumes' renaming)."""
+    annotations = metadata.get("annotations") or {}
+    get = spec.get
+    parts = tuple(get(key) for key in _SHARED_PARTS)
+    ids = tuple(id(part) for part in parts)
+    mounts = memo.get(ids)
+    if mounts is None:
+        mounts = memo[ids] = any(
+            not isinstance(c, dict) or "volumeMounts" in c
+            for part in parts[:3] if part is not None
+            for c in (part if isinstance(part, list) else [part]))
+    volumes = get("volumes") or []
+    if mounts or not isinstance(volumes, list):
+        return _annotations_key(annotations) + shape_key(spec)
+    kinds = []
+    for volume in volumes:
+        if not isinstance(volume, dict):
+            return _annotations_key(annotations) + shape_key(spec)
+        kinds.append(tuple((k, _SORTED(x, option=orjson.OPT_SORT_KEYS, default=str)
+                            if x else b"") for k, x in volume.items() if k != "name"))
+    ident = (id(annotations), ids, tuple(kinds),
+             _SORTED({k: v for k, v in spec.items() if k not in _UNSHARED_SKIP},
+                     option=orjson.OPT_SORT_KEYS, default=str))
+    found: str | None = memo.get(ident)
+    if found is None:
+        found = memo[ident] = _annotations_key(annotations) + shape_key(spec)
+    return found
+
+
+_SORTED = orjson.dumps
+
+
+def _annotations_key(annotations: Any) -> str:
+    return orjson.dumps(annotations, option=orjson.OPT_SORT_KEYS, default=str).decode()
+
+
 def _subjects(inventory: Inventory, index: OwnerIndex, server: ServerVersion
-              ) -> dict[str, list[tuple[str, bool, Obj]]]:
-    """Per namespace: (reference, is running pod, object as the API server admits it).
+              ) -> dict[str, list[_Subject]]:
+    """Per namespace, every subject the policies judge, sorted by reference.
 
     A running pod as stored (what a policy sees when it is updated); a workload template as
     the pod it creates on `server`, the one the policies will run on (its defaulting and
     annotation/field syncing); a template that server would refuse (422) is left out, as it
     never reaches admission.
     """
-    out: dict[str, list[tuple[str, bool, Obj]]] = {}
+    out: dict[str, list[_Subject]] = {}
+    memo: dict[Any, str] = {}
     for pod in inventory.pods:
-        out.setdefault(namespace_of(pod), []).append(
-            (f"Pod/{name_of(pod)}", True, {"metadata": pod.get("metadata") or {},
-                                           "spec": dict(pod.get("spec") or {})}))
+        metadata = pod.get("metadata") or {}
+        spec = pod.get("spec") or {}
+        out.setdefault(namespace_of(pod), []).append(_Subject(
+            f"Pod/{name_of(pod)}", True, {"metadata": metadata, "spec": dict(spec)},
+            _pod_shape(metadata, spec, memo)))
     for obj in template_sources(inventory, index):
         template = pod_template(obj)
         if template is None:
@@ -83,11 +145,13 @@ def _subjects(inventory: Inventory, index: OwnerIndex, server: ServerVersion
         created = prepare(template.metadata, template.spec, server, Origin.CREATED)
         if created.invalid:
             continue
-        out.setdefault(namespace_of(obj), []).append(
-            (f"{obj.get('kind')}/{name_of(obj)}", False,
-             {"metadata": dict(created.metadata), "spec": dict(created.spec),
-              CREATOR: controller_request(str(obj.get("kind")))}))
-    return {ns: sorted(items, key=lambda i: i[0]) for ns, items in out.items()}
+        out.setdefault(namespace_of(obj), []).append(_Subject(
+            f"{obj.get('kind')}/{name_of(obj)}", False,
+            {"metadata": dict(created.metadata), "spec": dict(created.spec),
+             CREATOR: controller_request(str(obj.get("kind")))},
+            _annotations_key(created.metadata.get("annotations") or {})
+            + shape_key(created.spec)))
+    return {ns: sorted(items, key=lambda i: i.ref) for ns, items in out.items()}
 
 
 #: Where a template subject keeps the request its pods are created with (not a pod field).
@@ -139,9 +203,16 @@ def _alternatives(namespace: str, access: NamespaceAccess | None, user_grants: I
         accounts = None if everyone else tuple(sorted(
             sa for sa, psps in by_account.items() if psp in psps))
         users, groups = requesters.get(psp, (set(), set()))
-        out.append(Alternative(psp, accounts, tuple(residual_rules(spec, level, version)),
+        out.append(Alternative(psp, accounts, _rules(psp, spec, level, version),
                                tuple(sorted(users)), tuple(sorted(groups))))
     return out
+
+
+@lru_cache(maxsize=1024)
+def _rules(psp: str, spec: PSPSpec, level: Level, version: Version) -> tuple[Any, ...]:
+    """`residual_rules` of one PSP (a frozen value), once per level and version: the
+    namespaces share their PSPs."""
+    return tuple(residual_rules(spec, level, version))
 
 
 def _without(alternatives: Iterable[Alternative],
@@ -199,7 +270,7 @@ def _requester_of(obj: Obj, alternatives: Iterable[Alternative]) -> dict[str, An
     return UNKNOWN_REQUESTER
 
 
-def _prove(alternatives: list[Alternative], subjects: list[tuple[str, bool, Obj]],
+def _prove(alternatives: list[Alternative], subjects: list[_Subject],
            verdicts: Verdicts, policy_ids: dict[Composed, int]
            ) -> tuple[list[Alternative], list[dict[str, Any]], list[dict[str, Any]]]:
     """The alternatives with every rule that rejects a running pod removed, those rules
@@ -222,11 +293,11 @@ def _prove(alternatives: list[Alternative], subjects: list[tuple[str, bool, Obj]
         rejected: list[dict[str, Any]] = []
         newly: set[tuple[str, str]] = set()
         policy_id = policy_ids.setdefault(policy, len(policy_ids))
-        for ref, running, obj in subjects:
+        for subject in subjects:
+            ref, running, obj = subject.ref, subject.running, subject.obj
             request = _requester_of(obj, current)
-            annotations = (obj.get("metadata") or {}).get("annotations") or {}
-            key = (policy_id, orjson.dumps([request, annotations], option=orjson.OPT_SORT_KEYS,
-                                           default=str).decode() + shape_key(obj["spec"]))
+            key = (policy_id, orjson.dumps(request, option=orjson.OPT_SORT_KEYS).decode()
+                   + subject.shape)
             if key not in verdicts:
                 verdicts[key] = program.evaluate(obj, request)
             for failure in verdicts[key]:
@@ -246,7 +317,7 @@ def _prove(alternatives: list[Alternative], subjects: list[tuple[str, bool, Obj]
 
 
 def _namespace(name: str, level: Level, version: Version, access: PSPAccess,
-               specs: Mapping[str, PSPSpec], subjects: list[tuple[str, bool, Obj]],
+               specs: Mapping[str, PSPSpec], subjects: list[_Subject],
                verdicts: Verdicts, policy_ids: dict[Composed, int]) -> dict[str, Any]:
     alternatives = _alternatives(name, access.by_namespace.get(name), access.user_grants,
                                  specs, level, version)

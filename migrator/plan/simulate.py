@@ -188,11 +188,12 @@ def _controller(metadata: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _raw_key(obj: Obj, raw_keys: dict[int, str] | None) -> str:
+def _raw_key(obj: Obj, raw_keys: dict[int, str] | None,
+             shared: dict[int, tuple[Any, bytes]]) -> str:
     """The security key of `obj` as read, noted in `raw_keys` (by `id`) for the PSP
-    analysis to reuse."""
+    analysis to reuse (`shared`: see `security_key`)."""
     template = pod_template(obj)
-    key = security_key(template.metadata, template.spec) if template else ""
+    key = security_key(template.metadata, template.spec, shared) if template else ""
     if raw_keys is not None:
         raw_keys[id(obj)] = key
     return key
@@ -220,6 +221,7 @@ def simulate(
         sim.subjects.append(subject)
 
     memo: dict[tuple[int, str], Verdicts] = {}
+    shared: dict[int, tuple[Any, bytes]] = {}  # the read objects' parts, encoded once
     for obj in template_sources(inventory, index):
         now, after, invalid = _judge(obj, versions, servers, memo)
         add(Subject(
@@ -232,7 +234,7 @@ def simulate(
         ))
     for obj in template_sources(inventory, index):
         if raw_keys is not None:
-            _raw_key(obj, raw_keys)
+            _raw_key(obj, raw_keys, shared)
     # Pods read back from a server are judged as stored, on what their security key holds:
     # one of a shape stands for all. A pod to be created goes through the server's
     # defaulting and validation, and is judged alone.
@@ -240,7 +242,7 @@ def simulate(
     for i, pod in enumerate(inventory.pods):
         top = index.top(pod)
         owner = f"{top.get('kind')}/{name_of(top)}" if top is not None else None
-        key = _raw_key(pod, raw_keys)
+        key = _raw_key(pod, raw_keys, shared)
         metadata = pod.get("metadata") or {}
         if origin_of(pod) is Origin.STORED:
             shape: tuple[Any, ...] = (

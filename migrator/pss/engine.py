@@ -47,7 +47,32 @@ def _volume_key(volume: Any) -> Any:
     return [volume.get("name"), kinds, volume.get("hostPath")]
 
 
-def security_key(metadata: Mapping[str, Any] | None, spec: Mapping[str, Any] | None) -> str:
+def _annotations_part(annotations: Any) -> Any:
+    if isinstance(annotations, Mapping):
+        kept = [(k, v) for k, v in annotations.items()
+                if isinstance(k, str) and ("seccomp" in k or "apparmor" in k)]
+        if len(kept) > 1:
+            kept.sort()
+        return kept
+    return {"not a mapping": repr(annotations)} if annotations else []
+
+
+def _containers_part(containers: Any) -> Any:
+    if not isinstance(containers, list):
+        return containers
+    return [{k: c[k] for k in _CONTAINER_FIELDS if k in c} if isinstance(c, dict)
+            else {"not a mapping": repr(c)} for c in containers]
+
+
+def _volumes_part(volumes: Any) -> Any:
+    return [_volume_key(v) for v in volumes] if isinstance(volumes, list) else volumes
+
+
+def security_key(
+    metadata: Mapping[str, Any] | None,
+    spec: Mapping[str, Any] | None,
+    shared: dict[int, tuple[Any, bytes]] | None = None,
+) -> str:
     """A string equal for two pods that every check treats alike.
 
     Keeps what a check reads (seccomp and AppArmor annotations, security contexts, ports,
@@ -57,33 +82,52 @@ def security_key(metadata: Mapping[str, Any] | None, spec: Mapping[str, Any] | N
     replicas of one workload share one key. Values compare as their JSON (as the API
     server receives them); a part JSON cannot hold (a key that is not a string) compares
     by its `repr`.
+
+    `shared`, when given, remembers the encoded annotations, pod security context and
+    container lists by object, for pods that share those very objects (the file reader
+    shares them between replicas), holding each object it remembers; nothing may change
+    those objects while it is in use. The key is the same with or without it.
     """
     metadata = metadata or {}
     spec = spec or {}
-    annotations = metadata.get("annotations")
-    if isinstance(annotations, Mapping):
-        kept = [(k, v) for k, v in annotations.items()
-                if isinstance(k, str) and ("seccomp" in k or "apparmor" in k)]
-        if len(kept) > 1:
-            kept.sort()
-        first: Any = kept
-    else:
-        first = {"not a mapping": repr(annotations)} if annotations else []
     get = spec.get
-    parts: list[Any] = [first, *(get(key) for key in _POD_FIELDS)]
-    for key in _CONTAINER_LISTS:
-        containers = get(key)
-        parts.append(
-            [{k: c[k] for k in _CONTAINER_FIELDS if k in c} if isinstance(c, dict)
-             else {"not a mapping": repr(c)} for c in containers]
-            if isinstance(containers, list) else containers
-        )
-    volumes = get("volumes")
-    parts.append([_volume_key(v) for v in volumes] if isinstance(volumes, list) else volumes)
+    if shared is not None:
+        try:
+            return _shared_key(metadata.get("annotations"), get, shared)
+        except (TypeError, ValueError, OverflowError):
+            pass
+    parts: list[Any] = [_annotations_part(metadata.get("annotations")),
+                        *(get(key) for key in _POD_FIELDS)]
+    parts.extend(_containers_part(get(key)) for key in _CONTAINER_LISTS)
+    parts.append(_volumes_part(get("volumes")))
     try:
         return _ENCODE(parts).decode()
     except (TypeError, ValueError, OverflowError):
         return repr(parts)
+
+
+def _shared_key(annotations: Any, get: Any, shared: dict[int, tuple[Any, bytes]]) -> str:
+    """`security_key` as its parts' JSON joined, which is the whole list's JSON (msgspec
+    writes no spaces); the parts a pod may share with others are encoded once each."""
+
+    def once(value: Any, part: Any) -> bytes:
+        if value is None:
+            return _ENCODE(part(value))
+        found = shared.get(id(value))
+        if found is None or found[0] is not value:
+            found = shared[id(value)] = (value, _ENCODE(part(value)))
+        return found[1]
+
+    pieces = [once(annotations, _annotations_part)]
+    pieces.append(once(get("securityContext"), _same))  # _POD_FIELDS[0]
+    pieces.extend(_ENCODE(get(key)) for key in _POD_FIELDS[1:])
+    pieces.extend(once(get(key), _containers_part) for key in _CONTAINER_LISTS)
+    pieces.append(_ENCODE(_volumes_part(get("volumes"))))
+    return "[" + b",".join(pieces).decode() + "]"
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 _CACHE: dict[tuple[Level, int, str], tuple[Violation, ...]] = {}

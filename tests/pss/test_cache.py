@@ -51,3 +51,24 @@ def test_security_annotations_are_part_of_the_key() -> None:
     assert plain == security_key({}, spec)
     unconfined = {"annotations": {"container.apparmor.security.beta.kubernetes.io/app": "unconfined"}}
     assert security_key(unconfined, spec) != plain
+
+
+def test_the_key_is_the_same_with_parts_remembered() -> None:
+    """Remembering shared parts by object changes no key."""
+    shared: dict = {}
+    containers = [{"name": "app", "securityContext": {"runAsUser": 0}, "image": "x"}]
+    specs = [
+        _replica("abcde", "n1"),
+        {"containers": containers, "securityContext": {"runAsNonRoot": True},
+         "hostNetwork": True, "volumes": [{"name": "v", "emptyDir": {}}]},
+        {"containers": containers, "initContainers": None},
+        {},
+    ]
+    metas = [{}, {"annotations": {"seccomp.security.alpha.kubernetes.io/pod": "unconfined",
+                                  "team": "a"}}, {"annotations": "odd"}]
+    for spec in specs:
+        for metadata in metas:
+            assert security_key(metadata, spec, shared) == security_key(metadata, spec)
+            assert security_key(metadata, spec, shared) == security_key(metadata, spec, shared)
+    odd = {"containers": [{"name": "a", "securityContext": {1: 2}}]}
+    assert security_key({}, odd, shared) == security_key({}, odd)
