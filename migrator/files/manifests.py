@@ -335,7 +335,7 @@ def _load_json(
 ) -> Iterator[Document]:
     """The objects of one JSON text (UTF-8 bytes); a `kind: List` is decoded one item at a
     time. The text itself is decoded only to name an error."""
-    if _ESCAPED_COLON_BYTES.search(data):
+    if b"\\u003" in data and _ESCAPED_COLON_BYTES.search(data):
         exact = _utf8(data, path)
         yield from _unwrap(_load_json_exact(exact, path), path, 0, None, problems)
         return

@@ -43,9 +43,10 @@ def read_files(
                 inventory.add(_shared(slim_pod(doc.obj), seen), doc.source)
             else:
                 inventory.add(doc.obj, doc.source)
-    # What was read lives as long as the run and holds no cycles: later collections
-    # need not scan it again.
-    gc.freeze()
+        # What was read lives as long as the run and holds no cycles: later collections
+        # need not scan it again (frozen before the collector is back, or its first
+        # collection would scan it all once).
+        gc.freeze()
     return inventory
 
 

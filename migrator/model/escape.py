@@ -9,6 +9,7 @@ Pure: strings in, strings out.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -35,6 +36,16 @@ def md(value: Any) -> str:
     otherwise), Markdown punctuation is backslash-escaped, line breaks become spaces and
     other control characters are shown escaped.
     """
+    return _md_text(value) if isinstance(value, str) else _md(value)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _md_text(value: str) -> str:
+    """`md` of a string, remembered: a report repeats its names, checks and reasons."""
+    return _md(value)
+
+
+def _md(value: Any) -> str:
     text = _one_line(value)
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _MD_SPECIAL.sub(r"\\\1", text)

@@ -14,11 +14,19 @@ generated messages use. Pure: no I/O.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import cel
+
+@functools.cache
+def _cel() -> Any:
+    """The CEL library, imported when first used: importing it loads its interactive shell
+    too (a fifth of a second), which commands that evaluate no CEL should not pay."""
+    import cel
+
+    return cel
 
 
 class CelError(ValueError):
@@ -31,7 +39,7 @@ def _join(items: Any, separator: Any = "") -> str:
 
 def _compile(expression: str, what: str) -> Any:
     try:
-        return cel.compile(expression)
+        return _cel().compile(expression)
     except Exception as exc:  # the library raises ValueError and RuntimeError alike
         raise CelError(f"{what}: {exc}") from None
 
@@ -58,7 +66,7 @@ class CompiledPolicy:
         ]
 
     def _context(self, values: Mapping[str, Any]) -> Any:
-        context = cel.Context()
+        context = _cel().Context()
         context.add_function("join", _join)
         for key, value in values.items():
             context.add_variable(key, value)

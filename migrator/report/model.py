@@ -418,6 +418,14 @@ def _psps(plan: Plan) -> list[Json]:
 
 
 
+def _by_namespace(items: Iterable[Mapping[str, Any]]) -> list[tuple[str, list[str]]]:
+    """The names of namespaced objects, grouped by namespace (sorted), in their order."""
+    grouped: dict[str, list[str]] = {}
+    for item in items:
+        grouped.setdefault(str(item["namespace"]), []).append(str(item["name"]))
+    return sorted(grouped.items())
+
+
 def rbac_cleanup(plan: Plan, inventory: Inventory | None) -> Json:
     """The objects to delete once Pod Security Admission enforces and PSP admission is off,
     with the commands that delete them.
@@ -439,13 +447,11 @@ def rbac_cleanup(plan: Plan, inventory: Inventory | None) -> Json:
     if result["cluster_role_bindings"]:
         commands.append(_kubectl(plan, "delete", "clusterrolebinding",
                                  *result["cluster_role_bindings"]))
-    for ns in sorted({b["namespace"] for b in result["role_bindings"]}):
-        names = [b["name"] for b in result["role_bindings"] if b["namespace"] == ns]
+    for ns, names in _by_namespace(result["role_bindings"]):
         commands.append(_kubectl(plan, "delete", "rolebinding", "-n", ns, *names))
     if result["cluster_roles"]:
         commands.append(_kubectl(plan, "delete", "clusterrole", *result["cluster_roles"]))
-    for ns in sorted({r["namespace"] for r in result["roles"]}):
-        names = [r["name"] for r in result["roles"] if r["namespace"] == ns]
+    for ns, names in _by_namespace(result["roles"]):
         commands.append(_kubectl(plan, "delete", "role", "-n", ns, *names))
     if psps:
         commands.append(_kubectl(plan, "delete", "podsecuritypolicy", *psps))
