@@ -613,7 +613,7 @@ def _cause(path: str, pod_value: Any, expected: Mapping[str, Any],
 
 
 def explains(defaults: Sequence[Default], template: Any, pod: Any,
-             memo: dict[Any, Attribution] | None = None) -> Attribution:
+             memo: dict[Any, Any] | None = None) -> Attribution:
     """Attribute each security-relevant difference between `template` and `pod`.
 
     `template` and `pod` may be pod specs, {"metadata", "spec"} dictionaries, PodTemplate
@@ -626,28 +626,42 @@ def explains(defaults: Sequence[Default], template: Any, pod: Any,
     template_pod, running = _as_pod(template), _as_pod(pod)
     actual = security_fields(running)
     key: Any = None
+    replay_key: Any = None
     if memo is not None:
         try:
-            key = (id(defaults), _ENCODE(template_pod), _ENCODE(sorted_json(actual)),
-                   _claim_volumes(template))
+            encoded = _ENCODE(template_pod)
+            claims = _claim_volumes(template)
+            key = (id(defaults), encoded, _ENCODE(sorted_json(actual)), claims)
+            replay_key = ("replay", id(defaults), encoded, claims)
         except (TypeError, ValueError, OverflowError):
             key = None
         found = memo.get(key) if key is not None else None
-        if found is not None:
+        if isinstance(found, Attribution):
             return found
-    result = _explains(defaults, template, template_pod, actual)
+    replay = memo.get(replay_key) if memo is not None and replay_key is not None else None
+    if replay is None:
+        replay = _replay(defaults, template, template_pod)
+        if memo is not None and replay_key is not None:
+            memo[replay_key] = replay
+    result = _explains(replay, actual)
     if memo is not None and key is not None:
         memo[key] = result
     return result
 
 
-def _explains(defaults: Sequence[Default], template: Any, template_pod: Mapping[str, Any],
-              actual: Mapping[str, Any]) -> Attribution:
+def _replay(defaults: Sequence[Default], template: Any, template_pod: Mapping[str, Any]
+            ) -> tuple[Any, ...]:
+    """What the template's pod would hold: its security fields as written and with the
+    defaults replayed, each as the API server syncs it, which default set which field, and
+    the volumes a StatefulSet adds (the same for every pod of the template)."""
     base = security_fields(template_pod)
     expected = security_fields(apply_defaults(defaults, template_pod))
-    synced, synced_expected = apiserver_sync(base), apiserver_sync(expected)
-    sources = _psp_sources(defaults, template_pod)
-    claims = _claim_volumes(template)
+    return (base, expected, apiserver_sync(base), apiserver_sync(expected),
+            _psp_sources(defaults, template_pod), _claim_volumes(template))
+
+
+def _explains(replay: tuple[Any, ...], actual: Mapping[str, Any]) -> Attribution:
+    base, expected, synced, synced_expected, sources, claims = replay
     differences = []
     for path in sorted(set(base) | set(actual)):
         if base.get(path) == actual.get(path):
