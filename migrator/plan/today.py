@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from migrator.model.inventory import Inventory, Obj, name_of, namespace_of
 from migrator.model.owners import OwnerIndex, template_sources
 from migrator.model.workloads import pod_template
@@ -153,7 +155,11 @@ def admission_key(pod: Mapping[str, Any]) -> str:
     kept = {k: spec.get(k) for k in ("hostNetwork", "hostPID", "hostIPC", "securityContext",
                                      "runtimeClassName", "volumes", "initContainers",
                                      "containers", "ephemeralContainers")}
-    return json.dumps([metadata.get("annotations"), kept], sort_keys=True, default=str)
+    try:
+        return orjson.dumps([metadata.get("annotations"), kept], default=str,
+                            option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:  # an integer beyond 64 bits
+        return json.dumps([metadata.get("annotations"), kept], sort_keys=True, default=str)
 
 
 def admission_today(inventory: Inventory, access: PSPAccess,
