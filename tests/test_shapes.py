@@ -194,3 +194,27 @@ def test_check_judges_identical_objects_once_and_tells_different_ones_apart() ->
     assert (a.name, b.name, c.name) == ("a", "b", "c")
     assert a.allowed and b.allowed and not c.allowed
     assert [v.check for v in c.violations] == ["privileged"]
+
+
+def test_every_html_list_is_cut_short_with_what_it_leaves_out(monkeypatch: Any) -> None:
+    """At 10,000 namespaces the lists outside the namespace table (lost PSP defaults, the
+    residual policies' namespaces and rejections) must be capped too."""
+    from migrator.report import render
+
+    report = build_report(build_plan(_wide_inventory(20), pin=Version.of(24)))
+    report["lost_psp_defaults"] = [
+        {"namespace": f"team-{n:04d}", "workload": "Deployment/web", "psp": "p",
+         "predicted": False, "fields": ["spec.securityContext.fsGroup"]} for n in range(3000)]
+    residual = report["residual"]
+    residual["planned"] = True
+    residual["policies"] = [{"name": "psp-residual-1", "alternatives": [],
+                             "namespaces": [f"team-{n:04d}" for n in range(3000)]}]
+    residual["rejects"] = [{"namespace": f"team-{n:04d}", "object": "Pod/web",
+                            "message": "hostPath /data not allowed"} for n in range(3000)]
+    whole = render.render_html(report)
+    monkeypatch.setattr(render, "HTML_LIMIT", len(whole.encode()) // 10)
+    cut = render.render_html(report)
+    assert len(cut.encode()) <= render.HTML_LIMIT
+    assert "more workloads" in cut and "more rejections" in cut
+    assert cut.count("Deployment/web</b>") < 3000 and "… and " in cut
+    assert whole.count("hostPath /data not allowed") == 3000 > cut.count("hostPath /data")
