@@ -22,6 +22,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from migrator.model.inventory import Inventory, Obj, name_of, namespace_of, natural_key
 from migrator.model.owners import OwnerIndex, template_sources
 from migrator.model.workloads import is_custom, pod_template
@@ -175,6 +177,31 @@ def _judge(
     return found[0], found[1], invalid
 
 
+_ENCODE = msgspec.json.Encoder().encode
+
+
+def _judge_once(
+    obj: Obj, versions: Iterable[Version], servers: tuple[ServerVersion, ServerVersion],
+    memo: dict[tuple[int, str], Verdicts],
+    judged: dict[Any, tuple[Verdicts, Verdicts, dict[str, tuple[str, ...]]]],
+) -> tuple[Verdicts, Verdicts, dict[str, tuple[str, ...]]]:
+    """`_judge`, once per template content: the same chart in many namespaces is prepared
+    and judged once (the verdicts are a pure function of the pod template)."""
+    template = pod_template(obj)
+    try:
+        key: Any = (obj.get("kind") == "Pod" and origin_of(obj) is Origin.STORED,
+                    _ENCODE(template.metadata), _ENCODE(template.spec)) if template else None
+    except (TypeError, ValueError, OverflowError):
+        key = None
+    found = judged.get(key) if key is not None else None
+    if found is None:
+        found = _judge(obj, versions, servers, memo)
+        if key is not None:
+            judged[key] = found
+    now, after, invalid = found
+    return now, after, dict(invalid)
+
+
 #: How many pod names a shape keeps as examples.
 EXAMPLES = 3
 
@@ -222,8 +249,9 @@ def simulate(
 
     memo: dict[tuple[int, str], Verdicts] = {}
     shared: dict[int, tuple[Any, bytes]] = {}  # the read objects' parts, encoded once
+    judged: dict[Any, tuple[Verdicts, Verdicts, dict[str, tuple[str, ...]]]] = {}
     for obj in template_sources(inventory, index):
-        now, after, invalid = _judge(obj, versions, servers, memo)
+        now, after, invalid = _judge_once(obj, versions, servers, memo, judged)
         add(Subject(
             kind=str(obj.get("kind")), namespace=namespace_of(obj), name=name_of(obj),
             origin=inventory.origins.get((str(obj.get("kind")), namespace_of(obj), name_of(obj)),
