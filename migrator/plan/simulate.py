@@ -25,7 +25,7 @@ from typing import Any
 import msgspec
 
 from migrator.model.inventory import Inventory, Obj, name_of, namespace_of, natural_key
-from migrator.model.owners import OwnerIndex, template_sources
+from migrator.model.owners import OwnerIndex, controller_ref, template_sources
 from migrator.model.workloads import is_custom, pod_template
 from migrator.pss.api import Level, LevelVersion, Version
 from migrator.pss.engine import security_key
@@ -216,7 +216,7 @@ def _controller(metadata: Mapping[str, Any]) -> str | None:
 
 
 def _raw_key(obj: Obj, raw_keys: dict[int, str] | None,
-             shared: dict[int, tuple[Any, bytes]]) -> str:
+             shared: dict[Any, Any]) -> str:
     """The security key of `obj` as read, noted in `raw_keys` (by `id`) for the PSP
     analysis to reuse (`shared`: see `security_key`)."""
     template = pod_template(obj)
@@ -248,7 +248,7 @@ def simulate(
         sim.subjects.append(subject)
 
     memo: dict[tuple[int, str], Verdicts] = {}
-    shared: dict[int, tuple[Any, bytes]] = {}  # the read objects' parts, encoded once
+    shared: dict[Any, Any] = {}  # the read objects' parts, encoded once
     judged: dict[Any, tuple[Verdicts, Verdicts, dict[str, tuple[str, ...]]]] = {}
     for obj in template_sources(inventory, index):
         now, after, invalid = _judge_once(obj, versions, servers, memo, judged)
@@ -267,14 +267,23 @@ def simulate(
     # one of a shape stands for all. A pod to be created goes through the server's
     # defaulting and validation, and is judged alone.
     shapes: dict[tuple[Any, ...], list[Obj]] = {}
+    owners: dict[tuple[str, ...], tuple[str | None, str | None]] = {}  # by controller
     for i, pod in enumerate(inventory.pods):
-        top = index.top(pod)
-        owner = f"{top.get('kind')}/{name_of(top)}" if top is not None else None
-        key = _raw_key(pod, raw_keys, shared)
         metadata = pod.get("metadata") or {}
+        namespace = namespace_of(pod)
+        ref = controller_ref(pod)
+        by = (namespace,) if ref is None else (
+            namespace, str(ref.get("uid")), str(ref.get("kind")), str(ref.get("name")))
+        known = owners.get(by)
+        if known is None:  # the replicas of one controller share their owners
+            top = index.top(pod)
+            known = owners[by] = (f"{top.get('kind')}/{name_of(top)}" if top is not None
+                                  else None, _controller(metadata))
+        owner, controller = known
+        key = _raw_key(pod, raw_keys, shared)
         if origin_of(pod) is Origin.STORED:
             shape: tuple[Any, ...] = (
-                namespace_of(pod), owner, _controller(metadata),
+                namespace, owner, controller,
                 (metadata.get("annotations") or {}).get("kubernetes.io/psp"),
                 _runtime_class(pod), key)
         else:

@@ -71,7 +71,7 @@ def _volumes_part(volumes: Any) -> Any:
 def security_key(
     metadata: Mapping[str, Any] | None,
     spec: Mapping[str, Any] | None,
-    shared: dict[int, tuple[Any, bytes]] | None = None,
+    shared: dict[Any, Any] | None = None,
 ) -> str:
     """A string equal for two pods that every check treats alike.
 
@@ -106,24 +106,46 @@ def security_key(
         return repr(parts)
 
 
-def _shared_key(annotations: Any, get: Any, shared: dict[int, tuple[Any, bytes]]) -> str:
+def _shared_key(annotations: Any, get: Any, shared: dict[Any, Any]) -> str:
     """`security_key` as its parts' JSON joined, which is the whole list's JSON (msgspec
-    writes no spaces); the parts a pod may share with others are encoded once each."""
+    writes no spaces). All but the volumes are encoded once per combination of the very
+    same annotations, security context and container lists (held by `shared`, so that an
+    `id` stays theirs) and the same host-namespace flags."""
+    context, os_ = get("securityContext"), get("os")
+    lists = (get("initContainers"), get("containers"), get("ephemeralContainers"))
+    flags = (get("hostNetwork"), get("hostPID"), get("hostIPC"), get("hostUsers"))
+    ident = (id(annotations), id(context), id(lists[0]), id(lists[1]), id(lists[2]),
+             *flags, None if os_ is None else _ENCODE(os_))
+    found = shared.get(ident)
+    if found is None:
+        head = b",".join([
+            _ENCODE(_annotations_part(annotations)), _ENCODE(context),
+            *(_ENCODE(flag) for flag in flags), _ENCODE(os_),
+            *(_ENCODE(_containers_part(part)) for part in lists)])
+        found = shared[ident] = ((annotations, context, lists), b"[" + head + b",")
+    return (found[1] + _volumes_piece(get("volumes")) + b"]").decode()
 
-    def once(value: Any, part: Any) -> bytes:
-        if value is None:
-            return _ENCODE(part(value))
-        found = shared.get(id(value))
-        if found is None or found[0] is not value:
-            found = shared[id(value)] = (value, _ENCODE(part(value)))
-        return found[1]
 
-    pieces = [once(annotations, _annotations_part)]
-    pieces.append(once(get("securityContext"), _same))  # _POD_FIELDS[0]
-    pieces.extend(_ENCODE(get(key)) for key in _POD_FIELDS[1:])
-    pieces.extend(once(get(key), _containers_part) for key in _CONTAINER_LISTS)
-    pieces.append(_ENCODE(_volumes_part(get("volumes"))))
-    return "[" + b",".join(pieces).decode() + "]"
+#: The encoded key of a volume of an allowed type, by the volume's keys in order (its
+#: name is not part of it): most volumes are such, and their keys repeat.
+_ALLOWED_PIECES: dict[tuple[Any, ...], bytes] = {}
+
+
+def _volumes_piece(volumes: Any) -> bytes:
+    """`_ENCODE(_volumes_part(volumes))`, without encoding each allowed volume anew."""
+    if not isinstance(volumes, list):
+        return _ENCODE(_volumes_part(volumes))
+    pieces = []
+    for volume in volumes:
+        keys = tuple(volume) if isinstance(volume, dict) else None
+        piece = _ALLOWED_PIECES.get(keys) if keys is not None else None
+        if piece is None:
+            piece = _ENCODE(_volume_key(volume))
+            if keys is not None and len(_ALLOWED_PIECES) < 4096 and any(
+                    k != "name" and k in RESTRICTED_ALLOWED for k in keys):
+                _ALLOWED_PIECES[keys] = piece  # the same for a volume of any name
+        pieces.append(piece)
+    return b"[" + b",".join(pieces) + b"]"
 
 
 def _same(value: Any) -> Any:
