@@ -295,6 +295,23 @@ def test_a_rule_that_would_reject_a_running_pod_is_reported_not_generated() -> N
     assert "reported, not generated: would reject running Pod/old" in files["README.md"]
 
 
+def test_replicas_are_proved_once_and_counted_each() -> None:
+    """Pods of one shape are one subject: the first of them names the rule a running pod
+    needs, and every pod counts as checked."""
+    inventory = _inventory(running_rofs=False)
+    [old] = inventory.pods
+    for name in ("old-c", "old-a", "old-b"):
+        inventory.add({**old, "metadata": {**old["metadata"], "name": name}}, f"test#{name}")
+    entry = _shop(build_plan(inventory, pin=Version.of(24)))
+    [report] = entry["reported"]
+    assert report["reason"].startswith("would reject running Pod/old: ")
+    assert entry["checked"] == 5  # four pods and the Deployment's template
+    inventory.pods[:] = [p for p in inventory.pods if p["metadata"]["name"] != "old"]
+    entry = _shop(build_plan(inventory, pin=Version.of(24)))
+    assert entry["reported"][0]["reason"].startswith("would reject running Pod/old-a: ")
+    assert entry["checked"] == 4
+
+
 # -- the command line ---------------------------------------------------------------------------
 
 

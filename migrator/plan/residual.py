@@ -65,12 +65,16 @@ def compiled(policy: Composed) -> CompiledPolicy:
 @dataclass(frozen=True, slots=True)
 class _Subject:
     """A pod or template as the policies see it, with `shape`: its annotations and spec as
-    every residual rule reads them (`shape_key`), so that replicas are judged once."""
+    every residual rule reads them (`shape_key`), so that replicas are judged once; the pods
+    of one namespace with one shape are one subject."""
 
     ref: str
     running: bool
     obj: Obj
     shape: str
+    #: the references of every pod of this namespace with the same shape (sorted; `ref`
+    #: is the first): a running pod stands for its replicas
+    members: tuple[str, ...] = ()
 
 
 _SHARED_PARTS = ("initContainers", "containers", "ephemeralContainers", "securityContext")
@@ -99,26 +103,32 @@ def _pod_shape(metadata: Mapping[str, Any], spec: Mapping[str, Any],
     volumes = get("volumes") or []
     if mounts or not isinstance(volumes, list):
         return _annotations_key(annotations) + shape_key(spec)
-    kinds = []
-    for volume in volumes:
-        if not isinstance(volume, dict):
-            return _annotations_key(annotations) + shape_key(spec)
-        kinds.append(tuple((k, _SORTED(x, option=orjson.OPT_SORT_KEYS, default=str)
-                            if x else b"") for k, x in volume.items() if k != "name"))
-    ident = (id(annotations), ids, tuple(kinds),
-             _SORTED({k: v for k, v in spec.items() if k not in _UNSHARED_SKIP},
-                     option=orjson.OPT_SORT_KEYS, default=str))
+    if not all(isinstance(volume, dict) for volume in volumes):
+        return _annotations_key(annotations) + shape_key(spec)
+    unnamed = [[(k, x) for k, x in volume.items() if k != "name"] for volume in volumes]
+    rest = {k: v for k, v in spec.items() if k not in _UNSHARED_SKIP}
+    ident = (id(annotations), ids, _dumps([unnamed, rest]))
     found: str | None = memo.get(ident)
     if found is None:
         found = memo[ident] = _annotations_key(annotations) + shape_key(spec)
     return found
 
 
-_SORTED = orjson.dumps
+#: Keys sorted; a key that is not a string (YAML allows them) written as one.
+_KEY_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+
+
+def _dumps(value: Any) -> str:
+    """`value` as JSON with sorted keys, for keys (what orjson cannot write, an integer
+    beyond 64 bits, by the stdlib)."""
+    try:
+        return orjson.dumps(value, option=_KEY_OPTIONS, default=str).decode()
+    except TypeError:
+        return json.dumps(value, sort_keys=True, default=str)
 
 
 def _annotations_key(annotations: Any) -> str:
-    return orjson.dumps(annotations, option=orjson.OPT_SORT_KEYS, default=str).decode()
+    return _dumps(annotations)
 
 
 def _subjects(inventory: Inventory, index: OwnerIndex, server: ServerVersion
@@ -132,12 +142,19 @@ def _subjects(inventory: Inventory, index: OwnerIndex, server: ServerVersion
     """
     out: dict[str, list[_Subject]] = {}
     memo: dict[Any, str] = {}
+    shapes: dict[tuple[str, str], list[tuple[str, Obj]]] = {}
     for pod in inventory.pods:
         metadata = pod.get("metadata") or {}
         spec = pod.get("spec") or {}
-        out.setdefault(namespace_of(pod), []).append(_Subject(
-            f"Pod/{name_of(pod)}", True, {"metadata": metadata, "spec": dict(spec)},
-            _pod_shape(metadata, spec, memo)))
+        key = (namespace_of(pod), _pod_shape(metadata, spec, memo))
+        shapes.setdefault(key, []).append((f"Pod/{name_of(pod)}", pod))
+    for (ns, shape), members in shapes.items():
+        members.sort(key=lambda member: member[0])
+        first = members[0][1]  # judged for all: the first of them, as the proof meets them
+        out.setdefault(ns, []).append(_Subject(
+            members[0][0], True, {"metadata": first.get("metadata") or {},
+                                  "spec": dict(first.get("spec") or {})},
+            shape, tuple(ref for ref, _pod in members)))
     for obj in template_sources(inventory, index):
         template = pod_template(obj)
         if template is None:
@@ -150,7 +167,7 @@ def _subjects(inventory: Inventory, index: OwnerIndex, server: ServerVersion
             {"metadata": dict(created.metadata), "spec": dict(created.spec),
              CREATOR: controller_request(str(obj.get("kind")))},
             _annotations_key(created.metadata.get("annotations") or {})
-            + shape_key(created.spec)))
+            + shape_key(created.spec), (f"{obj.get('kind')}/{name_of(obj)}",)))
     return {ns: sorted(items, key=lambda i: i.ref) for ns, items in out.items()}
 
 
@@ -249,7 +266,7 @@ def shape_key(spec: Mapping[str, Any]) -> str:
                     if isinstance(m, Mapping) else m for m in mounts]}
             fixed.append(item)
         out[key] = fixed
-    return orjson.dumps(out, option=orjson.OPT_SORT_KEYS, default=str).decode()
+    return _dumps(out)
 
 
 Verdicts = dict[tuple[int, str], list[Failure]]
@@ -309,9 +326,12 @@ def _prove(alternatives: list[Alternative], subjects: list[_Subject],
                         reported.append({"psp": validation.psp, "field": validation.field,
                                          "reason": f"would reject running {ref}: "
                                                    f"{failure.message}"})
-                rejected.append({"object": ref, "running": running, "psp": validation.psp,
-                                 "field": validation.field, "message": failure.message})
+                rejected.extend({"object": member, "running": running,
+                                 "psp": validation.psp, "field": validation.field,
+                                 "message": failure.message} for member in subject.members)
         if not newly:
+            # in the order of the objects, each one's rejections in the policy's order
+            rejected.sort(key=lambda r: str(r["object"]))
             return current, reported, rejected
         dropped |= newly
 
@@ -337,7 +357,7 @@ def _namespace(name: str, level: Level, version: Version, access: PSPAccess,
         "reported": sorted(reported, key=lambda r: (r["psp"], r["field"])),
         "rejects": rejected[:REJECTED_LIMIT],
         "rejects_count": len(rejected),
-        "checked": len(subjects),
+        "checked": sum(len(s.members) for s in subjects),
     }
 
 
