@@ -173,9 +173,7 @@ def _items(
     problems: list[ManifestError] | None,
 ) -> Iterator[Document]:
     for where, item in items:
-        reason = _shape_problem(item) if isinstance(item, dict) else "not a mapping"
-        name_problem = invalid_name(item) if reason is None and "kind" in item else None
-        reason = reason or unsafe_name(item, name_problem)
+        reason, name_problem = _problems(item)
         if reason is None:
             yield Document(path, index, item, name_problem)
             continue
@@ -183,6 +181,13 @@ def _items(
         if problems is None:
             raise error
         problems.append(error)
+
+
+def _problems(item: Any) -> tuple[str | None, str | None]:
+    """(why `item` is not a valid object, why the API server would refuse its name)."""
+    reason = _shape_problem(item) if isinstance(item, dict) else "not a mapping"
+    name_problem = invalid_name(item) if reason is None and "kind" in item else None
+    return reason or unsafe_name(item, name_problem), name_problem
 
 
 def _read_text(path: str, stdin: IO[str] | None) -> str:
@@ -389,7 +394,14 @@ def _load_json(
                                        _line_at(data, offset)) from None
             raise _json_error(path, data, exc, offset) from exc
         colons += count
-        yield from _items([(f"document 0 item {i}", item)], path, 0, None, problems)
+        reason, name_problem = _problems(item)
+        if reason is None:
+            yield Document(path, 0, item, name_problem)
+            continue
+        error = ManifestError(path, f"document 0 item {i} is not a valid object: {reason}")
+        if problems is None:
+            raise error
+        problems.append(error)
     if colons != data.count(b":"):
         raise _duplicate_error(path, str(text))
 

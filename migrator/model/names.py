@@ -13,6 +13,7 @@ names, and their verdict is what the user asked for. Pure: no I/O.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any
@@ -41,6 +42,7 @@ def quoted(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
+@functools.lru_cache(maxsize=16_384)
 def label_problem(name: str) -> str | None:
     """Why `name` is not an RFC 1123 label, or None."""
     if len(name) <= 63 and _LABEL.fullmatch(name):
