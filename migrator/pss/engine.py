@@ -96,13 +96,15 @@ def security_key(
             return _shared_key(metadata.get("annotations"), get, shared)
         except (TypeError, ValueError, OverflowError):
             pass
-    parts: list[Any] = [_annotations_part(metadata.get("annotations")),
-                        *(get(key) for key in _POD_FIELDS)]
-    parts.extend(_containers_part(get(key)) for key in _CONTAINER_LISTS)
-    parts.append(_volumes_part(get("volumes")))
-    try:
-        return _ENCODE(parts).decode()
+    parts: list[Any] = [
+        _annotations_part(metadata.get("annotations")), get("securityContext"),
+        get("hostNetwork"), get("hostPID"), get("hostIPC"), get("hostUsers"), get("os"),
+        _containers_part(get("initContainers")), _containers_part(get("containers")),
+        _containers_part(get("ephemeralContainers"))]  # _POD_FIELDS, _CONTAINER_LISTS
+    try:  # the list's JSON, its volumes' part joined on
+        return (_ENCODE(parts)[:-1] + b"," + _volumes_piece(get("volumes")) + b"]").decode()
     except (TypeError, ValueError, OverflowError):
+        parts.append(_volumes_part(get("volumes")))
         return repr(parts)
 
 
