@@ -75,3 +75,19 @@ def test_a_damaged_table_is_one_clear_error(tmp_path: Path, damage: str) -> None
     with pytest.raises(ManifestError, match="damaged plan") as caught:
         load_plan(str(path))
     assert expected in str(caught.value) and str(path) in str(caught.value)
+
+
+def test_a_blocker_leaves_out_what_its_subject_holds() -> None:
+    plan = demo_plan()
+    ns = next(n for n in plan["namespaces"] if n["blockers"])
+    ns["blockers"][0] = {**ns["blockers"][0], "origin": "elsewhere.yaml#3"}
+    packed = pack_plan(plan)
+    pns = next(n for n in packed["namespaces"] if n["name"] == ns["name"])
+    first, *rest = pns["blockers"]
+    assert first["origin"] == "elsewhere.yaml#3"  # not its subject's: kept
+    assert rest and all("origin" not in b and "template" not in b and "active" not in b
+                        for b in rest)
+    unpacked = unpack_plan(packed)
+    assert unpacked == plan
+    restored = next(n for n in unpacked["namespaces"] if n["name"] == ns["name"])
+    assert list(restored["blockers"][1])[:4] == ["object", "origin", "template", "active"]

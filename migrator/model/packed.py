@@ -2,17 +2,18 @@
 
 A plan names the same few violations over and over: every subject carries its verdicts at
 each judged level and version, on today's server and the upgraded one, and every blocker
-its fix. The file keeps each distinct violation once, in a top-level `violations` list
-sorted by its JSON, and each distinct fix text once, in `fixes` (sorted); a subject's
-verdict lists hold indices into `violations`, and a blocker's (or rejection's) `fix` an
-index into `fixes`. `pack_plan` makes that form from a `Plan` without changing it,
+its fix and its subject's origin. The file keeps each distinct violation once, in a
+top-level `violations` list sorted by its JSON, and each distinct fix text once, in
+`fixes` (sorted); a subject's verdict lists hold indices into `violations`, a blocker's (or
+rejection's) `fix` an index into `fixes`, and a blocker leaves out the `origin`, `template`
+and `active` of the subject it names (`object`) when they are the subject's. `pack_plan` makes that form from a `Plan` without changing it,
 `unpack_plan` turns it back into the `Plan` the program reads; a plan written before the
 tables existed (`migrator.plan/v1`) is already unpacked. `unpack_plan(pack_plan(p)) == p`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, cast
 
 import msgspec
@@ -30,7 +31,27 @@ VERDICT_KEYS = ("verdicts", "verdicts_after_upgrade")
 #: A namespace's keys whose values are lists of blockers, each with a `fix` text.
 FIX_LISTS = ("blockers", "rejected_today", "looser_blockers")
 
+#: A blocker's keys that repeat its subject's (the subject named by its `object`): a
+#: packed blocker leaves out each that equals the subject's, unpacking copies it back.
+FROM_SUBJECT = {"origin": "origin", "template": "template", "active": "active"}
+
 _ENCODE = msgspec.json.Encoder(order="sorted").encode
+
+
+def _by_ref(subjects: Iterable[Any]) -> dict[str, Mapping[str, Any]]:
+    """A namespace's subjects by `Kind/name`, leaving out a reference held twice."""
+    found: dict[str, Mapping[str, Any]] = {}
+    twice: set[str] = set()
+    for entry in subjects:
+        if not isinstance(entry, Mapping):
+            continue
+        ref = f"{entry.get('kind')}/{entry.get('name')}"
+        if ref in found:
+            twice.add(ref)
+        found[ref] = entry
+    for ref in twice:
+        del found[ref]
+    return found
 
 
 def _verdict_lists(plan: Mapping[str, Any]) -> Iterator[list[Any]]:
@@ -65,18 +86,24 @@ def pack_plan(plan: Plan) -> dict[str, Any]:
                             for lv, found in out[key].items()}
         return out
 
-    def blocker(entry: Mapping[str, Any]) -> dict[str, Any]:
+    def blocker(entry: Mapping[str, Any], subjects: Mapping[str, Any]) -> dict[str, Any]:
         out = dict(entry)
         if isinstance(out.get("fix"), str):
             out["fix"] = fix_index[out["fix"]]
+        held = subjects.get(str(out.get("object")))
+        if held is not None:
+            for key, subject_key in FROM_SUBJECT.items():
+                if key in out and held.get(subject_key) == out[key]:
+                    del out[key]
         return out
 
     def namespace(entry: Mapping[str, Any]) -> dict[str, Any]:
         out = dict(entry)
         out["subjects"] = [subject(s) for s in entry.get("subjects") or ()]
+        held = _by_ref(entry.get("subjects") or ())
         for key in FIX_LISTS:
             if key in out:
-                out[key] = [blocker(b) for b in out[key]]
+                out[key] = [blocker(b, held) for b in out[key]]
         return out
 
     packed: dict[str, Any] = {}
@@ -120,20 +147,31 @@ def unpack_plan(data: dict[str, Any]) -> Plan:
                             for lv, items in found.items()}
         return out
 
-    def blocker(entry: Any) -> Any:
-        if not isinstance(entry, dict) or "fix" not in entry:
+    def blocker(entry: Any, subjects: Mapping[str, Any]) -> Any:
+        if not isinstance(entry, dict):
             return entry
-        return {**entry, "fix": look(fixes, entry["fix"], "fix")}
+        out = dict(entry)
+        if "fix" in out:
+            out["fix"] = look(fixes, out["fix"], "fix")
+        held = subjects.get(str(out.get("object")))
+        if held is None or all(key in out for key in FROM_SUBJECT):
+            return out
+        restored = {"object": out.pop("object")}
+        for key, subject_key in FROM_SUBJECT.items():
+            restored[key] = out.pop(key) if key in out else held.get(subject_key)
+        return {**restored, **out}
 
     def namespace(entry: Any) -> Any:
         if not isinstance(entry, dict):
             return entry
         out = dict(entry)
-        if isinstance(out.get("subjects"), list):
-            out["subjects"] = [subject(s) for s in out["subjects"]]
+        subjects = out.get("subjects")
+        held = _by_ref(subjects if isinstance(subjects, list) else ())
+        if isinstance(subjects, list):
+            out["subjects"] = [subject(s) for s in subjects]
         for key in FIX_LISTS:
             if isinstance(out.get(key), list):
-                out[key] = [blocker(b) for b in out[key]]
+                out[key] = [blocker(b, held) for b in out[key]]
         return out
 
     plan = {key: value for key, value in data.items() if key not in TABLES}
