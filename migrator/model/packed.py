@@ -6,9 +6,10 @@ its fix and its subject's origin. The file keeps each distinct violation once, i
 top-level `violations` list sorted by its JSON, and each distinct fix text once, in
 `fixes` (sorted); a subject's verdict lists hold indices into `violations`, a blocker's (or
 rejection's) `fix` an index into `fixes`, and a blocker leaves out the `origin`, `template`
-and `active` of the subject it names (`object`) when they are the subject's. `pack_plan` makes that form from a `Plan` without changing it,
-`unpack_plan` turns it back into the `Plan` the program reads; a plan written before the
-tables existed (`migrator.plan/v1`) is already unpacked. `unpack_plan(pack_plan(p)) == p`.
+and `active` of the subject it names (`object`) when they are the subject's. `pack_plan`
+makes that form from a `Plan` without changing it, `unpack_plan` turns it back into the
+`Plan` the program reads; a plan written before the tables existed (`migrator.plan/v1`) is
+already unpacked. `unpack_plan(pack_plan(p)) == p`.
 """
 
 from __future__ import annotations
