@@ -231,8 +231,10 @@ def _describe(policy: Policy) -> list[str]:
 
 
 def residual_files(plan: Mapping[str, Any],
-                   drops: AbstractSet[tuple[str, str]] = frozenset()) -> Residual:
-    """The policy and binding files (paths relative to the output folder) and a summary."""
+                   drops: AbstractSet[tuple[str, str]] = frozenset(),
+                   *, documents: bool = True) -> Residual:
+    """The policy and binding files (paths relative to the output folder) and a summary;
+    with `documents` False, the summary only (the files' paths, no content)."""
     section = plan.get("residual")
     target = str(plan.get("target_version") or "latest")
     version = api_version(target)
@@ -271,17 +273,20 @@ def residual_files(plan: Mapping[str, Any],
     if version is None:
         return result
     for policy in result.policies:
-        result.files[f"{FOLDER}/{policy.name}.yaml"] = \
-            comment(_describe(policy)) + dump_yaml(_policy_doc(policy, version))
+        if documents:
+            result.files[f"{FOLDER}/{policy.name}.yaml"] = \
+                comment(_describe(policy)) + dump_yaml(_policy_doc(policy, version))
         for phase, actions in PHASE_ACTIONS.items():
             what = ("warns and audits only" if phase == "phase1-audit"
                     else "denies pods that no usable PSP would have admitted")
             path = f"{policy.name}.binding.yaml"
-            result.files[f"namespaces/{phase}/{path}"] = comment([
-                f"{phase}: binds {policy.name} to {', '.join(policy.namespaces)}; it {what}.",
-            ]) + dump_yaml(_binding_doc(policy, version, actions))
+            if documents:
+                result.files[f"namespaces/{phase}/{path}"] = comment([
+                    f"{phase}: binds {policy.name} to {', '.join(policy.namespaces)}; it "
+                    f"{what}.",
+                ]) + dump_yaml(_binding_doc(policy, version, actions))
             result.bindings.setdefault(phase, []).append(path)
-    if result.policies:
+    if result.policies and documents:
         result.files[f"{FOLDER}/kustomization.yaml"] = comment([
             "The residual PodSecurityPolicy rules as ValidatingAdmissionPolicies (no binding:",
             "the phase folders bind them, and include this folder).",

@@ -823,7 +823,7 @@ def build_report(
     psps = _psps(plan)
     helm_view = _helm(helm)
     dry_run = _dry_run_summary(plan.get("server_dry_run"))
-    residual = residual_view(plan, residual_files(plan))
+    residual = residual_view(plan, residual_files(plan, documents=False))
     blockers, warnings = _findings(plan, namespaces, psps, helm_view, dry_run, residual)
     evidence_view = _evidence(evidence) if evidence is not None else None
     if evidence_view is not None:
