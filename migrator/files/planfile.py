@@ -12,6 +12,8 @@ import json
 import os
 from typing import Any, cast
 
+import msgspec
+
 from migrator.errors import ManifestError
 from migrator.model.packed import READABLE_SCHEMAS, PackError, unpack_plan
 from migrator.model.plan import PLAN_FILE, PLAN_SCHEMA, Plan
@@ -31,6 +33,10 @@ def read_json(path: str) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ManifestError(path, f"cannot read: {reason}") from None
+    try:  # msgspec reads a large plan several times faster; the stdlib names the error
+        return msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        pass
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
