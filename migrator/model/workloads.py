@@ -122,18 +122,17 @@ _CONTAINER_KEEP = ("name", "image", "securityContext", "ports", "livenessProbe",
 _CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 
 
+_VOLUME_KEPT = frozenset({"name", "hostPath"})
+_VOLUME_DRIVERS = frozenset({"csi", "flexVolume"})
+
+
 def _slim_volume(volume: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in volume.items():
-        if key == "name" or key == "hostPath":
-            out[key] = value
-        elif key == "csi" and isinstance(value, dict):
-            out[key] = {"driver": value.get("driver")}
-        elif key == "flexVolume" and isinstance(value, dict):
-            out[key] = {"driver": value.get("driver")}
-        else:
-            out[key] = {}
-    return out
+    """A volume with its name, its hostPath and its CSI or flex driver; every other
+    source's settings dropped (only its type is read)."""
+    return {key: value if key in _VOLUME_KEPT
+            else {"driver": value.get("driver")} if key in _VOLUME_DRIVERS
+            and isinstance(value, dict) else {}
+            for key, value in volume.items()}
 
 
 def slim_spec(spec: dict[str, Any]) -> dict[str, Any]:
