@@ -30,7 +30,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import total_ordering
-from typing import Any
+from typing import Any, NamedTuple
 
 from migrator.pss.api import (
     APPARMOR_CONTAINER_PREFIX,
@@ -136,9 +136,9 @@ class Origin(enum.StrEnum):
     STORED = "stored"
 
 
-@dataclass(frozen=True, slots=True)
-class ServerPod:
-    """A pod as Pod Security sees it on one server, or why the server refuses it first."""
+class ServerPod(NamedTuple):
+    """A pod as Pod Security sees it on one server, or why the server refuses it first (a
+    named tuple, made for every pod judged)."""
 
     metadata: Mapping[str, Any]
     spec: Mapping[str, Any]
@@ -584,9 +584,9 @@ def clear_cache() -> None:
     policy_on.cache_clear()
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """A pod's verdict on one server: allowed, denied (with violations) or invalid (422)."""
+class Verdict(NamedTuple):
+    """A pod's verdict on one server: allowed, denied (with violations) or invalid (422) (a
+    named tuple, made for every pod judged)."""
 
     server: ServerVersion
     violations: tuple[Violation, ...]
