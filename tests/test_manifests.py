@@ -78,6 +78,21 @@ def test_duplicate_nested_key_and_duplicate_at_the_top_of_a_list(tmp_path: Path)
     assert [(e.line, '"items"' in str(e)) for e in _read(top)[1]] == [(2, True)]
 
 
+def test_a_list_s_other_top_level_keys_are_no_duplicates(tmp_path: Path) -> None:
+    """A List read in one pass (its items left raw) still counts the top-level keys it does
+    not read, and a key repeated in its metadata."""
+    pods = [dict(POD, metadata={"name": f"web-{i}"}) for i in range(2)]
+    path = tmp_path / "list.json"
+    path.write_text(json.dumps({"apiVersion": "v1", "kind": "List", "items": pods,
+                                "resourceVersion": "1:2", "x-note": {"a": "b:c"},
+                                "metadata": {"resourceVersion": "7"}}))
+    docs, errors = _read(path)
+    assert errors == [] and [d["metadata"]["name"] for d in docs] == ["web-0", "web-1"]
+    path.write_text('{"kind": "List", "metadata": {"a": "1",\n"a": "2"}, "items": ['
+                    + json.dumps(pods[0]) + "]}")
+    assert [(e.line, '"a" is given twice' in str(e)) for e in _read(path)[1]] == [(2, True)]
+
+
 def test_escaped_colons_are_not_mistaken_for_duplicates(tmp_path: Path) -> None:
     path = tmp_path / "escaped.json"
     path.write_text('{"kind": "Pod", "metadata": {"name": "a", "annotations": '

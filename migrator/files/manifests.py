@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypedDict
 
 import msgspec
 import ryml  # rapidyaml
@@ -346,6 +346,11 @@ def _load_json(
         yield from _unwrap(_load_json_exact(exact, path), path, 0, None, problems)
         return
     text = _LazyText(data)
+    fast = _list_top(data)
+    if fast is not None:
+        raws, colons = fast
+        yield from _json_items(data, path, problems, raws, colons, text, fast=True)
+        return
     try:
         if not data.lstrip().startswith(b"{"):
             whole = msgspec.Raw(data)
@@ -374,13 +379,63 @@ def _load_json(
             yield from _unwrap(rest, path, 0, None, problems)
             return
         assert items is not None
-        colons = len(top) + sum(k.count(":") + (_colons(v) if k != "items" else 0)
-                                for k, v in top.items())
+        colons = _top_colons(top)
         raws = _ITEMS.decode(items)
     except _DuplicateKey:
         raise _duplicate_error(path, str(text)) from None
     except (msgspec.DecodeError, RecursionError) as exc:
         raise _json_error(path, data, exc) from exc
+    yield from _json_items(data, path, problems, raws, colons, text, fast=False)
+
+
+class _ListTop(TypedDict, total=False):
+    """The top of a `kind: List` as the fast path reads it, its items left undecoded."""
+
+    apiVersion: Any
+    kind: Any
+    metadata: Any
+    items: list[msgspec.Raw]
+
+
+_LIST_TOP = msgspec.json.Decoder(_ListTop)
+
+
+def _list_top(data: bytes) -> tuple[list[msgspec.Raw], int] | None:
+    """The items of a JSON `kind: List` and the colons of its top level (one per key and
+    those in its other values), in one pass over the text; None for any other text (or
+    one the fast path cannot read), which the careful path then reads."""
+    if not data.lstrip().startswith(b"{"):
+        return None
+    try:
+        top = _LIST_TOP.decode(data)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    kind, items = top.get("kind"), top.get("items")
+    if not (isinstance(kind, str) and kind.endswith("List") and isinstance(items, list)):
+        return None
+    try:
+        return items, len(top) + sum(_ENCODE(value).count(b":")
+                                     for key, value in top.items() if key != "items")
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
+def _top_colons(top: dict[str, msgspec.Raw]) -> int:
+    """The colons of a List's top level but its items: one per key, and those in its keys
+    and other values."""
+    return len(top) + sum(k.count(":") + (_colons(v) if k != "items" else 0)
+                          for k, v in top.items())
+
+
+def _json_items(
+    data: bytes, path: str, problems: list[ManifestError] | None, raws: list[msgspec.Raw],
+    top_colons: int, text: _LazyText, *, fast: bool,
+) -> Iterator[Document]:
+    """The items of a List, each decoded and checked alone. `top_colons` counts the top
+    level's colons; the sum over the whole text tells a key given twice. The fast path
+    does not see top-level keys it does not read: when the sum differs, the careful count
+    decides."""
+    colons = 0
     for i, raw in enumerate(raws):
         try:
             item = _ANY.decode(raw)
@@ -403,7 +458,17 @@ def _load_json(
         if problems is None:
             raise error
         problems.append(error)
-    if colons != data.count(b":"):
+    total = data.count(b":")
+    if top_colons + colons != total and fast:
+        try:  # the top level counted as the careful path does
+            top = _TOP.decode(data)
+            for key, raw in top.items():
+                if key != "items":
+                    _decode_checked(raw)
+            top_colons = _top_colons(top)
+        except (_DuplicateKey, msgspec.DecodeError, RecursionError):
+            pass
+    if top_colons + colons != total:
         raise _duplicate_error(path, str(text))
 
 
