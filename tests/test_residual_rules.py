@@ -519,3 +519,13 @@ def test_corpus_rules_compile_and_admit_a_plain_pod(policy: dict[str, Any]) -> N
                     and spec.apparmor.default is None))
             no_config_maps = field == "spec.volumes" and "configMap" not in spec.volumes
             assert profile_without_default or no_config_maps, (level, failure.message)
+
+
+def test_the_cel_library_loads_without_its_shell_and_leaves_none_behind() -> None:
+    import sys
+
+    from migrator.plan.cel import _cel
+
+    library = _cel()
+    assert library.compile("1 + 1") is not None
+    assert "cel.cli" not in sys.modules or hasattr(sys.modules["cel.cli"], "__file__")

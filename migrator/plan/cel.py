@@ -15,6 +15,8 @@ generated messages use. Pure: no I/O.
 from __future__ import annotations
 
 import functools
+import sys
+import types
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,10 +24,24 @@ from typing import Any
 
 @functools.cache
 def _cel() -> Any:
-    """The CEL library, imported when first used: importing it loads its interactive shell
-    too (a fifth of a second), which commands that evaluate no CEL should not pay."""
-    import cel
-
+    """The CEL library, imported when first used. Its package also imports its interactive
+    shell (`cel.cli`, with prompt_toolkit: a sixth of a second, more than a large plan's
+    CEL costs): an empty module stands in for the shell while the library loads, and is
+    dropped after, so a later `import cel.cli` gets the real one. Should the library need
+    its shell to load, it is imported the plain way."""
+    placeholder = "cel.cli" not in sys.modules
+    if placeholder:
+        sys.modules["cel.cli"] = types.ModuleType("cel.cli")
+    try:
+        import cel
+    except Exception:  # the library changed: the plain import
+        for name in [n for n in sys.modules if n == "cel" or n.startswith("cel.")]:
+            del sys.modules[name]
+        placeholder = False
+        import cel
+    finally:
+        if placeholder:
+            sys.modules.pop("cel.cli", None)
     return cel
 
 
