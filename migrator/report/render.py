@@ -18,7 +18,7 @@ from typing import Any
 from migrator.model.escape import md, md_code
 from migrator.model.serialise import to_json
 from migrator.report.charts import LEVEL_COLOURS, all_charts
-from migrator.report.templating import render
+from migrator.report.templating import render, render_within
 
 #: The largest report.html written, in bytes: past it, tables are cut short.
 HTML_LIMIT = 5_000_000
@@ -32,12 +32,17 @@ def _html(report: Mapping[str, Any], cap: int | None) -> str:
 
 def render_html(report: Mapping[str, Any]) -> str:
     """The self-contained HTML report: everything when it stays within HTML_LIMIT bytes,
-    else tables and namespace sections cut short (the rest counted, "and N more")."""
-    text = _html(report, None)
+    else tables and namespace sections cut short (the rest counted, "and N more"). The
+    whole report is rendered only as far as the limit (a character is at least a byte)."""
+    text = render_within("report.html.j2", HTML_LIMIT, report=report,
+                         charts=all_charts(report["charts"]), colours=LEVEL_COLOURS, cap=None)
+    if text is not None and len(text.encode()) <= HTML_LIMIT:
+        return text
     for cap in _HTML_CAPS:
+        text = _html(report, cap)
         if len(text.encode()) <= HTML_LIMIT:
             break
-        text = _html(report, cap)
+    assert text is not None
     return text
 
 

@@ -8,6 +8,7 @@ use (`to_yaml`, `to_json`) and the Markdown escapes of `migrator.model.escape` a
 
 from __future__ import annotations
 
+import itertools
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -68,3 +69,18 @@ def environment() -> jinja2.Environment:
 def render(template: str, **context: Any) -> str:
     """Render `template` (a file name in `templates/`) with `context`."""
     return environment().get_template(template).render(**context)
+
+
+def render_within(template: str, limit: int, **context: Any) -> str | None:
+    """`render`, or None as soon as the text passes `limit` characters (the rest is not
+    rendered: a caller that will cut the document short need not make it whole first)."""
+    chunks = environment().get_template(template).generate(**context)
+    parts: list[str] = []
+    size = 0
+    while batch := "".join(itertools.islice(chunks, 4096)):
+        size += len(batch)
+        if size > limit:
+            return None
+        parts.append(batch)
+    return "".join(parts)
+
