@@ -38,10 +38,12 @@ def to_yaml(value: Any) -> str:
 
 _ENCODE = msgspec.json.Encoder().encode
 #: Where msgspec may have written a float unlike `json.dumps` does: with an exponent (`1e16`,
-#: not `1e+16`) or without one (`0.00001`, not `1e-05`). Only then is the value searched
-#: for floats, and written by the stdlib if it holds one. (A NaN or infinity, which JSON
+#: not `1e+16`) or without one (`0.00001`, not `1e-05`), as a number token (after `:`, `,`
+#: or `[` in compact JSON, or a bare number; a string may match too, which only costs the
+#: search). Only then is the value searched for floats, and written by the stdlib if it
+#: holds one. (A NaN or infinity, which JSON
 #: cannot hold, is written as null.)
-_EXPONENT = re.compile(rb"[0-9][eE]|0\.0000")
+_EXPONENT = re.compile(rb"[:,\[]-?[0-9]+(?:\.[0-9]+)?[eE]|[:,\[]-?0\.0000")
 
 
 def to_json(value: Any, indent: int | None = None) -> str:
@@ -51,7 +53,8 @@ def to_json(value: Any, indent: int | None = None) -> str:
             encoded = _ENCODE(value)
         except (TypeError, ValueError, OverflowError):
             encoded = b""
-        if encoded and not (_EXPONENT.search(encoded) and _has_float(value)):
+        suspect = encoded[:1] in b"-0123456789" or _EXPONENT.search(encoded)
+        if encoded and not (suspect and _has_float(value)):
             return msgspec.json.format(encoded, indent=indent).decode()
     return json.dumps(value, indent=indent, sort_keys=False, ensure_ascii=False)
 
