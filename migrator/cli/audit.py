@@ -12,7 +12,6 @@ import typer
 from migrator.cli.console import BytesProgress, edge, err_line
 from migrator.cli.options import OutputFormat
 from migrator.errors import EXIT_ERROR, EXIT_FINDINGS
-from migrator.plan.evidence import count_of, gate_line, violator_line
 
 
 class AuditFailOn(StrEnum):
@@ -21,6 +20,8 @@ class AuditFailOn(StrEnum):
 
 def render_text(evidence: Mapping[str, Any]) -> list[str]:
     """The evidence in words, one namespace per paragraph."""
+    from migrator.plan.evidence import count_of, gate_line, violator_line  # (audit only)
+
     lines: list[str] = []
     window = evidence["window"]
     lines.append(f"audit window {window['from'] or '?'} .. {window['until'] or '?'}")

@@ -24,7 +24,6 @@ from migrator.cli.options import (
 )
 from migrator.model.escape import terminal
 from migrator.model.plan import Blocker, Plan, PlanNamespace
-from migrator.plan.residual import entry_alternatives
 from migrator.pss.server import NEWEST_SERVER_MINOR
 
 #: Past this many namespaces the summary is one plain line per namespace, and the
@@ -115,6 +114,8 @@ def render_plan(plan: Plan, details: bool = False) -> None:
              for flip in ns.get("flips_across_upgrade") or ()]
     flipped = ([f"\nTemplates whose verdict flips across the upgrade ({len(flips)}):", *flips]
                if flips else [])
+    from migrator.plan.residual import entry_alternatives  # (not loaded for other commands)
+
     section: Mapping[str, Any] = plan.get("residual") or {}
     residual = {str(e["namespace"]): {**e, "alternatives": entry_alternatives(section, e)}
                 for e in section.get("namespaces") or ()}
