@@ -99,8 +99,11 @@ def pod_template(obj: dict[str, Any]) -> PodTemplate | None:
     template is judged like an empty pod rather than crashing the run.
     """
     path = template_path(obj)
-    if path is None:
-        return None
+    return None if path is None else template_at(obj, path)
+
+
+def template_at(obj: dict[str, Any], path: tuple[str, ...]) -> PodTemplate:
+    """The pod metadata and spec at `path` (from `template_path`) in `obj`."""
     node = _follow(obj, path)
     if not isinstance(node, dict):
         node = {}

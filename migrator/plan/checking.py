@@ -13,7 +13,7 @@ from typing import Any
 
 import msgspec
 
-from migrator.model.workloads import is_custom, pod_template, template_path
+from migrator.model.workloads import TEMPLATE_PATHS, template_at, template_path
 from migrator.pss.api import Level, Version
 from migrator.pss.registry import Violation
 from migrator.pss.server import (
@@ -106,13 +106,14 @@ def check_object(
     """The verdict on `obj`'s pods at `level`/`version` on `server` (default: the newest
     modelled); None for kinds without pods. A Pod read from a cluster dump (it has a uid or
     a status) is judged as stored; anything else as the pods the server will create."""
-    template = pod_template(obj)
-    if template is None:
+    found_path = template_path(obj)
+    if found_path is None:
         return None
+    template = template_at(obj, found_path)
     server = server or ServerVersion.newest()
     metadata = obj.get("metadata") or {}
     origin = origin_of(obj)
-    path = template_path(obj) or None
+    path = found_path or None
     key: Any = None
     if origin is Origin.CREATED:  # (a stored pod's verdict is cached by its security key)
         try:  # the same pod (template) in many objects is judged once: a pure function of it
@@ -139,7 +140,7 @@ def check_object(
         namespace=str(metadata.get("namespace") or ""),
         name=str(metadata.get("name") or metadata.get("generateName") or ""),
         violations=found.violations,
-        custom=is_custom(obj),
+        custom=obj.get("kind") not in TEMPLATE_PATHS,  # it carries a template: custom
         invalid=found.invalid,
         server=str(server),
         by_server=ranges if len(ranges) > 1 else [],
