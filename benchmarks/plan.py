@@ -25,7 +25,7 @@ from migrator.errors import ManifestError  # noqa: E402
 from migrator.files.source import read_files  # noqa: E402
 from migrator.model.inventory import Inventory  # noqa: E402
 from migrator.model.owners import OwnerIndex  # noqa: E402
-from migrator.model.workloads import slim_pod  # noqa: E402
+from migrator.model.workloads import share_parts, slim_pod  # noqa: E402
 from migrator.plan.decide import build_plan  # noqa: E402
 from migrator.plan.residual import compiled, residual_plan  # noqa: E402
 from migrator.pss.api import Level, Version  # noqa: E402
@@ -39,6 +39,7 @@ def synthetic(namespaces: int, per_namespace: int) -> Inventory:
     demo_errors: list[ManifestError] = []
     demo = read_files([str(ROOT / "fixtures" / "demo")], demo_errors)
     inventory = Inventory(server_version="v1.24.17", psp_api=True)
+    seen: dict[bytes, Any] = {}  # as the readers do: replicas share identical parts
     for obj in demo.psps + demo.cluster_roles + demo.cluster_role_bindings:
         inventory.add(obj, "demo")
     mix = pod_mix()
@@ -80,7 +81,7 @@ def synthetic(namespaces: int, per_namespace: int) -> Inventory:
                              {"name": f"kube-api-access-{n}-{i}", "projected": {"sources": []}}]},
                 "status": {"phase": "Running"},
             }
-            inventory.add(slim_pod(pod), "synthetic")
+            inventory.add(share_parts(slim_pod(pod), seen), "synthetic")
     return inventory
 
 

@@ -38,7 +38,7 @@ from kubernetes import config as _config  # type: ignore[import-untyped, unused-
 from migrator.errors import SourceError
 from migrator.model.identity import ClusterIdentity
 from migrator.model.inventory import Inventory, Obj, Unreadable
-from migrator.model.workloads import slim_pod
+from migrator.model.workloads import share_parts, slim_pod
 
 #: Items per list page, as kubectl uses.
 PAGE_SIZE = 500
@@ -989,7 +989,8 @@ def _read_inventory(
 
     collect(_NAMESPACES)
     inventory.identity = client.identity(inventory.namespaces)
-    collect(_PODS, slim_pod)
+    seen: dict[bytes, Any] = {}  # the replicas' identical parts, kept once
+    collect(_PODS, lambda pod: share_parts(slim_pod(pod), seen))
     collect(_SERVICE_ACCOUNTS)
     for workload in _WORKLOADS:
         collect(workload)

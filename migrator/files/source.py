@@ -3,29 +3,24 @@
 Owns `read_files`, which streams every document under the given paths into an Inventory
 (the same shape a live read produces) and applies a snapshot's header (server version,
 PSP API, what could not be read) when one is found, keeping of each pod only what a
-migration reads (`slim_pod`, as the live reader does), and `read_policy_files`, the
-PodSecurityPolicies and RBAC objects of `--psp-from`. Broken files are collected in
-`errors`; the rest is still read.
+migration reads (`slim_pod`, with its replicas' identical parts shared by `share_parts`, as
+the live reader does), and `read_policy_files`, the PodSecurityPolicies and RBAC objects of
+`--psp-from`. Broken files are collected in `errors`; the rest is still read.
 """
 
 from __future__ import annotations
 
-import contextlib
 import gc
 from collections.abc import Iterable
 from typing import IO, Any
-
-import msgspec
 
 from migrator.errors import ManifestError
 from migrator.files.manifests import load_documents, paused_gc
 from migrator.files.snapshot import apply_snapshot_header, is_snapshot_header
 from migrator.model.inventory import Inventory
-from migrator.model.workloads import slim_pod
+from migrator.model.workloads import share_parts, slim_pod
 
 #: The kinds `--psp-from` takes from its files; any other kind there is counted as skipped.
-_ENCODE = msgspec.json.Encoder().encode
-
 POLICY_KINDS = frozenset({"PodSecurityPolicy", "Role", "ClusterRole", "RoleBinding",
                           "ClusterRoleBinding"})
 
@@ -40,7 +35,7 @@ def read_files(
             if is_snapshot_header(doc.obj):
                 apply_snapshot_header(inventory, doc.obj)
             elif doc.obj.get("kind") == "Pod":
-                inventory.add(_shared(slim_pod(doc.obj), seen), doc.source)
+                inventory.add(share_parts(slim_pod(doc.obj), seen), doc.source)
             else:
                 inventory.add(doc.obj, doc.source)
         # What was read lives as long as the run and holds no cycles: later collections
@@ -48,30 +43,6 @@ def read_files(
         # collection would scan it all once).
         gc.freeze()
     return inventory
-
-
-#: The parts of a slim pod that the replicas of a workload share.
-_SHARED_PARTS = ("initContainers", "containers", "ephemeralContainers", "securityContext")
-
-
-def _shared(pod: dict[str, Any], seen: dict[bytes, Any]) -> dict[str, Any]:
-    """`pod` holding the one copy of each container list and pod securityContext already
-    read with the same content, so that replicas do not each keep their own. Nothing
-    changes a read object in place, so sharing is invisible but for the memory saved."""
-    spec = pod.get("spec")
-    if isinstance(spec, dict):
-        for key in _SHARED_PARTS:
-            value = spec.get(key)
-            if value:
-                try:
-                    spec[key] = seen.setdefault(_ENCODE(value), value)
-                except (TypeError, ValueError, OverflowError):
-                    pass
-    annotations = (pod.get("metadata") or {}).get("annotations")
-    if annotations:
-        with contextlib.suppress(TypeError, ValueError, OverflowError):
-            pod["metadata"]["annotations"] = seen.setdefault(_ENCODE(annotations), annotations)
-    return pod
 
 
 def read_policy_files(

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
+import msgspec
+
 #: kind -> path of keys from the object to its pod template (None: the object is the pod).
 TEMPLATE_PATHS: dict[str, tuple[str, ...] | None] = {
     "Pod": None,
@@ -167,3 +169,33 @@ def slim_pod(pod: dict[str, Any]) -> dict[str, Any]:
     if phase:
         out["status"] = {"phase": phase}
     return out
+
+
+#: The parts of a slim pod that the replicas of a workload share.
+_SHARED_PARTS = ("initContainers", "containers", "ephemeralContainers", "securityContext")
+_ENCODE = msgspec.json.Encoder().encode
+
+
+def share_parts(pod: dict[str, Any], seen: dict[bytes, Any]) -> dict[str, Any]:
+    """`pod` holding the one copy of each container list, pod securityContext and
+    annotations already read with the same content (`seen`, kept by the reader for one
+    read), so that replicas do not each keep their own. Nothing changes a read object in
+    place, so sharing is invisible but for the memory saved and for the steps that
+    remember what they computed for a shared part (`migrator.pss.engine.security_key`)."""
+    spec = pod.get("spec")
+    if isinstance(spec, dict):
+        for key in _SHARED_PARTS:
+            value = spec.get(key)
+            if value:
+                try:
+                    spec[key] = seen.setdefault(_ENCODE(value), value)
+                except (TypeError, ValueError, OverflowError):
+                    pass
+    metadata = pod.get("metadata")
+    annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+    if annotations and isinstance(metadata, dict):
+        try:
+            metadata["annotations"] = seen.setdefault(_ENCODE(annotations), annotations)
+        except (TypeError, ValueError, OverflowError):
+            pass
+    return pod
