@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 from typing import Annotated
@@ -108,7 +107,7 @@ def check(
             if doc.name_problem:
                 err_line(f"warning: {doc.source}: {doc.name_problem} (the API server would "
                          "refuse this name; judged all the same)")
-                result = dataclasses.replace(result, name_problem=doc.name_problem)
+                result = result._replace(name_problem=doc.name_problem)
             results.append(result)
     for problem in errors:
         error(str(problem))

@@ -8,8 +8,8 @@ chosen API server will see them (`migrator.pss.server`). Pure: no files, no prin
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -27,8 +27,9 @@ from migrator.pss.server import (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class ObjectResult:
+class ObjectResult(NamedTuple):
+    """One object's verdict (a named tuple: one is made per object checked)."""
+
     source: str
     kind: str
     namespace: str
@@ -41,7 +42,7 @@ class ObjectResult:
     #: the server version judged
     server: str = ""
     #: (outcome, servers) runs when the verdict differs between server versions, else []
-    by_server: list[tuple[str, str]] = field(default_factory=list)
+    by_server: Sequence[tuple[str, str]] = ()
     #: the deprecation Warnings the server sends with the create
     warnings: tuple[str, ...] = ()
     #: why the API server would refuse the object's name ("" when it would not)
