@@ -242,7 +242,8 @@ def bench(fmt: str, pods: int, namespaces: int, work: Path, migrator: list[str],
     shutil.rmtree(out, ignore_errors=True)
     t, rss, rc, err = run([*migrator, "plan", str(dump), "--out", str(out), "--quiet"])
     line("migrator plan (reports)", t, rss, rc)
-    if rc not in (0, 1):
+    if rc not in (0, 1) or not (out / "plan.json").is_file():
+        print("  FAILED: no plan written; its figures are not a measurement")
         print(err[-2000:])
     for name in ("plan.json", "report.md", "report-details.md", "report.html", "report.json"):
         print(f"  {name:<24}{_size(out / name)}")
