@@ -18,8 +18,10 @@ from migrator.pss.api import Level, Version
 from migrator.pss.registry import Violation
 from migrator.pss.server import (
     Origin,
+    ServerPod,
     ServerVersion,
     Verdict,
+    judge_cached,
     origin_of,
     server_ranges,
     verdict,
@@ -114,6 +116,12 @@ def check_object(
     server = server or ServerVersion.newest()
     metadata = obj.get("metadata") or {}
     origin = origin_of(obj)
+    if origin is Origin.STORED:  # judged as it is, by its security key: nothing to prepare
+        return ObjectResult(
+            source, "Pod", str(metadata.get("namespace") or ""),
+            str(metadata.get("name") or metadata.get("generateName") or ""),
+            judge_cached(level, version, ServerPod(template.metadata, template.spec), server),
+            server=str(server))
     path = found_path or None
     key: Any = None
     if origin is Origin.CREATED:  # (a stored pod's verdict is cached by its security key)
