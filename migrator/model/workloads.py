@@ -172,7 +172,7 @@ def slim_pod(pod: dict[str, Any]) -> dict[str, Any]:
 
 
 #: The parts of a slim pod that the replicas of a workload share.
-_SHARED_PARTS = ("initContainers", "containers", "ephemeralContainers", "securityContext")
+SHARED_PARTS = ("initContainers", "containers", "ephemeralContainers", "securityContext")
 _ENCODE = msgspec.json.Encoder().encode
 
 
@@ -184,7 +184,7 @@ def share_parts(pod: dict[str, Any], seen: dict[bytes, Any]) -> dict[str, Any]:
     remember what they computed for a shared part (`migrator.pss.engine.security_key`)."""
     spec = pod.get("spec")
     if isinstance(spec, dict):
-        for key in _SHARED_PARTS:
+        for key in SHARED_PARTS:
             value = spec.get(key)
             if value:
                 try:

@@ -23,6 +23,7 @@ from migrator.pss.server import (
     Verdict,
     judge_cached,
     origin_of,
+    outcome_of,
     server_ranges,
     verdict,
     verdict_by_server,
@@ -56,7 +57,7 @@ class ObjectResult(NamedTuple):
 
     @property
     def outcome(self) -> str:
-        return "invalid" if self.invalid else ("denied" if self.violations else "allowed")
+        return outcome_of(self.violations, self.invalid)
 
     @property
     def depends_on_server(self) -> bool:

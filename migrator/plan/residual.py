@@ -26,7 +26,7 @@ import orjson
 
 from migrator.model.inventory import Inventory, Obj, name_of, namespace_of
 from migrator.model.owners import OwnerIndex, template_sources
-from migrator.model.workloads import pod_template
+from migrator.model.workloads import SHARED_PARTS, pod_template
 from migrator.plan.cel import CelError, CompiledPolicy, Failure
 from migrator.psp.residual import (
     Alternative,
@@ -77,10 +77,9 @@ class _Subject:
     members: tuple[str, ...] = ()
 
 
-_SHARED_PARTS = ("initContainers", "containers", "ephemeralContainers", "securityContext")
 #: What `_pod_shape` keys apart from the shared parts: the node is no part of a shape, and
 #: the volumes are keyed without their names.
-_UNSHARED_SKIP = frozenset({*_SHARED_PARTS, "volumes", "nodeName"})
+_UNSHARED_SKIP = frozenset({*SHARED_PARTS, "volumes", "nodeName"})
 
 
 def _pod_shape(metadata: Mapping[str, Any], spec: Mapping[str, Any],
@@ -92,7 +91,7 @@ def _pod_shape(metadata: Mapping[str, Any], spec: Mapping[str, Any],
     volumes' renaming)."""
     annotations = metadata.get("annotations") or {}
     get = spec.get
-    parts = tuple(get(key) for key in _SHARED_PARTS)
+    parts = tuple(get(key) for key in SHARED_PARTS)
     ids = tuple(id(part) for part in parts)
     mounts = memo.get(ids)
     if mounts is None:
@@ -101,9 +100,7 @@ def _pod_shape(metadata: Mapping[str, Any], spec: Mapping[str, Any],
             for part in parts[:3] if part is not None
             for c in (part if isinstance(part, list) else [part]))
     volumes = get("volumes") or []
-    if mounts or not isinstance(volumes, list):
-        return _annotations_key(annotations) + shape_key(spec)
-    if not all(isinstance(volume, dict) for volume in volumes):
+    if mounts or not isinstance(volumes, list) or not all(isinstance(v, dict) for v in volumes):
         return _annotations_key(annotations) + shape_key(spec)
     unnamed = [[(k, x) for k, x in volume.items() if k != "name"] for volume in volumes]
     rest = {k: v for k, v in spec.items() if k not in _UNSHARED_SKIP}

@@ -30,8 +30,6 @@ def evaluate(
     return EVALUATOR.evaluate(level, version, metadata, spec)
 
 
-_POD_FIELDS = ("securityContext", "hostNetwork", "hostPID", "hostIPC", "hostUsers", "os")
-_CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
 _CONTAINER_FIELDS = ("name", "securityContext", "ports", "livenessProbe", "readinessProbe",
                      "startupProbe", "lifecycle")
 _ENCODE = msgspec.json.Encoder().encode
@@ -91,40 +89,44 @@ def security_key(
     metadata = metadata or {}
     spec = spec or {}
     get = spec.get
+    annotations = metadata.get("annotations")
     if shared is not None:
         try:
-            return _shared_key(metadata.get("annotations"), get, shared)
+            return _shared_key(annotations, get, shared)
         except (TypeError, ValueError, OverflowError):
-            pass
-    parts: list[Any] = [
-        _annotations_part(metadata.get("annotations")), get("securityContext"),
-        get("hostNetwork"), get("hostPID"), get("hostIPC"), get("hostUsers"), get("os"),
-        _containers_part(get("initContainers")), _containers_part(get("containers")),
-        _containers_part(get("ephemeralContainers"))]  # _POD_FIELDS, _CONTAINER_LISTS
-    try:  # the list's JSON, its volumes' part joined on
-        return (_ENCODE(parts)[:-1] + b"," + _volumes_piece(get("volumes")) + b"]").decode()
+            pass  # a flag that cannot key a dict, or a part JSON cannot hold
+    try:
+        return (_head(annotations, get) + _volumes_piece(get("volumes")) + b"]").decode()
     except (TypeError, ValueError, OverflowError):
-        parts.append(_volumes_part(get("volumes")))
-        return repr(parts)
+        return repr([*_parts(annotations, get), _volumes_part(get("volumes"))])
+
+
+def _parts(annotations: Any, get: Any) -> list[Any]:
+    """The key's parts but the volumes: annotations, pod security context, host-namespace
+    flags, os, and the three container lists."""
+    return [_annotations_part(annotations), get("securityContext"), get("hostNetwork"),
+            get("hostPID"), get("hostIPC"), get("hostUsers"), get("os"),
+            _containers_part(get("initContainers")), _containers_part(get("containers")),
+            _containers_part(get("ephemeralContainers"))]
+
+
+def _head(annotations: Any, get: Any) -> bytes:
+    """The key's JSON up to its volumes, which are joined on (msgspec writes no spaces)."""
+    return _ENCODE(_parts(annotations, get))[:-1] + b","
 
 
 def _shared_key(annotations: Any, get: Any, shared: dict[Any, Any]) -> str:
-    """`security_key` as its parts' JSON joined, which is the whole list's JSON (msgspec
-    writes no spaces). All but the volumes are encoded once per combination of the very
-    same annotations, security context and container lists (held by `shared`, so that an
-    `id` stays theirs) and the same host-namespace flags."""
+    """`security_key` with its head (`_head`) made once per combination of the very same
+    annotations, security context and container lists (held by `shared`, so that an `id`
+    stays theirs) and the same host-namespace flags and os."""
     context, os_ = get("securityContext"), get("os")
     lists = (get("initContainers"), get("containers"), get("ephemeralContainers"))
-    flags = (get("hostNetwork"), get("hostPID"), get("hostIPC"), get("hostUsers"))
     ident = (id(annotations), id(context), id(lists[0]), id(lists[1]), id(lists[2]),
-             *flags, None if os_ is None else _ENCODE(os_))
+             get("hostNetwork"), get("hostPID"), get("hostIPC"), get("hostUsers"),
+             None if os_ is None else _ENCODE(os_))
     found = shared.get(ident)
     if found is None:
-        head = b",".join([
-            _ENCODE(_annotations_part(annotations)), _ENCODE(context),
-            *(_ENCODE(flag) for flag in flags), _ENCODE(os_),
-            *(_ENCODE(_containers_part(part)) for part in lists)])
-        found = shared[ident] = ((annotations, context, lists), b"[" + head + b",")
+        found = shared[ident] = ((annotations, context, lists), _head(annotations, get))
     return (found[1] + _volumes_piece(get("volumes")) + b"]").decode()
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 import enum
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import total_ordering
 from typing import Any, NamedTuple
@@ -600,7 +600,12 @@ class Verdict(NamedTuple):
 
     @property
     def outcome(self) -> str:
-        return "invalid" if self.invalid else ("denied" if self.violations else "allowed")
+        return outcome_of(self.violations, self.invalid)
+
+
+def outcome_of(violations: Sequence[Violation], invalid: Sequence[str]) -> str:
+    """`invalid` (a 422 before Pod Security), `denied` (violations) or `allowed`."""
+    return "invalid" if invalid else ("denied" if violations else "allowed")
 
 
 def verdict(

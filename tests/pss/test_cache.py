@@ -72,3 +72,5 @@ def test_the_key_is_the_same_with_parts_remembered() -> None:
             assert security_key(metadata, spec, shared) == security_key(metadata, spec, shared)
     odd = {"containers": [{"name": "a", "securityContext": {1: 2}}]}
     assert security_key({}, odd, shared) == security_key({}, odd)
+    flag = {"hostNetwork": {"not": "a bool"}, "containers": containers}
+    assert security_key({}, flag, shared) == security_key({}, flag)
