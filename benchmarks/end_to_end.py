@@ -27,7 +27,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -108,10 +108,9 @@ def _fill(text: str, i: int) -> str:
             .replace("__TOKEN__", f"{i:07d}"))
 
 
-def _json_items(pods: int, namespaces: int) -> Iterator[str]:
-    def dump(obj: dict[str, Any]) -> str:
-        return "        " + json.dumps(obj)  # one object a line
-
+def _items(pods: int, namespaces: int, dump: Callable[[dict[str, Any]], str]
+           ) -> Iterator[str]:
+    """Each object of the cluster as `dump` writes it (a namespace's pods from one text)."""
     for obj in _demo_cluster_objects():
         yield dump(obj)
     for n in range(namespaces):
@@ -121,6 +120,11 @@ def _json_items(pods: int, namespaces: int) -> Iterator[str]:
         pod_text = dump(pod)
         for i in _pods_of(n, pods, namespaces):
             yield _fill(pod_text, i)
+
+
+def _json_items(pods: int, namespaces: int) -> Iterator[str]:
+    """Each object as one line of JSON."""
+    return _items(pods, namespaces, lambda obj: "        " + json.dumps(obj))
 
 
 class _Dumper(yaml.CSafeDumper):  # type: ignore[misc]
@@ -136,15 +140,7 @@ def _yaml_text(obj: dict[str, Any]) -> str:
 
 def _yaml_items(pods: int, namespaces: int) -> Iterator[str]:
     """Each object as YAML text (block style, as kubectl writes it)."""
-    for obj in _demo_cluster_objects():
-        yield _yaml_text(obj)
-    for n in range(namespaces):
-        objects, pod = _namespace_objects(n, len(_pods_of(n, pods, namespaces)))
-        for obj in objects:
-            yield _yaml_text(obj)
-        pod_text = _yaml_text(pod)
-        for i in _pods_of(n, pods, namespaces):
-            yield _fill(pod_text, i)
+    return _items(pods, namespaces, _yaml_text)
 
 
 def generate(path: Path, fmt: str, pods: int, namespaces: int) -> None:
