@@ -173,21 +173,25 @@ def _items(
     problems: list[ManifestError] | None,
 ) -> Iterator[Document]:
     for where, item in items:
-        reason, name_problem = _problems(item)
-        if reason is None:
-            yield Document(path, index, item, name_problem)
-            continue
-        error = ManifestError(path, f"{where} is not a valid object: {reason}", line)
-        if problems is None:
-            raise error
-        problems.append(error)
+        document = _document(item, where, path, index, line, problems)
+        if document is not None:
+            yield document
 
 
-def _problems(item: Any) -> tuple[str | None, str | None]:
-    """(why `item` is not a valid object, why the API server would refuse its name)."""
+def _document(item: Any, where: str, path: str, index: int, line: int | None,
+              problems: list[ManifestError] | None) -> Document | None:
+    """`item` as a Document, or None when it is not a valid object (reported in `problems`,
+    raised when `problems` is None; `where` names it in the message)."""
     reason = _shape_problem(item) if isinstance(item, dict) else "not a mapping"
     name_problem = invalid_name(item) if reason is None and "kind" in item else None
-    return reason or unsafe_name(item, name_problem), name_problem
+    reason = reason or unsafe_name(item, name_problem)
+    if reason is None:
+        return Document(path, index, item, name_problem)
+    error = ManifestError(path, f"{where} is not a valid object: {reason}", line)
+    if problems is None:
+        raise error
+    problems.append(error)
+    return None
 
 
 def _read_text(path: str, stdin: IO[str] | None) -> str:
@@ -450,14 +454,9 @@ def _json_items(
                                        _line_at(data, offset)) from None
             raise _json_error(path, data, exc, offset) from exc
         colons += count
-        reason, name_problem = _problems(item)
-        if reason is None:
-            yield Document(path, 0, item, name_problem)
-            continue
-        error = ManifestError(path, f"document 0 item {i} is not a valid object: {reason}")
-        if problems is None:
-            raise error
-        problems.append(error)
+        document = _document(item, f"document 0 item {i}", path, 0, None, problems)
+        if document is not None:
+            yield document
     total = data.count(b":")
     if top_colons + colons != total and fast:
         try:  # the top level counted as the careful path does
