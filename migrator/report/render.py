@@ -25,24 +25,22 @@ HTML_LIMIT = 5_000_000
 _HTML_CAPS = (200, 100, 50, 20, 10, 5, 2, 1)
 
 
-def _html(report: Mapping[str, Any], cap: int | None) -> str:
-    return render("report.html.j2", report=report, charts=all_charts(report["charts"]),
-                  colours=LEVEL_COLOURS, cap=cap)
+def _html_context(report: Mapping[str, Any], cap: int | None) -> dict[str, Any]:
+    return {"report": report, "charts": all_charts(report["charts"]),
+            "colours": LEVEL_COLOURS, "cap": cap}
 
 
 def render_html(report: Mapping[str, Any]) -> str:
     """The self-contained HTML report: everything when it stays within HTML_LIMIT bytes,
     else tables and namespace sections cut short (the rest counted, "and N more"). The
     whole report is rendered only as far as the limit (a character is at least a byte)."""
-    text = render_within("report.html.j2", HTML_LIMIT, report=report,
-                         charts=all_charts(report["charts"]), colours=LEVEL_COLOURS, cap=None)
-    if text is not None and len(text.encode()) <= HTML_LIMIT:
-        return text
+    whole = render_within("report.html.j2", HTML_LIMIT, **_html_context(report, None))
+    if whole is not None and len(whole.encode()) <= HTML_LIMIT:
+        return whole
     for cap in _HTML_CAPS:
-        text = _html(report, cap)
+        text = render("report.html.j2", **_html_context(report, cap))
         if len(text.encode()) <= HTML_LIMIT:
             break
-    assert text is not None
     return text
 
 
