@@ -34,7 +34,7 @@ FIX_LISTS = ("blockers", "rejected_today", "looser_blockers")
 
 #: A blocker's keys that repeat its subject's (the subject named by its `object`): a
 #: packed blocker leaves out each that equals the subject's, unpacking copies it back.
-FROM_SUBJECT = {"origin": "origin", "template": "template", "active": "active"}
+FROM_SUBJECT = ("origin", "template", "active")
 
 _ENCODE = msgspec.json.Encoder(order="sorted").encode
 
@@ -93,8 +93,8 @@ def pack_plan(plan: Plan) -> dict[str, Any]:
             out["fix"] = fix_index[out["fix"]]
         held = subjects.get(str(out.get("object")))
         if held is not None:
-            for key, subject_key in FROM_SUBJECT.items():
-                if key in out and held.get(subject_key) == out[key]:
+            for key in FROM_SUBJECT:
+                if key in out and held.get(key) == out[key]:
                     del out[key]
         return out
 
@@ -158,8 +158,8 @@ def unpack_plan(data: dict[str, Any]) -> Plan:
         if held is None or all(key in out for key in FROM_SUBJECT):
             return out
         restored = {"object": out.pop("object")}
-        for key, subject_key in FROM_SUBJECT.items():
-            restored[key] = out.pop(key) if key in out else held.get(subject_key)
+        for key in FROM_SUBJECT:
+            restored[key] = out.pop(key) if key in out else held.get(key)
         return {**restored, **out}
 
     def namespace(entry: Any) -> Any:
