@@ -68,13 +68,17 @@ class _Subject:
     every residual rule reads them (`shape_key`), so that replicas are judged once; the pods
     of one namespace with one shape are one subject."""
 
-    ref: str
+    #: the references of every pod of this namespace with this shape, sorted (a running
+    #: pod stands for its replicas), or the template's own
+    members: tuple[str, ...]
     running: bool
     obj: Obj
     shape: str
-    #: the references of every pod of this namespace with the same shape (sorted; `ref`
-    #: is the first): a running pod stands for its replicas
-    members: tuple[str, ...] = ()
+
+    @property
+    def ref(self) -> str:
+        """The first member's reference: the one judged, and named in what is reported."""
+        return self.members[0]
 
 
 #: What `_pod_shape` keys apart from the shared parts: the node is no part of a shape, and
@@ -85,9 +89,9 @@ _UNSHARED_SKIP = frozenset({*SHARED_PARTS, "volumes", "nodeName"})
 def _pod_shape(metadata: Mapping[str, Any], spec: Mapping[str, Any],
                memo: dict[Any, Any]) -> str:
     """`shape_key` of a running pod, computed once for the pods whose parts are the very
-    same objects (the file reader shares the identical container lists, security context
-    and annotations of replicas; the inventory keeps them alive, so an `id` names one
-    object here) and whose containers mount no volume (the mounts' names would follow the
+    same objects (the readers share the identical container lists, security context and
+    annotations of replicas: `share_parts`; the inventory keeps them alive, so an `id`
+    names one object here) and whose containers mount no volume (the mounts' names would follow the
     volumes' renaming)."""
     annotations = metadata.get("annotations") or {}
     get = spec.get
@@ -149,9 +153,9 @@ def _subjects(inventory: Inventory, index: OwnerIndex, server: ServerVersion
         members.sort(key=lambda member: member[0])
         first = members[0][1]  # judged for all: the first of them, as the proof meets them
         out.setdefault(ns, []).append(_Subject(
-            members[0][0], True, {"metadata": first.get("metadata") or {},
-                                  "spec": dict(first.get("spec") or {})},
-            shape, tuple(ref for ref, _pod in members)))
+            tuple(ref for ref, _pod in members), True,
+            {"metadata": first.get("metadata") or {}, "spec": dict(first.get("spec") or {})},
+            shape))
     for obj in template_sources(inventory, index):
         template = pod_template(obj)
         if template is None:
@@ -160,11 +164,11 @@ def _subjects(inventory: Inventory, index: OwnerIndex, server: ServerVersion
         if created.invalid:
             continue
         out.setdefault(namespace_of(obj), []).append(_Subject(
-            f"{obj.get('kind')}/{name_of(obj)}", False,
+            (f"{obj.get('kind')}/{name_of(obj)}",), False,
             {"metadata": dict(created.metadata), "spec": dict(created.spec),
              CREATOR: controller_request(str(obj.get("kind")))},
             _annotations_key(created.metadata.get("annotations") or {})
-            + shape_key(created.spec), (f"{obj.get('kind')}/{name_of(obj)}",)))
+            + shape_key(created.spec)))
     return {ns: sorted(items, key=lambda i: i.ref) for ns, items in out.items()}
 
 

@@ -82,8 +82,8 @@ def security_key(
     by its `repr`.
 
     `shared`, when given, remembers the encoded annotations, pod security context and
-    container lists by object, for pods that share those very objects (the file reader
-    shares them between replicas), holding each object it remembers; nothing may change
+    container lists by object, for pods that share those very objects (the readers
+    share them between replicas), holding each object it remembers; nothing may change
     those objects while it is in use. The key is the same with or without it.
     """
     metadata = metadata or {}
